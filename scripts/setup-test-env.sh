@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end suite needs besides the Rust toolchain:
+# cmake (pingora's zlib-ng), a Python venv with the official SDKs and moto, and Garage.
+# Everything is cached outside the clone so a second run is quick.
+set -euo pipefail
+
+CACHE="${DIALECT_PROXY_CACHE:-$HOME/.cache/dialect-proxy}"
+mkdir -p "$CACHE"
+
+if ! command -v cmake >/dev/null 2>&1; then
+  echo "setup: installing cmake" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq cmake >/dev/null
+fi
+
+VENV="$CACHE/venv"
+PY_PKGS=(boto3==1.44.5 awscli esdk-obs-python==3.26.6 cos-python-sdk-v5==1.9.44 "moto[server]==5.2.5" pytest==8.3.4)
+STAMP="$VENV/.stamp-$(printf '%s ' "${PY_PKGS[@]}" | sha1sum | cut -c1-12)"
+if [ ! -f "$STAMP" ]; then
+  echo "setup: building Python venv in $VENV" >&2
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q --upgrade pip
+  "$VENV/bin/pip" install -q "${PY_PKGS[@]}"
+  touch "$STAMP"
+fi
+
+GARAGE_DIR="$CACHE/garage-2.5.0"
+if [ ! -x "$GARAGE_DIR/bin/garage" ]; then
+  echo "setup: building Garage 2.5.0 (several minutes, once)" >&2
+  cargo install garage --version 2.5.0 --locked --no-default-features \
+    --features bundled-libs,sqlite --root "$GARAGE_DIR" >&2
+fi
+
+echo "CACHE=$CACHE"

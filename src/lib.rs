@@ -1,0 +1,16 @@
+//! dialect-proxy: lets OBS, COS and S3 clients talk to OBS, COS and S3 backends.
+
+pub mod addressing;
+pub mod auth;
+pub mod config;
+pub mod copy;
+pub mod dialect;
+pub mod embedded;
+pub mod error;
+pub mod metrics;
+pub mod outbound;
+pub mod proxy;
+pub mod request;
+pub mod response;
+pub mod sign;
+pub mod xml;

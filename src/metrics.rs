@@ -1,0 +1,57 @@
+//! Prometheus counters and the metrics/health listener.
+
+use crate::dialect::Dialect;
+use async_trait::async_trait;
+use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::protocols::http::ServerSession;
+use pingora_prometheus::prometheus::{self, register_int_counter_vec, Encoder, IntCounterVec, TextEncoder};
+use std::sync::LazyLock;
+
+static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!("dialect_proxy_responses_total", "Answers sent, by client dialect and status", &["dialect", "status"]).expect("metric registers once")
+});
+static ERRORS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!("dialect_proxy_refused_total", "Requests the proxy refused itself, by code", &["dialect", "code"]).expect("metric registers once")
+});
+static FAILED_200: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!("dialect_proxy_backend_200_errors_total", "Backend 200 answers that carried an error or no ETag", &["dialect"]).expect("metric registers once")
+});
+
+pub fn request(d: Dialect, status: u16) {
+    REQUESTS.with_label_values(&[d.name(), &status.to_string()]).inc();
+}
+pub fn error(d: Dialect, code: &str) {
+    ERRORS.with_label_values(&[d.name(), code]).inc();
+}
+pub fn failed_200(d: Dialect) {
+    FAILED_200.with_label_values(&[d.name()]).inc();
+}
+
+pub struct MetricsApp;
+
+#[async_trait]
+impl ServeHttp for MetricsApp {
+    async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
+        let path = session.req_header().uri.path().to_string();
+        let (status, ctype, body) = match path.as_str() {
+            "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
+            "/metrics" => {
+                let enc = TextEncoder::new();
+                let mut buf = Vec::new();
+                let _ = enc.encode(&prometheus::gather(), &mut buf);
+                (200, "text/plain; version=0.0.4", buf)
+            }
+            _ => (404, "text/plain", b"not found\n".to_vec()),
+        };
+        http::Response::builder()
+            .status(status)
+            .header(http::header::CONTENT_TYPE, ctype)
+            .header(http::header::CONTENT_LENGTH, body.len())
+            .body(body)
+            .unwrap_or_default()
+    }
+}
+
+pub fn server() -> HttpServer<MetricsApp> {
+    HttpServer::new_app(MetricsApp)
+}

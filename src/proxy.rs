@@ -1,0 +1,361 @@
+//! The pingora phases. They move bytes and call `request`, `response` and `outbound`;
+//! the protocol itself lives in those modules.
+
+use crate::auth::Payload;
+use crate::config::{Backend, Config};
+use crate::dialect::Dialect;
+use crate::error::ApiError;
+use crate::metrics;
+use crate::request::{self, Forward, Inbound, Plan};
+use crate::response;
+use crate::sign::{self, sigv4::EMPTY_SHA256};
+use crate::xml;
+use arc_swap::ArcSwap;
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use pingora::connectors::http::Connector;
+use pingora::http::{RequestHeader, ResponseHeader};
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use sha2::Digest;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest request body buffered for a small operation (a 10000-part Complete fits).
+const MAX_SMALL_REQUEST: usize = 2 << 20;
+/// Largest backend answer buffered for translation.
+const MAX_SMALL_RESPONSE: usize = 16 << 20;
+
+pub struct Gateway {
+    pub config: Arc<ArcSwap<Config>>,
+    connector: Connector,
+}
+
+impl Gateway {
+    pub fn new(config: Arc<ArcSwap<Config>>) -> Self {
+        Gateway { config, connector: Connector::new(None) }
+    }
+}
+
+#[derive(Default)]
+pub struct Ctx {
+    cfg: Option<Arc<Config>>,
+    request_id: String,
+    client: Option<Dialect>,
+    fwd: Option<Box<Forward>>,
+    head: bool,
+    /// Streamed answers that are errors are collected here and re-rendered at the end.
+    error_body: Option<BytesMut>,
+    error_status: u16,
+    body_hash: Option<(sha2::Sha256, String)>,
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn new_request_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
+}
+
+fn inbound(req: &RequestHeader) -> Inbound {
+    Inbound {
+        method: req.method.as_str().to_string(),
+        raw_path: req.uri.path().to_string(),
+        raw_query: req.uri.query().unwrap_or("").to_string(),
+        headers: req
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
+    }
+}
+
+fn peer_for(b: &Backend) -> Result<HttpPeer> {
+    let addr = b.addr.ok_or_else(|| Error::explain(ErrorType::ConnectError, "backend address is not resolved"))?;
+    let mut peer = HttpPeer::new(addr, b.tls, b.sni.clone());
+    peer.options.connection_timeout = Some(Duration::from_secs(10));
+    peer.options.read_timeout = Some(Duration::from_secs(300));
+    peer.options.write_timeout = Some(Duration::from_secs(300));
+    if let Some(ca) = &b.ca_file {
+        if let Ok(certs) = pingora::tls::load_ca_file_into_store(ca) {
+            peer.options.ca = Some(Arc::new(certs));
+        }
+    }
+    Ok(peer)
+}
+
+fn request_header(out: &crate::outbound::Outbound) -> Result<RequestHeader> {
+    let mut h = RequestHeader::build(out.method.as_str(), out.uri().as_bytes(), Some(out.headers.len()))?;
+    for (k, v) in &out.headers {
+        h.append_header(k.clone(), v.as_str())?;
+    }
+    Ok(h)
+}
+
+fn response_header(status: u16, headers: &[(String, String)]) -> Result<ResponseHeader> {
+    let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
+    for (k, v) in headers {
+        // A value that is not a valid header value is dropped rather than failing the answer.
+        let _ = h.append_header(k.clone(), v.as_str());
+    }
+    Ok(h)
+}
+
+async fn respond(session: &mut Session, status: u16, headers: Vec<(String, String)>, body: Option<Vec<u8>>, head: bool) -> Result<()> {
+    let mut headers = headers;
+    let body = body.unwrap_or_default();
+    if !headers.iter().any(|(k, _)| k == "content-length") {
+        headers.push(("content-length".into(), body.len().to_string()));
+    }
+    let h = response_header(status, &headers)?;
+    let end = head || body.is_empty();
+    session.write_response_header(Box::new(h), end).await?;
+    if !end {
+        session.write_response_body(Some(Bytes::from(body)), true).await?;
+    }
+    Ok(())
+}
+
+async fn respond_error(session: &mut Session, client: Dialect, err: &ApiError, resource: &str, request_id: &str, head: bool) -> Result<()> {
+    metrics::error(client, &err.code);
+    if let Some(d) = &err.detail {
+        tracing::debug!(request_id, code = %err.code, canonical = %d, "request refused");
+    } else {
+        tracing::info!(request_id, code = %err.code, status = err.status, "request refused");
+    }
+    let body = xml::render_error(client, err, resource, request_id).into_bytes();
+    let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
+    response::finish(client, &mut headers, request_id);
+    respond(session, err.status, headers, Some(body), head).await
+}
+
+impl Gateway {
+    /// A small operation: read the request, exchange it with the backend, translate the whole answer.
+    async fn exchange(&self, session: &mut Session, ctx: &mut Ctx, cfg: &Config, mut f: Forward) -> Result<()> {
+        let rid = ctx.request_id.clone();
+        let head = ctx.head;
+        let mut body = BytesMut::new();
+        while let Some(chunk) = session.read_request_body().await? {
+            if body.len() + chunk.len() > MAX_SMALL_REQUEST {
+                let e = ApiError::new(400, "MaxMessageLengthExceeded", "Your request was too big.");
+                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = body.freeze();
+        let hash = sign::sha256_hex(&body);
+        match &f.payload {
+            Payload::Sha256(h) if *h != hash => {
+                let e = ApiError::new(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.");
+                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
+            }
+            Payload::Streaming { .. } => {
+                let e = ApiError::not_implemented("aws-chunked bodies are not supported for this operation");
+                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
+            }
+            _ => {}
+        }
+        let backend = &cfg.backends[f.backend];
+        if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
+            f.out.set_header("content-length", body.len().to_string());
+        }
+        f.out.sign(backend, Some(&hash), now());
+        let answer = match self.round_trip(backend, &f, body).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(request_id = %rid, backend = %backend.name, error = %e, "backend exchange failed");
+                let e = ApiError::unavailable("The backend could not be reached");
+                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
+            }
+        };
+        let (status, up_headers, up_body) = answer;
+        let mut headers = response::headers(backend.dialect, f.client, &up_headers, &rid);
+        if head {
+            return respond(session, status, headers, None, true).await;
+        }
+        let out = response::body(f.op, status, f.client, &up_body, &rid, &f.resource);
+        if out.failed_200 {
+            metrics::failed_200(f.client);
+            tracing::warn!(request_id = %rid, status = out.status, "backend answered 200 with an error");
+        }
+        headers.retain(|(k, _)| k != "content-length" && k != "etag" || out.status < 300);
+        headers.retain(|(k, _)| k != "content-length");
+        if out.status >= 300 {
+            headers.retain(|(k, _)| k != "content-type");
+            headers.push(("content-type".into(), "application/xml".into()));
+        }
+        metrics::request(f.client, out.status);
+        respond(session, out.status, headers, Some(out.body), false).await
+    }
+
+    async fn round_trip(&self, backend: &Backend, f: &Forward, body: Bytes) -> Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+        let peer = peer_for(backend)?;
+        let (mut up, _) = self.connector.get_http_session(&peer).await?;
+        up.write_request_header(Box::new(request_header(&f.out)?)).await?;
+        if !body.is_empty() {
+            up.write_request_body(body, true).await?;
+        }
+        up.finish_request_body().await?;
+        up.read_response_header().await?;
+        let resp = up.response_header().ok_or_else(|| Error::explain(ErrorType::InvalidHTTPHeader, "no response header"))?;
+        let status = resp.status.as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let mut buf = Vec::new();
+        if f.out.method != "HEAD" {
+            while let Some(chunk) = up.read_response_body().await? {
+                if buf.len() + chunk.len() > MAX_SMALL_RESPONSE {
+                    return Error::e_explain(ErrorType::InvalidHTTPHeader, "backend answer is too large to translate");
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        self.connector.release_http_session(up, &peer, None).await;
+        Ok((status, headers, buf))
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Gateway {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        let cfg = self.config.load_full();
+        ctx.request_id = new_request_id();
+        let inb = inbound(session.req_header());
+        ctx.head = inb.method == "HEAD";
+        match request::plan(&cfg, &inb, now()) {
+            Err(r) => {
+                ctx.client = Some(r.client);
+                respond_error(session, r.client, &r.error, &r.resource, &ctx.request_id, ctx.head).await?;
+                Ok(true)
+            }
+            Ok(Plan::Local(status, mut headers)) => {
+                response::finish(Dialect::Obs, &mut headers, &ctx.request_id);
+                respond(session, status, headers, None, true).await?;
+                Ok(true)
+            }
+            Ok(Plan::Forward(f)) => {
+                ctx.client = Some(f.client);
+                if f.op.streamed() {
+                    if matches!(f.payload, Payload::Streaming { .. }) {
+                        let e = ApiError::not_implemented("aws-chunked request bodies are not supported yet");
+                        respond_error(session, f.client, &e, &f.resource, &ctx.request_id, ctx.head).await?;
+                        return Ok(true);
+                    }
+                    if let Payload::Sha256(h) = &f.payload {
+                        ctx.body_hash = Some((sha2::Sha256::new(), h.clone()));
+                    }
+                    ctx.fwd = Some(f);
+                    ctx.cfg = Some(cfg);
+                    return Ok(false);
+                }
+                self.exchange(session, ctx, &cfg, *f).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        let (Some(cfg), Some(f)) = (&ctx.cfg, &ctx.fwd) else {
+            return Error::e_explain(ErrorType::InternalError, "no plan for this request");
+        };
+        Ok(Box::new(peer_for(&cfg.backends[f.backend])?))
+    }
+
+    async fn upstream_request_filter(&self, _session: &mut Session, upstream: &mut RequestHeader, ctx: &mut Ctx) -> Result<()> {
+        let (Some(cfg), Some(f)) = (&ctx.cfg, &mut ctx.fwd) else {
+            return Error::e_explain(ErrorType::InternalError, "no plan for this request");
+        };
+        let backend = &cfg.backends[f.backend];
+        let has_body = f.out.header("content-length").is_some_and(|l| l != "0") || upstream.headers.contains_key("transfer-encoding");
+        let payload = match &f.payload {
+            Payload::Sha256(h) => Some(h.clone()),
+            _ if !has_body => Some(EMPTY_SHA256.to_string()),
+            _ => None,
+        };
+        f.out.sign(backend, payload.as_deref(), now());
+        *upstream = request_header(&f.out)?;
+        Ok(())
+    }
+
+    async fn request_body_filter(&self, _session: &mut Session, body: &mut Option<Bytes>, end: bool, ctx: &mut Ctx) -> Result<()> {
+        if let Some((hasher, _)) = &mut ctx.body_hash {
+            if let Some(b) = body {
+                hasher.update(b);
+            }
+        }
+        if end {
+            if let Some((hasher, expected)) = ctx.body_hash.take() {
+                if hex::encode(hasher.finalize()) != expected {
+                    // Failing here aborts the upstream body before it is complete: nothing is committed.
+                    return Error::e_explain(ErrorType::HTTPStatus(400), "XAmzContentSHA256Mismatch");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+        let (Some(cfg), Some(f)) = (&ctx.cfg, &ctx.fwd) else { return Ok(()) };
+        let backend = &cfg.backends[f.backend];
+        let status = resp.status.as_u16();
+        let input: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let mut headers = response::headers(backend.dialect, f.client, &input, &ctx.request_id);
+        if status >= 300 && !ctx.head && status != 304 {
+            headers.retain(|(k, _)| k != "content-length" && k != "content-type");
+            headers.push(("content-type".into(), "application/xml".into()));
+            ctx.error_body = Some(BytesMut::new());
+            ctx.error_status = status;
+        }
+        metrics::request(f.client, status);
+        *resp = response_header(status, &headers)?;
+        Ok(())
+    }
+
+    fn response_body_filter(&self, _session: &mut Session, body: &mut Option<Bytes>, end: bool, ctx: &mut Ctx) -> Result<Option<Duration>> {
+        let Some(buf) = &mut ctx.error_body else { return Ok(None) };
+        if let Some(b) = body.take() {
+            if buf.len() + b.len() <= MAX_SMALL_RESPONSE {
+                buf.extend_from_slice(&b);
+            }
+        }
+        if end {
+            if let Some(f) = &ctx.fwd {
+                let out = response::body(f.op, ctx.error_status, f.client, buf, &ctx.request_id, &f.resource);
+                *body = Some(Bytes::from(out.body));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        let client = ctx.client.unwrap_or(Dialect::S3);
+        let resource = ctx.fwd.as_ref().map(|f| f.resource.clone()).unwrap_or_default();
+        let err = match e.etype() {
+            ErrorType::HTTPStatus(400) => ApiError::new(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."),
+            _ if e.esource() == &ErrorSource::Upstream => ApiError::new(502, "BadGateway", "The backend connection failed"),
+            _ if e.esource() == &ErrorSource::Downstream => ApiError::new(400, "IncompleteBody", "The request body could not be read"),
+            _ => ApiError::internal("The gateway could not complete the request"),
+        };
+        tracing::warn!(request_id = %ctx.request_id, error = %e, "proxying failed");
+        let code = err.status;
+        // The answer may already have started; then there is nothing more to say.
+        if respond_error(session, client, &err, &resource, &ctx.request_id, ctx.head).await.is_err() {
+            return FailToProxy { error_code: 0, can_reuse_downstream: false };
+        }
+        FailToProxy { error_code: code, can_reuse_downstream: false }
+    }
+}

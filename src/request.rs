@@ -1,0 +1,304 @@
+//! From a received request to the backend's request: authenticate, locate, route, translate.
+//! Pure: no I/O, the clock is passed in.
+
+use crate::addressing;
+use crate::auth::{self, Payload, WireRequest};
+use crate::config::Config;
+use crate::copy;
+use crate::dialect::{translate_header, Dialect};
+use crate::error::ApiError;
+use crate::outbound::Outbound;
+use crate::sign;
+
+/// The request line and headers as received.
+pub struct Inbound {
+    pub method: String,
+    pub raw_path: String,
+    pub raw_query: String,
+    /// (lower-case name, value) in received order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Inbound {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    fn query_has(&self, name: &str) -> bool {
+        sign::split_query(&self.raw_query).iter().any(|(k, _)| *k == name)
+    }
+    fn query_get(&self, name: &str) -> Option<String> {
+        sign::split_query(&self.raw_query)
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| sign::percent_decode(v.unwrap_or("")))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    ListBuckets,
+    Bucket,
+    ListObjects,
+    ListUploads,
+    Object,
+    GetObject,
+    PutObject,
+    CopyObject,
+    UploadPart,
+    UploadPartCopy,
+    Initiate,
+    Complete,
+    Abort,
+    ListParts,
+}
+
+impl Op {
+    /// Bodies of these flow through; all others are small and buffered with a cap.
+    pub fn streamed(self) -> bool {
+        matches!(self, Op::GetObject | Op::PutObject | Op::UploadPart)
+    }
+    /// Operations whose 200 answer may carry an error document.
+    pub fn may_fail_with_200(self) -> bool {
+        matches!(self, Op::CopyObject | Op::UploadPartCopy | Op::Complete)
+    }
+}
+
+/// A request ready to forward.
+#[derive(Debug)]
+pub struct Forward {
+    pub client: Dialect,
+    pub op: Op,
+    pub backend: usize,
+    pub out: Outbound,
+    pub payload: Payload,
+    pub resource: String,
+}
+
+pub enum Plan {
+    /// Answer without the backend: (status, headers).
+    Local(u16, Vec<(String, String)>),
+    Forward(Box<Forward>),
+}
+
+/// A refusal, with the dialect to render it in.
+#[derive(Debug)]
+pub struct Rejection {
+    pub client: Dialect,
+    pub error: ApiError,
+    pub resource: String,
+}
+
+/// The dialect a request speaks, judged from its headers alone (for errors before or without auth).
+pub fn guess_dialect(inb: &Inbound) -> Dialect {
+    let wire = WireRequest { method: &inb.method, raw_path: &inb.raw_path, raw_query: &inb.raw_query, headers: &inb.headers, host_bucket: None };
+    if let Some(s) = auth::detect(&wire) {
+        return auth::dialect_of(s);
+    }
+    for (k, _) in &inb.headers {
+        if k.starts_with("x-obs-") {
+            return Dialect::Obs;
+        }
+        if k.starts_with("x-cos-") {
+            return Dialect::Cos;
+        }
+    }
+    let host = inb.header("host").unwrap_or("");
+    if host.contains(".myqcloud.com") || host.contains(".tencentcos.cn") {
+        Dialect::Cos
+    } else if host.contains(".myhuaweicloud.com") {
+        Dialect::Obs
+    } else {
+        Dialect::S3
+    }
+}
+
+/// Query parameters that carry credentials and never go upstream.
+const AUTH_PARAMS: &[&str] = &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires", "x-obs-security-token", "x-cos-security-token"];
+
+fn is_auth_param(name: &str) -> bool {
+    AUTH_PARAMS.contains(&name) || name.starts_with("X-Amz-") || name.starts_with("q-")
+}
+
+/// Standard headers that pass through unchanged.
+const PASS_HEADERS: &[&str] = &[
+    "content-type", "content-length", "content-md5", "content-encoding", "content-language",
+    "content-disposition", "cache-control", "expires", "range", "if-match", "if-none-match",
+    "if-modified-since", "if-unmodified-since", "user-agent",
+];
+
+/// Neutral suffixes that belong to the client's own authentication or framing.
+const DROP_SUFFIXES: &[&str] = &[
+    "date", "content-sha256", "security-token", "decoded-content-length", "trailer", "copy-source",
+    "sdk-checksum-algorithm", "api",
+];
+
+pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
+    let guessed = guess_dialect(inb);
+    let reject = |client: Dialect, error: ApiError, resource: &str| Rejection { client, error, resource: resource.to_string() };
+
+    let host = inb.header("host").unwrap_or("");
+    if !addressing::valid_host(host) {
+        return Err(reject(guessed, ApiError::invalid_argument("The Host header is missing or malformed"), &inb.raw_path));
+    }
+    let host_bucket = addressing::bucket_from_host(host, &cfg.suffixes);
+    let target = addressing::target(host_bucket.clone(), &inb.raw_path).map_err(|e| reject(guessed, e, &inb.raw_path))?;
+    let resource = match (&target.bucket, &target.key) {
+        (Some(b), Some(k)) => format!("/{b}/{k}"),
+        (Some(b), None) => format!("/{b}"),
+        _ => "/".to_string(),
+    };
+
+    // The OBS SDK probes the signature type anonymously.
+    if inb.method == "HEAD" && target.key.is_none() && inb.query_has("apiversion") {
+        return Ok(Plan::Local(200, vec![("x-obs-api".into(), "3.0".into())]));
+    }
+
+    let (client, payload) = if cfg.verify {
+        let wire = WireRequest {
+            method: &inb.method,
+            raw_path: &inb.raw_path,
+            raw_query: &inb.raw_query,
+            headers: &inb.headers,
+            host_bucket: if target.virtual_host { host_bucket.as_deref() } else { None },
+        };
+        let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew).map_err(|e| reject(guessed, e, &resource))?;
+        (v.dialect, v.payload)
+    } else {
+        (guessed, Payload::Unsigned)
+    };
+    let rej = |e: ApiError| reject(client, e, &resource);
+
+    let bucket = target.bucket.clone().unwrap_or_default();
+    let routed = cfg.route(&bucket).ok_or_else(|| rej(ApiError::no_such_bucket(&bucket)))?;
+    let backend = routed.backend;
+    if backend.addr.is_none() {
+        return Err(rej(ApiError::unavailable("The backend is not ready")));
+    }
+    let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
+
+    let mut out = Outbound { method: inb.method.clone(), ..Default::default() };
+    let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());
+    let encoded_key = target.key.as_deref().map(sign::uri_encode_path);
+    out.address(backend, backend_bucket.as_deref(), encoded_key.as_deref());
+    out.query = sign::split_query(&inb.raw_query)
+        .into_iter()
+        .filter(|(k, _)| !is_auth_param(k))
+        .map(|(k, v)| (sign::percent_decode(k), v.map(sign::percent_decode)))
+        .collect();
+    if client == Dialect::Cos {
+        // COS presigned URLs use '+' for spaces.
+        for (k, v) in out.query.iter_mut() {
+            if let Some(raw) = sign::split_query(&inb.raw_query).into_iter().find(|(rk, _)| sign::percent_decode(rk) == *k) {
+                *v = raw.1.map(sign::form_decode);
+            }
+        }
+    }
+    translate_request_headers(client, backend.dialect, inb, &mut out).map_err(rej)?;
+
+    if matches!(op, Op::UploadPart | Op::UploadPartCopy) {
+        copy::check_part_number(inb.query_get("partNumber").as_deref()).map_err(rej)?;
+        if inb.query_get("uploadId").is_none_or(|u| u.is_empty()) {
+            return Err(rej(ApiError::invalid_argument("This operation needs an uploadId")));
+        }
+    }
+    if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
+        let name = format!("{}copy-source", client.vocab().prefix);
+        let raw = inb.header(&name).unwrap_or("");
+        let mut src = copy::parse_source(client, raw, &cfg.suffixes).map_err(rej)?;
+        let src_route = cfg.route(&src.bucket).ok_or_else(|| rej(ApiError::no_such_bucket(&src.bucket)))?;
+        if src_route.backend_index != routed.backend_index {
+            return Err(rej(ApiError::not_implemented("Copying between buckets on different backends is not supported yet")));
+        }
+        src.bucket = src_route.bucket;
+        let to = backend.dialect;
+        out.set_header(&format!("{}copy-source", to.vocab().prefix), copy::render_source(to, &src, backend));
+        let range_name = format!("{}copy-source-range", to.vocab().prefix);
+        if let Some(r) = out.header(&range_name).map(str::to_string) {
+            if r.trim().is_empty() {
+                out.headers.retain(|(k, _)| *k != range_name);
+            } else if op == Op::UploadPartCopy {
+                copy::check_range(&r).map_err(rej)?;
+            }
+        }
+        check_sse(&out, to, "copy-source-server-side-encryption-customer-").map_err(rej)?;
+    }
+    check_sse(&out, backend.dialect, "server-side-encryption-customer-").map_err(rej)?;
+
+    Ok(Plan::Forward(Box::new(Forward { client, op, backend: routed.backend_index, out, payload, resource })))
+}
+
+fn check_sse(out: &Outbound, d: Dialect, stem: &str) -> Result<(), ApiError> {
+    let name = |s: &str| format!("{}{stem}{s}", d.vocab().prefix);
+    copy::check_sse_c(out.header(&name("algorithm")), out.header(&name("key")), out.header(&name("key-md5")))
+}
+
+fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> Op {
+    let m = inb.method.as_str();
+    if !has_bucket {
+        return Op::ListBuckets;
+    }
+    if !has_key {
+        return match m {
+            "GET" if inb.query_has("uploads") => Op::ListUploads,
+            "GET" if sign::split_query(&inb.raw_query).iter().all(|(k, _)| {
+                matches!(*k, "list-type" | "prefix" | "delimiter" | "marker" | "max-keys" | "continuation-token" | "start-after" | "encoding-type" | "fetch-owner") || is_auth_param(k)
+            }) => Op::ListObjects,
+            _ => Op::Bucket,
+        };
+    }
+    let copy_source = format!("{}copy-source", client.vocab().prefix);
+    let has_copy = inb.header(&copy_source).is_some();
+    match m {
+        "PUT" if inb.query_has("partNumber") || inb.query_has("uploadId") => {
+            if has_copy { Op::UploadPartCopy } else { Op::UploadPart }
+        }
+        "PUT" if has_copy => Op::CopyObject,
+        "PUT" if inb.raw_query.is_empty() || sign::split_query(&inb.raw_query).iter().all(|(k, _)| is_auth_param(k)) => Op::PutObject,
+        "POST" if inb.query_has("uploads") => Op::Initiate,
+        "POST" if inb.query_has("uploadId") => Op::Complete,
+        "DELETE" if inb.query_has("uploadId") => Op::Abort,
+        "GET" if inb.query_has("uploadId") => Op::ListParts,
+        "GET" => Op::GetObject,
+        _ => Op::Object,
+    }
+}
+
+/// Characters the OBS SDK leaves unencoded in header values.
+const OBS_HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-').remove(b'_').remove(b'.').remove(b'~')
+    .remove(b' ').remove(b';').remove(b'/').remove(b'?').remove(b':').remove(b'@')
+    .remove(b'&').remove(b'=').remove(b'+').remove(b'$').remove(b',').remove(b'\'').remove(b'*');
+
+fn translate_request_headers(client: Dialect, to: Dialect, inb: &Inbound, out: &mut Outbound) -> Result<(), ApiError> {
+    for (k, v) in &inb.headers {
+        if PASS_HEADERS.contains(&k.as_str()) {
+            if k == "content-encoding" {
+                // aws-chunked framing is removed before the body goes upstream.
+                let rest: Vec<&str> = v.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty()).collect();
+                if !rest.is_empty() {
+                    out.headers.push((k.clone(), rest.join(",")));
+                }
+                continue;
+            }
+            out.headers.push((k.clone(), v.clone()));
+            continue;
+        }
+        let Some(suffix) = client.neutral_suffix(k) else { continue };
+        if DROP_SUFFIXES.contains(&suffix.as_str()) {
+            continue;
+        }
+        // The OBS SDK percent-encodes every header value; the neutral form is decoded.
+        let value = if client == Dialect::Obs { sign::percent_decode(v) } else { v.clone() };
+        if let Some((name, mut value)) = translate_header(client, to, k, &value) {
+            if to == Dialect::Obs && name.starts_with("x-obs-meta-") {
+                value = percent_encoding::utf8_percent_encode(&value, OBS_HEADER_SAFE).to_string();
+            }
+            out.headers.push((name, value));
+        }
+    }
+    if let Some(dl) = inb.header("x-amz-decoded-content-length") {
+        let n: u64 = dl.trim().parse().map_err(|_| ApiError::invalid_argument("x-amz-decoded-content-length is not a number"))?;
+        out.set_header("content-length", n.to_string());
+    }
+    Ok(())
+}

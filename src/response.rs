@@ -1,0 +1,102 @@
+//! From the backend's answer to the client's: headers into the client's namespace,
+//! error documents into the client's shape, result documents into its namespace.
+
+use crate::dialect::{translate_header, Dialect};
+use crate::error::{status_for_code, ApiError};
+use crate::request::Op;
+use crate::xml;
+
+/// Response headers that are the transport's business, or replaced by the proxy.
+const DROP: &[&str] = &["connection", "keep-alive", "transfer-encoding", "server", "proxy-connection", "te", "trailer", "upgrade"];
+
+/// Translate backend response headers. Always ends with the client's request-id header.
+pub fn headers(from: Dialect, to: Dialect, input: &[(String, String)], request_id: &str) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(input.len() + 2);
+    for (k, v) in input {
+        if DROP.contains(&k.as_str()) {
+            continue;
+        }
+        if from.neutral_suffix(k).is_some() {
+            if let Some(t) = translate_header(from, to, k, v) {
+                out.push(t);
+            }
+        } else if !k.starts_with("x-amz-") && !k.starts_with("x-obs-") && !k.starts_with("x-cos-") {
+            out.push((k.clone(), v.clone()));
+        }
+    }
+    finish(to, &mut out, request_id);
+    out
+}
+
+/// Add the request-id and server headers a client of `to` looks for, if missing.
+pub fn finish(to: Dialect, out: &mut Vec<(String, String)>, request_id: &str) {
+    let v = to.vocab();
+    if !out.iter().any(|(k, _)| k == v.request_id) {
+        out.push((v.request_id.to_string(), request_id.to_string()));
+    }
+    if let Some(id2) = v.id2 {
+        if !out.iter().any(|(k, _)| k == id2) {
+            out.push((id2.to_string(), request_id.to_string()));
+        }
+    }
+    out.push(("server".into(), v.server.to_string()));
+}
+
+/// What to send for a buffered backend answer: (status, body, counted as a failed 200).
+pub struct Body {
+    pub status: u16,
+    pub body: Vec<u8>,
+    pub failed_200: bool,
+}
+
+/// Translate a complete backend body.
+pub fn body(op: Op, status: u16, to: Dialect, body: &[u8], request_id: &str, resource: &str) -> Body {
+    if let Some(e) = xml::parse_error(body) {
+        let failed_200 = status < 300;
+        let status = if status < 300 { status_for_code(&e.code) } else { status };
+        let err = ApiError::new(status, if e.code.is_empty() { "InternalError" } else { &e.code }, e.message);
+        let res = e.resource.as_deref().unwrap_or(resource);
+        return Body { status, body: xml::render_error(to, &err, res, request_id).into_bytes(), failed_200 };
+    }
+    if status >= 300 {
+        // An error answer that is not an S3 error document: keep the status, give the client a document it can parse.
+        if body.is_empty() {
+            return Body { status, body: Vec::new(), failed_200: false };
+        }
+        let err = ApiError::new(status, code_for_status(status), String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned());
+        return Body { status, body: xml::render_error(to, &err, resource, request_id).into_bytes(), failed_200: false };
+    }
+    if op.may_fail_with_200() {
+        match xml::copy_result(body) {
+            Some(r) if op == Op::UploadPartCopy || op == Op::CopyObject => {
+                return Body { status, body: xml::render_copy_result(to, op == Op::UploadPartCopy, &r).into_bytes(), failed_200: false };
+            }
+            Some(_) => {}
+            None if op != Op::Complete => {
+                let err = ApiError::internal("The backend answered 200 without an ETag; the copy did not happen");
+                return Body { status: 500, body: xml::render_error(to, &err, resource, request_id).into_bytes(), failed_200: true };
+            }
+            None => {}
+        }
+    }
+    match xml::rewrite_namespace(body, to) {
+        Some(b) => Body { status, body: b, failed_200: false },
+        None => Body { status, body: body.to_vec(), failed_200: false },
+    }
+}
+
+pub fn code_for_status(status: u16) -> &'static str {
+    match status {
+        400 => "InvalidRequest",
+        403 => "AccessDenied",
+        404 => "NoSuchKey",
+        405 => "MethodNotAllowed",
+        409 => "Conflict",
+        411 => "MissingContentLength",
+        412 => "PreconditionFailed",
+        416 => "InvalidRange",
+        501 => "NotImplemented",
+        503 => "ServiceUnavailable",
+        _ => "InternalError",
+    }
+}

@@ -1,0 +1,237 @@
+//! Small XML documents: error bodies in each dialect, and the namespace of result documents.
+
+use crate::dialect::Dialect;
+use crate::error::ApiError;
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::{Reader, Writer};
+
+pub fn escape(s: &str) -> String {
+    quick_xml::escape::escape(s).into_owned()
+}
+
+/// The error document a client of `dialect` expects.
+pub fn render_error(dialect: Dialect, err: &ApiError, resource: &str, request_id: &str) -> String {
+    let v = dialect.vocab();
+    let id_tag = if v.error_trace_id { "TraceId" } else { "HostId" };
+    format!(
+        "{}<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId><{id_tag}>{}</{id_tag}></Error>",
+        v.xml_decl,
+        escape(&err.code),
+        escape(&err.message),
+        escape(resource),
+        escape(request_id),
+        escape(request_id),
+    )
+}
+
+/// A backend's error document.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParsedError {
+    pub code: String,
+    pub message: String,
+    pub resource: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Parse a document whose root is `Error`; `None` for any other root or unparsable XML.
+pub fn parse_error(body: &[u8]) -> Option<ParsedError> {
+    let mut r = Reader::from_reader(body);
+    r.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut current: Option<Vec<u8>> = None;
+    let mut out = ParsedError::default();
+    let mut seen_root = false;
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                let name = e.local_name().as_ref().to_vec();
+                if depth == 1 {
+                    if name != b"Error" {
+                        return None;
+                    }
+                    seen_root = true;
+                } else if depth == 2 {
+                    current = Some(name);
+                }
+            }
+            Event::Empty(e) if depth == 0 => {
+                return (e.local_name().as_ref() == b"Error").then(ParsedError::default);
+            }
+            Event::Text(t) if depth == 2 => {
+                let text = t.unescape().ok()?.into_owned();
+                match current.as_deref() {
+                    Some(b"Code") => out.code = text,
+                    Some(b"Message") => out.message = text,
+                    Some(b"Resource") => out.resource = Some(text),
+                    Some(b"RequestId") => out.request_id = Some(text),
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                current = None;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    seen_root.then_some(out)
+}
+
+/// Re-issue a result document with the client dialect's namespace on its root.
+/// Returns `None` when the body is not XML (it is then passed through untouched).
+pub fn rewrite_namespace(body: &[u8], to: Dialect) -> Option<Vec<u8>> {
+    let mut r = Reader::from_reader(body);
+    let mut w = Writer::new(Vec::with_capacity(body.len() + 64));
+    let mut buf = Vec::new();
+    let mut root_done = false;
+    loop {
+        let ev = r.read_event_into(&mut buf).ok()?;
+        match ev {
+            Event::Eof => break,
+            Event::Start(ref e) | Event::Empty(ref e) if !root_done => {
+                root_done = true;
+                let mut s = BytesStart::new(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                for a in e.attributes().flatten() {
+                    if a.key.as_ref() != b"xmlns" {
+                        s.push_attribute(a);
+                    }
+                }
+                s.push_attribute(("xmlns", to.vocab().xmlns));
+                let out = if matches!(ev, Event::Start(_)) { Event::Start(s) } else { Event::Empty(s) };
+                w.write_event(out).ok()?;
+            }
+            other => w.write_event(other).ok()?,
+        }
+        buf.clear();
+    }
+    root_done.then(|| w.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_shapes_per_dialect() {
+        let e = ApiError::signature_mismatch();
+        let s3 = render_error(Dialect::S3, &e, "/b/k", "RID");
+        assert!(s3.contains("<Code>SignatureDoesNotMatch</Code>") && s3.contains("<HostId>RID</HostId>"));
+        let cos = render_error(Dialect::Cos, &e, "/b/k", "RID");
+        assert!(cos.starts_with("<?xml version='1.0'") && cos.contains("<TraceId>RID</TraceId>"));
+        let p = parse_error(cos.as_bytes()).unwrap();
+        assert_eq!((p.code.as_str(), p.resource.as_deref()), ("SignatureDoesNotMatch", Some("/b/k")));
+    }
+
+    #[test]
+    fn parse_error_variants() {
+        let ns = br#"<?xml version="1.0"?>
+<Error xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Code>NoSuchKey</Code><Message>a &amp; b</Message></Error>"#;
+        let p = parse_error(ns).unwrap();
+        assert_eq!((p.code.as_str(), p.message.as_str()), ("NoSuchKey", "a & b"));
+        assert_eq!(parse_error(b"<CopyPartResult><ETag>x</ETag></CopyPartResult>"), None);
+        assert_eq!(parse_error(b"not xml at all <"), None);
+        assert_eq!(parse_error(b"\n\n  <Error><Code>InternalError</Code></Error>").unwrap().code, "InternalError");
+    }
+
+    #[test]
+    fn namespace_rewrite() {
+        let b = br#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name></ListBucketResult>"#;
+        let out = String::from_utf8(rewrite_namespace(b, Dialect::Cos).unwrap()).unwrap();
+        assert!(out.contains(r#"<ListBucketResult xmlns="http://www.qcloud.com/document/product/436/7751"><Name>b</Name>"#), "{out}");
+    }
+}
+
+/// ETag and LastModified of a copy result (`CopyPartResult` or `CopyObjectResult`, any order,
+/// any namespace). `None` when the document has no ETag.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyResult {
+    pub etag: String,
+    pub last_modified: Option<String>,
+}
+
+pub fn copy_result(body: &[u8]) -> Option<CopyResult> {
+    let mut r = Reader::from_reader(body);
+    r.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut depth = 0usize;
+    let mut current: Option<Vec<u8>> = None;
+    let (mut etag, mut lm) = (None, None);
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                let name = e.local_name().as_ref().to_vec();
+                if depth == 1 && name != b"CopyPartResult" && name != b"CopyObjectResult" {
+                    return None;
+                }
+                current = (depth == 2).then_some(name);
+            }
+            Event::Text(t) if depth == 2 => {
+                let text = t.unescape().ok()?.into_owned();
+                match current.as_deref() {
+                    Some(b"ETag") => etag = Some(text),
+                    Some(b"LastModified") => lm = Some(text),
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                depth = depth.saturating_sub(1);
+                current = None;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    let etag = etag?.trim().trim_matches('"').to_string();
+    (!etag.is_empty()).then(|| CopyResult { etag, last_modified: lm })
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm]` (or none) -> `YYYY-MM-DDTHH:MM:SS.sssZ`.
+pub fn normalize_timestamp(s: &str) -> String {
+    let s = s.trim();
+    let (date_time, frac_zone) = s.split_at(s.len().min(19));
+    let mut millis = String::from("000");
+    let mut rest = frac_zone;
+    if let Some(f) = rest.strip_prefix('.') {
+        let digits: String = f.chars().take_while(|c| c.is_ascii_digit()).collect();
+        rest = &f[digits.len()..];
+        millis = format!("{:0<3}", &digits[..digits.len().min(3)]);
+    }
+    let base = format!("{date_time}.{millis}Z");
+    if rest.is_empty() || rest == "Z" {
+        return base;
+    }
+    // An explicit offset: convert to UTC.
+    let fmt = time::format_description::well_known::Rfc3339;
+    match time::OffsetDateTime::parse(&format!("{date_time}.{millis}{rest}"), &fmt) {
+        Ok(t) => {
+            let t = t.to_offset(time::UtcOffset::UTC);
+            format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second(), t.millisecond()
+            )
+        }
+        Err(_) => base,
+    }
+}
+
+/// The client's copy result document.
+pub fn render_copy_result(to: Dialect, part: bool, r: &CopyResult) -> String {
+    let root = if part { "CopyPartResult" } else { "CopyObjectResult" };
+    let etag = format!("<ETag>&quot;{}&quot;</ETag>", escape(&r.etag));
+    let lm = r
+        .last_modified
+        .as_deref()
+        .map(|l| format!("<LastModified>{}</LastModified>", escape(&normalize_timestamp(l))))
+        .unwrap_or_default();
+    let v = to.vocab();
+    match to {
+        Dialect::Cos => format!("{}<{root}>{etag}{lm}</{root}>", v.xml_decl),
+        _ => format!("{}<{root} xmlns=\"{}\">{lm}{etag}</{root}>", v.xml_decl, v.xmlns),
+    }
+}

@@ -1,0 +1,170 @@
+"""The official SDKs behind one small interface, one class per client mode."""
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+from conftest import CLIENT_AK, CLIENT_SK, VENV_BIN
+
+
+class SdkError(Exception):
+    def __init__(self, status, code, raw=None):
+        super().__init__(f"{status} {code}")
+        self.status, self.code, self.raw = status, code, raw
+
+
+class Boto3:
+    name = "boto3"
+
+    def __init__(self, url):
+        import boto3
+        from botocore.config import Config
+        self.c = boto3.client("s3", endpoint_url=url, aws_access_key_id=CLIENT_AK, aws_secret_access_key=CLIENT_SK,
+                              region_name="us-east-1",
+                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+    def _call(self, fn, **kw):
+        from botocore.exceptions import ClientError
+        try:
+            return fn(**kw)
+        except ClientError as e:
+            raise SdkError(e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"], e.response) from None
+
+    def put(self, b, k, data):
+        return self._call(self.c.put_object, Bucket=b, Key=k, Body=data)["ETag"]
+
+    def get(self, b, k):
+        return self._call(self.c.get_object, Bucket=b, Key=k)["Body"].read()
+
+    def head(self, b, k):
+        return self._call(self.c.head_object, Bucket=b, Key=k)["ContentLength"]
+
+    def delete(self, b, k):
+        self._call(self.c.delete_object, Bucket=b, Key=k)
+
+    def list(self, b, prefix):
+        r = self._call(self.c.list_objects_v2, Bucket=b, Prefix=prefix)
+        return sorted(o["Key"] for o in r.get("Contents", []))
+
+
+class AwsCli:
+    name = "awscli"
+
+    def __init__(self, url):
+        self.url = url
+        self.env = dict(os.environ, AWS_ACCESS_KEY_ID=CLIENT_AK, AWS_SECRET_ACCESS_KEY=CLIENT_SK,
+                        AWS_DEFAULT_REGION="us-east-1", AWS_MAX_ATTEMPTS="1", AWS_CONFIG_FILE="/dev/null",
+                        AWS_SHARED_CREDENTIALS_FILE="/dev/null")
+
+    def run(self, *args):
+        r = subprocess.run([str(VENV_BIN / "aws"), "--endpoint-url", self.url, *args], capture_output=True,
+                           env=self.env, timeout=120)
+        if r.returncode != 0:
+            err = r.stderr.decode(errors="replace")
+            code = err.split("(", 1)[1].split(")", 1)[0] if "(" in err else err.strip()
+            raise SdkError(None, code, err)
+        return r.stdout
+
+    def put(self, b, k, data):
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            return json.loads(self.run("s3api", "put-object", "--bucket", b, "--key", k, "--body", f.name))["ETag"]
+
+    def get(self, b, k):
+        with tempfile.TemporaryDirectory() as d:
+            out = Path(d) / "obj"
+            self.run("s3api", "get-object", "--bucket", b, "--key", k, str(out))
+            return out.read_bytes()
+
+    def head(self, b, k):
+        return json.loads(self.run("s3api", "head-object", "--bucket", b, "--key", k))["ContentLength"]
+
+    def delete(self, b, k):
+        self.run("s3api", "delete-object", "--bucket", b, "--key", k)
+
+    def list(self, b, prefix):
+        out = self.run("s3api", "list-objects-v2", "--bucket", b, "--prefix", prefix)
+        return sorted(o["Key"] for o in (json.loads(out) if out.strip() else {}).get("Contents", []))
+
+
+class Obs:
+    """esdk-obs-python; native=True signs `OBS ak:sig` with x-obs-* headers, else its default AWS V2 mode."""
+
+    def __init__(self, url, native):
+        from obs import ObsClient
+        self.name = "obs-native" if native else "obs-v2"
+        kw = dict(signature="obs", path_style=True, client_mode="workflow") if native else {}
+        self.c = ObsClient(access_key_id=CLIENT_AK, secret_access_key=CLIENT_SK, server=url, max_retry_count=0, **kw)
+
+    def _check(self, r):
+        if r.status >= 300:
+            raise SdkError(r.status, r.errorCode, r)
+        return r
+
+    def put(self, b, k, data):
+        return self._check(self.c.putContent(b, k, content=data)).body.etag
+
+    def get(self, b, k):
+        r = self._check(self.c.getObject(b, k, loadStreamInMemory=True))
+        return r.body.buffer
+
+    def head(self, b, k):
+        r = self._check(self.c.getObjectMetadata(b, k))
+        return int(r.body.contentLength)
+
+    def delete(self, b, k):
+        self._check(self.c.deleteObject(b, k))
+
+    def list(self, b, prefix):
+        r = self._check(self.c.listObjects(b, prefix=prefix))
+        return sorted(c.key for c in r.body.contents)
+
+
+class Cos:
+    name = "cos"
+
+    def __init__(self, url):
+        from qcloud_cos import CosConfig, CosS3Client
+        port = int(url.rsplit(":", 1)[1])
+        cfg = CosConfig(Region="ap-guangzhou", SecretId=CLIENT_AK, SecretKey=CLIENT_SK, Scheme="http",
+                        IP="127.0.0.1", Port=port)
+        self.c = CosS3Client(cfg, retry=0)
+
+    def _call(self, fn, **kw):
+        from qcloud_cos.cos_exception import CosServiceError
+        try:
+            return fn(**kw)
+        except CosServiceError as e:
+            raise SdkError(e.get_status_code(), e.get_error_code(), e) from None
+
+    def put(self, b, k, data):
+        return self._call(self.c.put_object, Bucket=b, Key=k, Body=data)["ETag"]
+
+    def get(self, b, k):
+        r = self._call(self.c.get_object, Bucket=b, Key=k)
+        return r["Body"].get_raw_stream().read()
+
+    def head(self, b, k):
+        return int(self._call(self.c.head_object, Bucket=b, Key=k)["Content-Length"])
+
+    def delete(self, b, k):
+        self._call(self.c.delete_object, Bucket=b, Key=k)
+
+    def list(self, b, prefix):
+        r = self._call(self.c.list_objects, Bucket=b, Prefix=prefix)
+        return sorted(c["Key"] for c in r.get("Contents", []))
+
+
+MODES = ["boto3", "awscli", "obs-native", "obs-v2", "cos"]
+
+
+def make(mode, url):
+    return {
+        "boto3": lambda: Boto3(url),
+        "awscli": lambda: AwsCli(url),
+        "obs-native": lambda: Obs(url, True),
+        "obs-v2": lambda: Obs(url, False),
+        "cos": lambda: Cos(url),
+    }[mode]()

@@ -1,0 +1,234 @@
+"""End-to-end test bed: real Garage and moto servers, dialect-proxy instances in front of them,
+and the official SDKs as clients. Every server is started on a free loopback port and stopped at the end."""
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(os.environ.get("DIALECT_PROXY_BIN", ROOT / "target" / "release" / "dialect-proxy"))
+CACHE = Path(os.environ.get("DIALECT_PROXY_CACHE", Path.home() / ".cache" / "dialect-proxy"))
+GARAGE = Path(os.environ.get("GARAGE_BIN", CACHE / "garage-2.5.0" / "bin" / "garage"))
+VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", CACHE / "venv")) / "bin"
+
+CLIENT_AK, CLIENT_SK = "AKCLIENTE2E0001", "client-secret-e2e-0001"
+OBS_AK, OBS_SK = "OBSSTANDIN0001", "obs-standin-secret"
+COS_AK, COS_SK = "AKIDCOSSTANDIN0001", "cos-standin-secret"
+APPID = "1250000000"
+# Client-visible bucket per backend dialect (COS clients need an appid suffix, so every bucket has one).
+BUCKETS = {"s3": f"via-s3-{APPID}", "obs": f"via-obs-{APPID}", "cos": f"via-cos-{APPID}"}
+SRC_BUCKETS = {d: f"src-{d}-{APPID}" for d in BUCKETS}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(pred, what, timeout=60.0):
+    """Poll a readiness condition (not a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            if pred():
+                return
+        except Exception as e:  # noqa: BLE001 - readiness probes fail until ready
+            last = e
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not become ready: {last}")
+
+
+def port_open(port):
+    with socket.socket() as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Proc:
+    def __init__(self, args, log, env=None):
+        self.log = open(log, "wb")
+        self.p = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+        self.log.close()
+
+
+class Garage:
+    def __init__(self, work):
+        self.dir = work / "garage"
+        self.dir.mkdir()
+        self.port, rpc, admin = free_port(), free_port(), free_port()
+        self.conf = self.dir / "garage.toml"
+        self.conf.write_text(f"""
+metadata_dir = "{self.dir}/meta"
+data_dir = "{self.dir}/data"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:{rpc}"
+rpc_public_addr = "127.0.0.1:{rpc}"
+rpc_secret = "{secrets.token_hex(32)}"
+[s3_api]
+s3_region = "garage"
+api_bind_addr = "127.0.0.1:{self.port}"
+root_domain = ".s3.garage.localhost"
+[admin]
+api_bind_addr = "127.0.0.1:{admin}"
+admin_token = "{secrets.token_hex(16)}"
+""")
+        self.proc = Proc([str(GARAGE), "-c", str(self.conf), "server"], self.dir / "server.log")
+        wait_until(lambda: self.cli("status", check=False).returncode == 0, "garage")
+        node = self.cli("node", "id", "-q").stdout.strip().split("@")[0]
+        self.cli("layout", "assign", "-z", "dc1", "-c", "1G", node)
+        self.cli("layout", "apply", "--version", "1")
+        out = self.cli("key", "create", "e2e").stdout
+        self.key_id = next(l.split(":", 1)[1].strip() for l in out.splitlines() if "Key ID" in l)
+        self.secret = next(l.split(":", 1)[1].strip() for l in out.splitlines() if "Secret key" in l)
+        self.cli("key", "allow", "--create-bucket", "e2e")
+        wait_until(lambda: port_open(self.port), "garage s3 api")
+
+    def cli(self, *args, check=True):
+        r = subprocess.run([str(GARAGE), "-c", str(self.conf), *args], capture_output=True, text=True, timeout=60)
+        if check and r.returncode != 0:
+            raise RuntimeError(f"garage {args}: {r.stderr}")
+        return r
+
+    def bucket(self, name):
+        self.cli("bucket", "create", name)
+        self.cli("bucket", "allow", "--read", "--write", "--owner", name, "--key", "e2e")
+
+    def stop(self):
+        self.proc.stop()
+
+
+class Proxy:
+    def __init__(self, work, name, config_text):
+        self.port = free_port()
+        self.conf = work / f"{name}.toml"
+        self.conf.write_text(config_text.replace("@PORT@", str(self.port)))
+        env = dict(os.environ, DIALECT_PROXY_LOG=os.environ.get("DIALECT_PROXY_LOG", "info"))
+        self.proc = Proc([str(BIN), "--config", str(self.conf)], work / f"{name}.log", env=env)
+        wait_until(lambda: port_open(self.port), f"proxy {name}")
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.stop()
+
+
+def standin_config(ak, sk, garage):
+    return f"""
+[server]
+listen = ["127.0.0.1:@PORT@"]
+[[clients]]
+access_key = "{ak}"
+secret_key = "{sk}"
+[[backends]]
+name = "garage"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{garage.port}"
+region = "garage"
+access_key = "{garage.key_id}"
+secret_key = "{garage.secret}"
+[[routes]]
+bucket = "*"
+backend = "garage"
+"""
+
+
+def front_config(garage, obs, cos, moto_port):
+    return f"""
+[server]
+listen = ["127.0.0.1:@PORT@"]
+metrics = "127.0.0.1:{free_port()}"
+[[clients]]
+access_key = "{CLIENT_AK}"
+secret_key = "{CLIENT_SK}"
+[[backends]]
+name = "garage"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{garage.port}"
+region = "garage"
+access_key = "{garage.key_id}"
+secret_key = "{garage.secret}"
+[[backends]]
+name = "obs"
+dialect = "obs"
+endpoint = "http://obs.cn-north-4.myhuaweicloud.com"
+connect = "127.0.0.1:{obs.port}"
+addressing = "path"
+access_key = "{OBS_AK}"
+secret_key = "{OBS_SK}"
+[[backends]]
+name = "cos"
+dialect = "cos"
+endpoint = "http://cos.ap-guangzhou.myqcloud.com"
+connect = "127.0.0.1:{cos.port}"
+region = "ap-guangzhou"
+addressing = "virtual"
+access_key = "{COS_AK}"
+secret_key = "{COS_SK}"
+[[backends]]
+name = "moto"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{moto_port}"
+region = "us-east-1"
+access_key = "testing"
+secret_key = "testing"
+[[routes]]
+bucket = "*-s3-*"
+backend = "garage"
+[[routes]]
+bucket = "*-obs-*"
+backend = "obs"
+[[routes]]
+bucket = "*-cos-*"
+backend = "cos"
+[[routes]]
+bucket = "ver-*"
+backend = "moto"
+"""
+
+
+@pytest.fixture(scope="session")
+def bed():
+    if not BIN.exists():
+        pytest.fail(f"{BIN} is missing: run cargo build --release first")
+    work = Path(tempfile.mkdtemp(prefix="dp-e2e-"))
+    started = []
+    try:
+        garage = Garage(work)
+        started.append(garage)
+        for b in list(BUCKETS.values()) + list(SRC_BUCKETS.values()):
+            garage.bucket(b)
+        moto_port = free_port()
+        moto = Proc([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "moto.log")
+        started.append(moto)
+        wait_until(lambda: port_open(moto_port), "moto")
+        obs = Proxy(work, "standin-obs", standin_config(OBS_AK, OBS_SK, garage))
+        started.append(obs)
+        cos = Proxy(work, "standin-cos", standin_config(COS_AK, COS_SK, garage))
+        started.append(cos)
+        front = Proxy(work, "front", front_config(garage, obs, cos, moto_port))
+        started.append(front)
+        yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "moto_port": moto_port}
+    finally:
+        for s in reversed(started):
+            s.stop()
+        if os.environ.get("KEEP_E2E_WORK"):
+            print(f"e2e work dir kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
