@@ -15,7 +15,13 @@ pub fn bucket_from_host(host: &str, suffixes: &[String]) -> Option<String> {
     }
     let labels: Vec<&str> = host.split('.').collect();
     let n = labels.len();
-    let take = |k: usize| if n > k { non_empty(&labels[..n - k].join(".")) } else { None };
+    let take = |k: usize| {
+        if n > k {
+            non_empty(&labels[..n - k].join("."))
+        } else {
+            None
+        }
+    };
     if host.ends_with(".myqcloud.com") || host.ends_with(".tencentcos.cn") {
         // <bucket>.cos.<region>.myqcloud.com (also cos-internal / cos-website)
         if n >= 5 && labels[n - 4].starts_with("cos") {
@@ -56,7 +62,9 @@ pub fn strip_port(host: &str) -> &str {
 pub fn valid_host(host: &str) -> bool {
     !host.is_empty()
         && host.len() <= 255
-        && host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]_".contains(&b))
 }
 
 /// Bucket (client-visible) and decoded key of a request.
@@ -71,18 +79,35 @@ pub struct Target {
 pub fn target(host_bucket: Option<String>, raw_path: &str) -> Result<Target, ApiError> {
     let path = raw_path.strip_prefix('/').unwrap_or(raw_path);
     let decode = |s: &str| {
-        sign::percent_decode_strict(s).ok_or_else(|| ApiError::invalid_argument("The request path is not valid UTF-8"))
+        sign::percent_decode_strict(s)
+            .ok_or_else(|| ApiError::invalid_argument("The request path is not valid UTF-8"))
     };
     if let Some(b) = host_bucket {
-        let key = if path.is_empty() { None } else { Some(decode(path)?) };
-        return Ok(Target { bucket: Some(b), key, virtual_host: true });
+        let key = if path.is_empty() {
+            None
+        } else {
+            Some(decode(path)?)
+        };
+        return Ok(Target {
+            bucket: Some(b),
+            key,
+            virtual_host: true,
+        });
     }
     if path.is_empty() {
-        return Ok(Target { bucket: None, key: None, virtual_host: false });
+        return Ok(Target {
+            bucket: None,
+            key: None,
+            virtual_host: false,
+        });
     }
     let (b, k) = path.split_once('/').unwrap_or((path, ""));
     let key = if k.is_empty() { None } else { Some(decode(k)?) };
-    Ok(Target { bucket: Some(decode(b)?), key, virtual_host: false })
+    Ok(Target {
+        bucket: Some(decode(b)?),
+        key,
+        virtual_host: false,
+    })
 }
 
 #[cfg(test)]
@@ -93,7 +118,10 @@ mod tests {
     fn built_in_patterns() {
         let none: Vec<String> = vec![];
         let cases = [
-            ("b-1250000000.cos.ap-guangzhou.myqcloud.com", Some("b-1250000000")),
+            (
+                "b-1250000000.cos.ap-guangzhou.myqcloud.com",
+                Some("b-1250000000"),
+            ),
             ("b.cos.ap-shanghai.tencentcos.cn", Some("b")),
             ("cos.ap-guangzhou.myqcloud.com", None),
             ("b.obs.cn-north-4.myhuaweicloud.com:443", Some("b")),
@@ -109,16 +137,25 @@ mod tests {
             assert_eq!(bucket_from_host(h, &none).as_deref(), b, "{h}");
         }
         let sfx = vec!["s3.example.local".to_string()];
-        assert_eq!(bucket_from_host("data.s3.example.local:9000", &sfx).as_deref(), Some("data"));
+        assert_eq!(
+            bucket_from_host("data.s3.example.local:9000", &sfx).as_deref(),
+            Some("data")
+        );
         assert_eq!(bucket_from_host("s3.example.local", &sfx), None);
     }
 
     #[test]
     fn targets() {
         let t = target(None, "/bkt/a%20b/c").unwrap();
-        assert_eq!((t.bucket.as_deref(), t.key.as_deref()), (Some("bkt"), Some("a b/c")));
+        assert_eq!(
+            (t.bucket.as_deref(), t.key.as_deref()),
+            (Some("bkt"), Some("a b/c"))
+        );
         let t = target(Some("v".into()), "/k%2B").unwrap();
-        assert_eq!((t.bucket.as_deref(), t.key.as_deref(), t.virtual_host), (Some("v"), Some("k+"), true));
+        assert_eq!(
+            (t.bucket.as_deref(), t.key.as_deref(), t.virtual_host),
+            (Some("v"), Some("k+"), true)
+        );
         assert_eq!(target(None, "/").unwrap().bucket, None);
         assert_eq!(target(None, "/b/").unwrap().key, None);
         assert!(target(None, "/b/%FF").is_err());

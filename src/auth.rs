@@ -18,10 +18,17 @@ pub struct WireRequest<'a> {
 
 impl WireRequest<'_> {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn header_values(&self, name: &str) -> Vec<&str> {
-        self.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 }
 
@@ -41,7 +48,14 @@ pub enum Payload {
     /// Hex SHA-256 the body must match.
     Sha256(String),
     /// aws-chunked body; `signed` chunks chain from `seed` under `key`.
-    Streaming { signed: bool, trailer: bool, seed: String, key: [u8; 32], scope: String, amz_date: String },
+    Streaming {
+        signed: bool,
+        trailer: bool,
+        seed: String,
+        key: [u8; 32],
+        scope: String,
+        amz_date: String,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -108,7 +122,12 @@ pub fn verify<'k>(
         Scheme::SigV4 => verify_v4(req, lookup, now, max_skew)?,
         Scheme::Cos => verify_cos(req, lookup, now, max_skew)?,
     };
-    Ok(Verified { access_key, scheme, dialect: dialect_of(scheme), payload })
+    Ok(Verified {
+        access_key,
+        scheme,
+        dialect: dialect_of(scheme),
+        payload,
+    })
 }
 
 fn decoded_query(raw: &str, skip: &[&str]) -> Vec<(String, Option<String>)> {
@@ -136,14 +155,19 @@ fn query_value(raw: &str, name: &str) -> Result<Option<String>, ApiError> {
 pub fn parse_date(s: &str) -> Option<i64> {
     let s = s.trim();
     if let Ok(t) = httpdate::parse_http_date(s) {
-        return t.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs() as i64);
+        return t
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs() as i64);
     }
     parse_amz_date(s)
 }
 
 pub fn parse_amz_date(s: &str) -> Option<i64> {
     let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, &fmt).ok().map(|t| t.assume_utc().unix_timestamp())
+    time::PrimitiveDateTime::parse(s, &fmt)
+        .ok()
+        .map(|t| t.assume_utc().unix_timestamp())
 }
 
 fn check_skew(t: i64, now: i64, max_skew: i64) -> Result<(), ApiError> {
@@ -154,7 +178,10 @@ fn check_skew(t: i64, now: i64, max_skew: i64) -> Result<(), ApiError> {
     }
 }
 
-fn secret<'k>(lookup: &dyn Fn(&str) -> Option<&'k Secret>, ak: &str) -> Result<&'k Secret, ApiError> {
+fn secret<'k>(
+    lookup: &dyn Fn(&str) -> Option<&'k Secret>,
+    ak: &str,
+) -> Result<&'k Secret, ApiError> {
     lookup(ak).ok_or_else(ApiError::invalid_access_key)
 }
 
@@ -165,31 +192,45 @@ fn verify_v2<'k>(
     now: i64,
     max_skew: i64,
 ) -> Result<(String, Payload), ApiError> {
-    let prefix = if scheme == Scheme::Obs { "x-obs-" } else { "x-amz-" };
+    let prefix = if scheme == Scheme::Obs {
+        "x-obs-"
+    } else {
+        "x-amz-"
+    };
     let (ak, sig, date, presigned) = if let Some(a) = req.header("authorization") {
         let rest = a.trim_start().split_once(' ').map(|x| x.1).unwrap_or("");
         let (ak, sig) = rest
             .rsplit_once(':')
             .filter(|(ak, sig)| !ak.is_empty() && !sig.is_empty() && !ak.contains(' '))
-            .ok_or_else(|| ApiError::malformed_auth("Authorization must be '<scheme> AK:signature'"))?;
+            .ok_or_else(|| {
+                ApiError::malformed_auth("Authorization must be '<scheme> AK:signature'")
+            })?;
         let date_header = format!("{prefix}date");
-        let date = req.header(&date_header).or(req.header("date")).ok_or_else(|| {
-            ApiError::access_denied("Authentication requires a valid Date or x-*-date header")
-        })?;
+        let date = req
+            .header(&date_header)
+            .or(req.header("date"))
+            .ok_or_else(|| {
+                ApiError::access_denied("Authentication requires a valid Date or x-*-date header")
+            })?;
         let t = parse_date(date)
             .ok_or_else(|| ApiError::access_denied("The date header could not be parsed"))?;
         check_skew(t, now, max_skew)?;
         let date = req.header("date").unwrap_or("").to_string();
         (ak.to_string(), sig.to_string(), date, false)
     } else {
-        let ak_param = if scheme == Scheme::Obs { "AccessKeyId" } else { "AWSAccessKeyId" };
+        let ak_param = if scheme == Scheme::Obs {
+            "AccessKeyId"
+        } else {
+            "AWSAccessKeyId"
+        };
         let ak = query_value(req.raw_query, ak_param)?.unwrap_or_default();
         let sig = query_value(req.raw_query, "Signature")?
             .ok_or_else(|| ApiError::malformed_auth("Signature is missing"))?;
         let expires = query_value(req.raw_query, "Expires")?
             .ok_or_else(|| ApiError::malformed_auth("Expires is missing"))?;
-        let e: i64 =
-            expires.parse().map_err(|_| ApiError::malformed_auth("Expires is not a number"))?;
+        let e: i64 = expires
+            .parse()
+            .map_err(|_| ApiError::malformed_auth("Expires is not a number"))?;
         if e < now {
             return Err(ApiError::expired());
         }
@@ -197,10 +238,15 @@ fn verify_v2<'k>(
     };
     let decoded_sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &sig);
     if !matches!(decoded_sig, Ok(ref b) if b.len() == 20) {
-        return Err(ApiError::malformed_auth("The signature is not base64 of an HMAC-SHA1"));
+        return Err(ApiError::malformed_auth(
+            "The signature is not base64 of an HMAC-SHA1",
+        ));
     }
     let key = secret(lookup, &ak)?;
-    let query = decoded_query(req.raw_query, &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires"]);
+    let query = decoded_query(
+        req.raw_query,
+        &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires"],
+    );
     let resource = match req.host_bucket {
         Some(b) => format!("/{b}{}", req.raw_path),
         None => req.raw_path.to_string(),
@@ -210,8 +256,16 @@ fn verify_v2<'k>(
     } else {
         &[v2::Flavor::Aws, v2::Flavor::Obs]
     };
+    // A bucket-level path-style request is signed as `/bucket/` by botocore and as sent by others.
+    let mut resources = vec![resource.clone()];
+    if req.host_bucket.is_none() && resource.len() > 1 && !resource[1..].contains('/') {
+        resources.push(format!("{resource}/"));
+    }
     let mut first_sts = None;
-    for &flavor in flavors {
+    for (&flavor, resource) in flavors
+        .iter()
+        .flat_map(|f| resources.iter().map(move |r| (f, r)))
+    {
         let input = v2::V2Input {
             method: req.method,
             content_md5: req.header("content-md5").unwrap_or(""),
@@ -219,7 +273,7 @@ fn verify_v2<'k>(
             date: &date,
             headers: req.headers,
             prefix,
-            resource: &resource,
+            resource,
             query: &query,
             flavor,
             presigned,
@@ -243,7 +297,9 @@ struct V4Auth {
 fn parse_v4_header(a: &str) -> Result<V4Auth, ApiError> {
     let rest = a.trim_start().strip_prefix(sigv4::ALGORITHM).unwrap_or("");
     if !rest.starts_with(' ') {
-        return Err(ApiError::malformed_auth("Unsupported Authorization algorithm"));
+        return Err(ApiError::malformed_auth(
+            "Unsupported Authorization algorithm",
+        ));
     }
     let (mut cred, mut signed, mut sig) = (None, None, None);
     for part in rest.split(',') {
@@ -272,9 +328,9 @@ fn parse_v4_header(a: &str) -> Result<V4Auth, ApiError> {
 }
 
 fn v4_parts(cred: &str, signed: &str, sig: &str) -> Result<V4Auth, ApiError> {
-    let (ak, scope) = cred
-        .split_once('/')
-        .ok_or_else(|| ApiError::malformed_auth("Credential must be AK/date/region/service/aws4_request"))?;
+    let (ak, scope) = cred.split_once('/').ok_or_else(|| {
+        ApiError::malformed_auth("Credential must be AK/date/region/service/aws4_request")
+    })?;
     let parts: Vec<&str> = scope.split('/').collect();
     if ak.is_empty()
         || parts.len() != 4
@@ -282,10 +338,14 @@ fn v4_parts(cred: &str, signed: &str, sig: &str) -> Result<V4Auth, ApiError> {
         || !parts[0].bytes().all(|b| b.is_ascii_digit())
         || parts[3] != "aws4_request"
     {
-        return Err(ApiError::malformed_auth("Credential must be AK/date/region/service/aws4_request"));
+        return Err(ApiError::malformed_auth(
+            "Credential must be AK/date/region/service/aws4_request",
+        ));
     }
     if sig.len() != 64 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::malformed_auth("Signature must be 64 hex characters"));
+        return Err(ApiError::malformed_auth(
+            "Signature must be 64 hex characters",
+        ));
     }
     let signed: Vec<String> = signed.split(';').map(|s| s.to_ascii_lowercase()).collect();
     if signed.iter().any(|s| s.is_empty()) {
@@ -312,17 +372,23 @@ fn verify_v4<'k>(
             Some(d) => d.trim().to_string(),
             None => {
                 let d = req.header("date").ok_or_else(|| {
-                    ApiError::access_denied("Authentication requires a valid Date or x-amz-date header")
+                    ApiError::access_denied(
+                        "Authentication requires a valid Date or x-amz-date header",
+                    )
                 })?;
-                let t = parse_date(d)
-                    .ok_or_else(|| ApiError::access_denied("The Date header could not be parsed"))?;
+                let t = parse_date(d).ok_or_else(|| {
+                    ApiError::access_denied("The Date header could not be parsed")
+                })?;
                 format_amz_date(t)
             }
         };
         let t = parse_amz_date(&amz_date)
             .ok_or_else(|| ApiError::access_denied("X-Amz-Date could not be parsed"))?;
         check_skew(t, now, max_skew)?;
-        let payload = req.header("x-amz-content-sha256").unwrap_or("UNSIGNED-PAYLOAD").to_string();
+        let payload = req
+            .header("x-amz-content-sha256")
+            .unwrap_or("UNSIGNED-PAYLOAD")
+            .to_string();
         (auth, amz_date, payload, decoded_query(req.raw_query, &[]))
     } else {
         let get = |n: &str| -> Result<String, ApiError> {
@@ -330,9 +396,15 @@ fn verify_v4<'k>(
                 .ok_or_else(|| ApiError::malformed_auth(format!("{n} is missing from the query")))
         };
         if get("X-Amz-Algorithm")? != sigv4::ALGORITHM {
-            return Err(ApiError::malformed_auth("X-Amz-Algorithm must be AWS4-HMAC-SHA256"));
+            return Err(ApiError::malformed_auth(
+                "X-Amz-Algorithm must be AWS4-HMAC-SHA256",
+            ));
         }
-        let auth = v4_parts(&get("X-Amz-Credential")?, &get("X-Amz-SignedHeaders")?, &get("X-Amz-Signature")?)?;
+        let auth = v4_parts(
+            &get("X-Amz-Credential")?,
+            &get("X-Amz-SignedHeaders")?,
+            &get("X-Amz-Signature")?,
+        )?;
         let amz_date = get("X-Amz-Date")?;
         let t = parse_amz_date(&amz_date)
             .ok_or_else(|| ApiError::malformed_auth("X-Amz-Date could not be parsed"))?;
@@ -348,10 +420,17 @@ fn verify_v4<'k>(
         if t + expires < now {
             return Err(ApiError::expired());
         }
-        (auth, amz_date, "UNSIGNED-PAYLOAD".to_string(), decoded_query(req.raw_query, &["X-Amz-Signature"]))
+        (
+            auth,
+            amz_date,
+            "UNSIGNED-PAYLOAD".to_string(),
+            decoded_query(req.raw_query, &["X-Amz-Signature"]),
+        )
     };
     if !auth.scope.starts_with(&amz_date[..8.min(amz_date.len())]) {
-        return Err(ApiError::malformed_auth("the credential date does not match X-Amz-Date"));
+        return Err(ApiError::malformed_auth(
+            "the credential date does not match X-Amz-Date",
+        ));
     }
     let key = secret(lookup, &auth.access_key)?;
     let signed: Vec<&str> = auth.signed.iter().map(|s| s.as_str()).collect();
@@ -383,7 +462,11 @@ fn verify_v4<'k>(
         h if h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()) => {
             Payload::Sha256(h.to_ascii_lowercase())
         }
-        _ => return Err(ApiError::invalid_argument("x-amz-content-sha256 is not a valid value")),
+        _ => {
+            return Err(ApiError::invalid_argument(
+                "x-amz-content-sha256 is not a valid value",
+            ))
+        }
     };
     Ok((auth.access_key, payload))
 }
@@ -418,7 +501,9 @@ fn verify_cos<'k>(
     }
     let get = |n: &str| -> Result<&str, ApiError> {
         let mut it = fields.iter().filter(|(k, _)| k == n);
-        let v = it.next().ok_or_else(|| ApiError::malformed_auth(format!("{n} is missing")))?;
+        let v = it
+            .next()
+            .ok_or_else(|| ApiError::malformed_auth(format!("{n} is missing")))?;
         if it.next().is_some() {
             return Err(ApiError::malformed_auth(format!("{n} is given twice")));
         }
@@ -430,17 +515,27 @@ fn verify_cos<'k>(
     let ak = get("q-ak")?.to_string();
     let key_time = get("q-key-time")?;
     if get("q-sign-time")? != key_time {
-        return Err(ApiError::malformed_auth("q-sign-time and q-key-time differ"));
+        return Err(ApiError::malformed_auth(
+            "q-sign-time and q-key-time differ",
+        ));
     }
     let (start, end) = key_time
         .split_once(';')
         .and_then(|(a, b)| Some((a.parse::<i64>().ok()?, b.parse::<i64>().ok()?)))
         .ok_or_else(|| ApiError::malformed_auth("q-key-time must be '<start>;<end>'"))?;
-    let header_list: Vec<&str> = get("q-header-list")?.split(';').filter(|s| !s.is_empty()).collect();
-    let param_list: Vec<&str> = get("q-url-param-list")?.split(';').filter(|s| !s.is_empty()).collect();
+    let header_list: Vec<&str> = get("q-header-list")?
+        .split(';')
+        .filter(|s| !s.is_empty())
+        .collect();
+    let param_list: Vec<&str> = get("q-url-param-list")?
+        .split(';')
+        .filter(|s| !s.is_empty())
+        .collect();
     let sig = get("q-signature")?;
     if sig.len() != 40 || !sig.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::malformed_auth("q-signature must be 40 hex characters"));
+        return Err(ApiError::malformed_auth(
+            "q-signature must be 40 hex characters",
+        ));
     }
     if start > now + max_skew {
         return Err(ApiError::skewed());
@@ -458,8 +553,17 @@ fn verify_cos<'k>(
             (name, sign::uri_encode(&sign::form_decode(v.unwrap_or(""))))
         })
         .collect();
-    let lookup_param = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.as_str()).unwrap_or("");
-    let hp: Vec<String> = param_list.iter().map(|n| format!("{n}={}", lookup_param(n))).collect();
+    let lookup_param = |n: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("")
+    };
+    let hp: Vec<String> = param_list
+        .iter()
+        .map(|n| format!("{n}={}", lookup_param(n)))
+        .collect();
     let lookup_header = |n: &str| {
         req.headers
             .iter()
@@ -467,8 +571,16 @@ fn verify_cos<'k>(
             .map(|(_, v)| sign::uri_encode(v))
             .unwrap_or_default()
     };
-    let hh: Vec<String> = header_list.iter().map(|n| format!("{n}={}", lookup_header(n))).collect();
-    let http = cos::http_string(req.method, &sign::percent_decode(req.raw_path), &hp.join("&"), &hh.join("&"));
+    let hh: Vec<String> = header_list
+        .iter()
+        .map(|n| format!("{n}={}", lookup_header(n)))
+        .collect();
+    let http = cos::http_string(
+        req.method,
+        &sign::percent_decode(req.raw_path),
+        &hp.join("&"),
+        &hh.join("&"),
+    );
     let sts = cos::string_to_sign(key_time, &http);
     let mine = cos::signature(&cos::sign_key(key.expose(), key_time), &sts);
     if !sign::same_signature(&mine, &sig.to_ascii_lowercase()) {

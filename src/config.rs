@@ -177,11 +177,14 @@ pub struct Routed<'a> {
 
 impl Config {
     pub fn route(&self, bucket: &str) -> Option<Routed<'_>> {
-        self.routes.iter().find(|r| glob(&r.bucket, bucket)).map(|r| Routed {
-            backend: &self.backends[r.backend],
-            backend_index: r.backend,
-            bucket: r.backend_bucket.replace("{bucket}", bucket),
-        })
+        self.routes
+            .iter()
+            .find(|r| glob(&r.bucket, bucket))
+            .map(|r| Routed {
+                backend: &self.backends[r.backend],
+                backend_index: r.backend,
+                bucket: r.backend_bucket.replace("{bucket}", bucket),
+            })
     }
 
     /// Resolve `connect`/`endpoint` of every backend that is not embedded (blocking DNS: start-up only).
@@ -190,11 +193,16 @@ impl Config {
             if b.embedded.is_some() || b.addr.is_some() {
                 continue;
             }
-            let addr = b.connect.to_socket_addrs().ok().and_then(|mut a| a.next()).ok_or_else(|| ConfigError {
-                key: format!("backends[{i}].connect"),
-                line: None,
-                message: format!("cannot resolve '{}'", b.connect),
-            })?;
+            let addr = b
+                .connect
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| ConfigError {
+                    key: format!("backends[{i}].connect"),
+                    line: None,
+                    message: format!("cannot resolve '{}'", b.connect),
+                })?;
             b.addr = Some(addr);
         }
         Ok(())
@@ -224,8 +232,14 @@ pub fn glob(pattern: &str, s: &str) -> bool {
 /// Parse and validate a configuration file's text. `env` looks up environment variables.
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<ConfigError>> {
     let file: FileConfig = toml::from_str(text).map_err(|e| {
-        let line = e.span().map(|s| text[..s.start.min(text.len())].lines().count().max(1));
-        vec![ConfigError { key: "toml".into(), line, message: e.message().to_string() }]
+        let line = e
+            .span()
+            .map(|s| text[..s.start.min(text.len())].lines().count().max(1));
+        vec![ConfigError {
+            key: "toml".into(),
+            line,
+            message: e.message().to_string(),
+        }]
     })?;
     let mut errs = Vec::new();
     let mut err = |key: String, table: Option<(&str, usize)>, field: &str, message: String| {
@@ -234,55 +248,103 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     };
 
     let s = &file.server;
-    let listen = s.listen.clone().unwrap_or_else(|| vec!["127.0.0.1:8080".into()]);
+    let listen = s
+        .listen
+        .clone()
+        .unwrap_or_else(|| vec!["127.0.0.1:8080".into()]);
     for (i, l) in listen.iter().enumerate() {
         if l.parse::<SocketAddr>().is_err() {
-            err(format!("server.listen[{i}]"), Some(("server", 0)), "listen", format!("'{l}' is not an address:port"));
+            err(
+                format!("server.listen[{i}]"),
+                Some(("server", 0)),
+                "listen",
+                format!("'{l}' is not an address:port"),
+            );
         }
     }
     for (i, l) in s.tls_listen.iter().enumerate() {
         if l.parse::<SocketAddr>().is_err() {
-            err(format!("server.tls_listen[{i}]"), Some(("server", 0)), "tls_listen", format!("'{l}' is not an address:port"));
+            err(
+                format!("server.tls_listen[{i}]"),
+                Some(("server", 0)),
+                "tls_listen",
+                format!("'{l}' is not an address:port"),
+            );
         }
     }
     if !s.tls_listen.is_empty() && (s.tls_cert.is_none() || s.tls_key.is_none()) {
-        err("server.tls_cert".into(), Some(("server", 0)), "tls_listen", "tls_listen needs tls_cert and tls_key".into());
+        err(
+            "server.tls_cert".into(),
+            Some(("server", 0)),
+            "tls_listen",
+            "tls_listen needs tls_cert and tls_key".into(),
+        );
     }
     if let Some(m) = &s.metrics {
         if m.parse::<SocketAddr>().is_err() {
-            err("server.metrics".into(), Some(("server", 0)), "metrics", format!("'{m}' is not an address:port"));
+            err(
+                "server.metrics".into(),
+                Some(("server", 0)),
+                "metrics",
+                format!("'{m}' is not an address:port"),
+            );
         }
     }
     let verify = match s.inbound_auth.as_deref().unwrap_or("verify") {
         "verify" => true,
         "none" => false,
         other => {
-            err("server.inbound_auth".into(), Some(("server", 0)), "inbound_auth", format!("'{other}' is not \"verify\" or \"none\""));
+            err(
+                "server.inbound_auth".into(),
+                Some(("server", 0)),
+                "inbound_auth",
+                format!("'{other}' is not \"verify\" or \"none\""),
+            );
             true
         }
     };
     let max_skew = s.max_clock_skew_secs.unwrap_or(900);
     if max_skew == 0 || max_skew > 7 * 86400 {
-        err("server.max_clock_skew_secs".into(), Some(("server", 0)), "max_clock_skew_secs", "must be 1..604800".into());
+        err(
+            "server.max_clock_skew_secs".into(),
+            Some(("server", 0)),
+            "max_clock_skew_secs",
+            "must be 1..604800".into(),
+        );
     }
 
     let mut clients = HashMap::new();
     for (i, c) in file.clients.iter().enumerate() {
         let t = Some(("clients", i));
         if c.access_key.is_empty() {
-            err(format!("clients[{i}].access_key"), t, "access_key", "must not be empty".into());
+            err(
+                format!("clients[{i}].access_key"),
+                t,
+                "access_key",
+                "must not be empty".into(),
+            );
         }
         match secret_of(&c.secret_key, &c.secret_key_env, env) {
             Ok(sk) => {
                 if clients.insert(c.access_key.clone(), sk).is_some() {
-                    err(format!("clients[{i}].access_key"), t, "access_key", format!("'{}' is listed twice", c.access_key));
+                    err(
+                        format!("clients[{i}].access_key"),
+                        t,
+                        "access_key",
+                        format!("'{}' is listed twice", c.access_key),
+                    );
                 }
             }
             Err(m) => err(format!("clients[{i}].secret_key"), t, "secret_key", m),
         }
     }
     if verify && clients.is_empty() {
-        err("clients".into(), None, "", "inbound_auth = \"verify\" needs at least one [[clients]] entry".into());
+        err(
+            "clients".into(),
+            None,
+            "",
+            "inbound_auth = \"verify\" needs at least one [[clients]] entry".into(),
+        );
     }
 
     let mut backends = Vec::new();
@@ -294,38 +356,71 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             "obs" => Dialect::Obs,
             "cos" => Dialect::Cos,
             other => {
-                err(key("dialect"), t, "dialect", format!("'{other}' is not one of \"s3\", \"obs\", \"cos\""));
+                err(
+                    key("dialect"),
+                    t,
+                    "dialect",
+                    format!("'{other}' is not one of \"s3\", \"obs\", \"cos\""),
+                );
                 Dialect::S3
             }
         };
         if backends.iter().any(|x: &Backend| x.name == b.name) {
-            err(key("name"), t, "name", format!("backend '{}' is defined twice", b.name));
+            err(
+                key("name"),
+                t,
+                "name",
+                format!("backend '{}' is defined twice", b.name),
+            );
         }
         let addressing = match b.addressing.as_deref().unwrap_or("path") {
             "path" => Addressing::Path,
             "virtual" => Addressing::Virtual,
             other => {
-                err(key("addressing"), t, "addressing", format!("'{other}' is not \"path\" or \"virtual\""));
+                err(
+                    key("addressing"),
+                    t,
+                    "addressing",
+                    format!("'{other}' is not \"path\" or \"virtual\""),
+                );
                 Addressing::Path
             }
         };
         let embedded = b.embedded.as_ref().map(PathBuf::from);
         let (tls, host, sni, connect) = match (&b.endpoint, &embedded) {
             (Some(_), Some(_)) => {
-                err(key("embedded"), t, "embedded", "give either endpoint or embedded, not both".into());
+                err(
+                    key("embedded"),
+                    t,
+                    "embedded",
+                    "give either endpoint or embedded, not both".into(),
+                );
                 (false, String::new(), String::new(), String::new())
             }
             (None, Some(_)) => (false, "127.0.0.1".into(), "127.0.0.1".into(), String::new()),
             (None, None) => {
-                err(key("endpoint"), t, "name", "an endpoint (or embedded) is required".into());
+                err(
+                    key("endpoint"),
+                    t,
+                    "name",
+                    "an endpoint (or embedded) is required".into(),
+                );
                 (false, String::new(), String::new(), String::new())
             }
             (Some(ep), None) => match parse_endpoint(ep) {
                 Ok((tls, host, sni, port)) => {
                     let connect = b.connect.clone().unwrap_or_else(|| format!("{sni}:{port}"));
                     if let Some(c) = &b.connect {
-                        if c.rsplit_once(':').and_then(|(_, p)| p.parse::<u16>().ok()).is_none() {
-                            err(key("connect"), t, "connect", format!("'{c}' is not host:port"));
+                        if c.rsplit_once(':')
+                            .and_then(|(_, p)| p.parse::<u16>().ok())
+                            .is_none()
+                        {
+                            err(
+                                key("connect"),
+                                t,
+                                "connect",
+                                format!("'{c}' is not host:port"),
+                            );
                         }
                     }
                     (tls, host, sni, connect)
@@ -336,25 +431,26 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                 }
             },
         };
-        let (access_key, secret) = if embedded.is_some() && b.access_key.is_none() && b.access_key_env.is_none() {
-            (String::new(), Secret::new(""))
-        } else {
-            let ak = match secret_of(&b.access_key, &b.access_key_env, env) {
-                Ok(s) => s.expose().to_string(),
-                Err(m) => {
-                    err(key("access_key"), t, "access_key", m);
-                    String::new()
-                }
+        let (access_key, secret) =
+            if embedded.is_some() && b.access_key.is_none() && b.access_key_env.is_none() {
+                (String::new(), Secret::new(""))
+            } else {
+                let ak = match secret_of(&b.access_key, &b.access_key_env, env) {
+                    Ok(s) => s.expose().to_string(),
+                    Err(m) => {
+                        err(key("access_key"), t, "access_key", m);
+                        String::new()
+                    }
+                };
+                let sk = match secret_of(&b.secret_key, &b.secret_key_env, env) {
+                    Ok(s) => s,
+                    Err(m) => {
+                        err(key("secret_key"), t, "secret_key", m);
+                        Secret::new("")
+                    }
+                };
+                (ak, sk)
             };
-            let sk = match secret_of(&b.secret_key, &b.secret_key_env, env) {
-                Ok(s) => s,
-                Err(m) => {
-                    err(key("secret_key"), t, "secret_key", m);
-                    Secret::new("")
-                }
-            };
-            (ak, sk)
-        };
         let region = b.region.clone().unwrap_or_else(|| "us-east-1".into());
         backends.push(Backend {
             name: b.name.clone(),
@@ -381,18 +477,35 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             Some(idx) => routes.push(Route {
                 bucket: r.bucket.clone(),
                 backend: idx,
-                backend_bucket: r.backend_bucket.clone().unwrap_or_else(|| "{bucket}".into()),
+                backend_bucket: r
+                    .backend_bucket
+                    .clone()
+                    .unwrap_or_else(|| "{bucket}".into()),
             }),
-            None => err(format!("routes[{i}].backend"), t, "backend", format!("no backend is named '{}'", r.backend)),
+            None => err(
+                format!("routes[{i}].backend"),
+                t,
+                "backend",
+                format!("no backend is named '{}'", r.backend),
+            ),
         }
         if let Some(tpl) = &r.backend_bucket {
             if tpl.is_empty() || tpl.contains(['/', ' ']) {
-                err(format!("routes[{i}].backend_bucket"), t, "backend_bucket", format!("'{tpl}' is not a bucket template"));
+                err(
+                    format!("routes[{i}].backend_bucket"),
+                    t,
+                    "backend_bucket",
+                    format!("'{tpl}' is not a bucket template"),
+                );
             }
         }
     }
     if routes.is_empty() && errs.is_empty() {
-        err("routes".into(), None, "", "at least one [[routes]] entry is required".into());
+        errs.push(ConfigError {
+            key: "routes".into(),
+            line: None,
+            message: "at least one [[routes]] entry is required".into(),
+        });
     }
 
     if !errs.is_empty() {
@@ -413,7 +526,11 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     })
 }
 
-fn secret_of(v: &Option<String>, env_name: &Option<String>, env: &dyn Fn(&str) -> Option<String>) -> Result<Secret, String> {
+fn secret_of(
+    v: &Option<String>,
+    env_name: &Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Secret, String> {
     match (v, env_name) {
         (Some(_), Some(_)) => Err("give the value or the _env variable, not both".into()),
         (Some(v), None) if !v.is_empty() => Ok(Secret::new(v.clone())),
@@ -442,12 +559,18 @@ fn parse_endpoint(ep: &str) -> Result<(bool, String, String, u16), String> {
     let default = if tls { 443 } else { 80 };
     let (name, port) = match rest.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
-            let port = p.parse::<u16>().map_err(|_| format!("'{ep}' has a bad port"))?;
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| format!("'{ep}' has a bad port"))?;
             (h.to_string(), port)
         }
         _ => (rest.to_string(), default),
     };
-    let host = if port == default { name.clone() } else { format!("{name}:{port}") };
+    let host = if port == default {
+        name.clone()
+    } else {
+        format!("{name}:{port}")
+    };
     Ok((tls, host, name.trim_matches(['[', ']']).to_string(), port))
 }
 
@@ -527,7 +650,7 @@ backend = "g"
         let bad = GOOD.replace("dialect = \"s3\"", "dialect = \"gcs\"");
         let e = parse(&bad, &no_env).unwrap_err();
         assert_eq!(e[0].key, "backends[0].dialect");
-        assert_eq!(e[0].line, Some(10));
+        assert_eq!(e[0].line, Some(9));
         let bad = GOOD.replace("secret_key = \"GS\"", "secret_key_env = \"NOPE_NOT_SET\"");
         let e = parse(&bad, &no_env).unwrap_err();
         assert!(e[0].to_string().contains("NOPE_NOT_SET"), "{}", e[0]);
@@ -535,8 +658,14 @@ backend = "g"
         assert_eq!(e[0].line, Some(2));
         let e = parse(&GOOD.replace("backend = \"g\"\n\"", "x"), &no_env);
         assert!(e.is_ok());
-        let bad = GOOD.replace("bucket = \"*\"\nbackend = \"g\"", "bucket = \"*\"\nbackend = \"missing\"");
-        assert_eq!(parse(&bad, &no_env).unwrap_err()[0].key, "routes[1].backend");
+        let bad = GOOD.replace(
+            "bucket = \"*\"\nbackend = \"g\"",
+            "bucket = \"*\"\nbackend = \"missing\"",
+        );
+        assert_eq!(
+            parse(&bad, &no_env).unwrap_err()[0].key,
+            "routes[1].backend"
+        );
     }
 
     #[test]
@@ -547,7 +676,15 @@ backend = "g"
 
     #[test]
     fn endpoints() {
-        assert_eq!(parse_endpoint("https://cos.ap-guangzhou.myqcloud.com").unwrap(), (true, "cos.ap-guangzhou.myqcloud.com".into(), "cos.ap-guangzhou.myqcloud.com".into(), 443));
+        assert_eq!(
+            parse_endpoint("https://cos.ap-guangzhou.myqcloud.com").unwrap(),
+            (
+                true,
+                "cos.ap-guangzhou.myqcloud.com".into(),
+                "cos.ap-guangzhou.myqcloud.com".into(),
+                443
+            )
+        );
         assert!(parse_endpoint("ftp://x").is_err());
         assert!(parse_endpoint("http://x/path").is_err());
     }

@@ -15,8 +15,16 @@ pub struct CopySource {
 }
 
 /// Parse a copy-source header value in `dialect`'s forms.
-pub fn parse_source(dialect: Dialect, value: &str, suffixes: &[String]) -> Result<CopySource, ApiError> {
-    let bad = || ApiError::invalid_argument("Copy Source must mention the source bucket and key: sourcebucket/sourcekey");
+pub fn parse_source(
+    dialect: Dialect,
+    value: &str,
+    suffixes: &[String],
+) -> Result<CopySource, ApiError> {
+    let bad = || {
+        ApiError::invalid_argument(
+            "Copy Source must mention the source bucket and key: sourcebucket/sourcekey",
+        )
+    };
     let value = value.trim();
     let (path, query) = value.split_once('?').unwrap_or((value, ""));
     let mut version_id = None;
@@ -32,7 +40,9 @@ pub fn parse_source(dialect: Dialect, value: &str, suffixes: &[String]) -> Resul
     let bucket = if dialect == Dialect::Cos && !path.starts_with('/') && first.contains('.') {
         // Host form: <bucket>-<appid>.cos.<region>.myqcloud.com/key
         addressing::bucket_from_host(first, suffixes).ok_or_else(|| {
-            ApiError::invalid_argument(format!("The copy source host '{first}' is not one this gateway serves"))
+            ApiError::invalid_argument(format!(
+                "The copy source host '{first}' is not one this gateway serves"
+            ))
         })?
     } else {
         sign::percent_decode_strict(first).ok_or_else(bad)?
@@ -41,18 +51,30 @@ pub fn parse_source(dialect: Dialect, value: &str, suffixes: &[String]) -> Resul
     if bucket.is_empty() || key.is_empty() {
         return Err(bad());
     }
-    Ok(CopySource { bucket, key, version_id })
+    Ok(CopySource {
+        bucket,
+        key,
+        version_id,
+    })
 }
 
 /// Render a copy source (already renamed to the backend's bucket) for the backend's dialect.
 pub fn render_source(to: Dialect, src: &CopySource, backend: &Backend) -> String {
     let key = sign::uri_encode_path(&src.key);
-    let version = src.version_id.as_ref().map(|v| format!("?versionId={}", sign::uri_encode(v))).unwrap_or_default();
+    let version = src
+        .version_id
+        .as_ref()
+        .map(|v| format!("?versionId={}", sign::uri_encode(v)))
+        .unwrap_or_default();
     match to {
         Dialect::S3 | Dialect::Obs => format!("/{}/{key}{version}", src.bucket),
         Dialect::Cos => {
             let host = addressing::strip_port(&backend.host);
-            let host = if host.starts_with("cos.") { host.to_string() } else { format!("cos.{}.myqcloud.com", backend.region) };
+            let host = if host.starts_with("cos.") {
+                host.to_string()
+            } else {
+                format!("cos.{}.myqcloud.com", backend.region)
+            };
             format!("{}.{host}/{key}{version}", src.bucket)
         }
     }
@@ -60,7 +82,11 @@ pub fn render_source(to: Dialect, src: &CopySource, backend: &Backend) -> String
 
 /// `bytes=first-last`, inclusive, first <= last. Anything else is refused.
 pub fn check_range(value: &str) -> Result<(u64, u64), ApiError> {
-    let bad = || ApiError::invalid_argument(format!("The x-*-copy-source-range value must be of the form bytes=first-last, got '{value}'"));
+    let bad = || {
+        ApiError::invalid_argument(format!(
+            "The x-*-copy-source-range value must be of the form bytes=first-last, got '{value}'"
+        ))
+    };
     let spec = value.trim().strip_prefix("bytes=").ok_or_else(bad)?;
     let (a, b) = spec.split_once('-').ok_or_else(bad)?;
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
@@ -79,13 +105,19 @@ pub fn check_part_number(v: Option<&str>) -> Result<u32, ApiError> {
         ApiError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive")
     })?;
     if !(1..=10000).contains(&n) {
-        return Err(ApiError::invalid_argument("Part number must be an integer between 1 and 10000, inclusive"));
+        return Err(ApiError::invalid_argument(
+            "Part number must be an integer between 1 and 10000, inclusive",
+        ));
     }
     Ok(n)
 }
 
 /// SSE-C: algorithm AES256, key = base64 of 32 bytes, key-MD5 = base64 MD5 of the key.
-pub fn check_sse_c(algorithm: Option<&str>, key: Option<&str>, md5: Option<&str>) -> Result<(), ApiError> {
+pub fn check_sse_c(
+    algorithm: Option<&str>,
+    key: Option<&str>,
+    md5: Option<&str>,
+) -> Result<(), ApiError> {
     if algorithm.is_none() && key.is_none() && md5.is_none() {
         return Ok(());
     }
@@ -93,16 +125,24 @@ pub fn check_sse_c(algorithm: Option<&str>, key: Option<&str>, md5: Option<&str>
         return Err(ApiError::invalid_argument("Requests specifying Server Side Encryption with Customer provided keys must provide both the algorithm and the key"));
     };
     if alg != "AES256" {
-        return Err(ApiError::invalid_argument("The encryption algorithm must be AES256"));
+        return Err(ApiError::invalid_argument(
+            "The encryption algorithm must be AES256",
+        ));
     }
     let b64 = base64::engine::general_purpose::STANDARD;
-    let raw = b64.decode(key.trim()).ok().filter(|k| k.len() == 32).ok_or_else(|| {
-        ApiError::invalid_argument("The secret key was invalid for the specified algorithm")
-    })?;
+    let raw = b64
+        .decode(key.trim())
+        .ok()
+        .filter(|k| k.len() == 32)
+        .ok_or_else(|| {
+            ApiError::invalid_argument("The secret key was invalid for the specified algorithm")
+        })?;
     if let Some(m) = md5 {
         use md5::Digest;
         if b64.encode(md5::Md5::digest(&raw)) != m.trim() {
-            return Err(ApiError::invalid_argument("The calculated MD5 hash of the key did not match the hash that was provided"));
+            return Err(ApiError::invalid_argument(
+                "The calculated MD5 hash of the key did not match the hash that was provided",
+            ));
         }
     }
     Ok(())
@@ -116,11 +156,26 @@ mod tests {
     fn sources_in_every_form() {
         let none: Vec<String> = vec![];
         let s = parse_source(Dialect::S3, "src/a%20b%2Bc?versionId=v1", &none).unwrap();
-        assert_eq!(s, CopySource { bucket: "src".into(), key: "a b+c".into(), version_id: Some("v1".into()) });
+        assert_eq!(
+            s,
+            CopySource {
+                bucket: "src".into(),
+                key: "a b+c".into(),
+                version_id: Some("v1".into())
+            }
+        );
         let s = parse_source(Dialect::Obs, "/src/d/%E6%B5%8B", &none).unwrap();
         assert_eq!((s.bucket.as_str(), s.key.as_str()), ("src", "d/测"));
-        let s = parse_source(Dialect::Cos, "srcb-1250000000.cos.ap-shanghai.myqcloud.com/k%25?versionId=x", &none).unwrap();
-        assert_eq!((s.bucket.as_str(), s.key.as_str(), s.version_id.as_deref()), ("srcb-1250000000", "k%", Some("x")));
+        let s = parse_source(
+            Dialect::Cos,
+            "srcb-1250000000.cos.ap-shanghai.myqcloud.com/k%25?versionId=x",
+            &none,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.bucket.as_str(), s.key.as_str(), s.version_id.as_deref()),
+            ("srcb-1250000000", "k%", Some("x"))
+        );
         let s = parse_source(Dialect::Cos, "/srcb-1250000000/k", &none).unwrap();
         assert_eq!(s.bucket, "srcb-1250000000");
         assert!(parse_source(Dialect::Cos, "evil.example.com/k", &none).is_err());
@@ -131,7 +186,15 @@ mod tests {
     #[test]
     fn ranges() {
         assert_eq!(check_range("bytes=0-9").unwrap(), (0, 9));
-        for bad in ["bytes=9-1", "bytes=abc", "bytes=-5", "bytes=5-", "bytes=0-1,3-4", "0-1", ""] {
+        for bad in [
+            "bytes=9-1",
+            "bytes=abc",
+            "bytes=-5",
+            "bytes=5-",
+            "bytes=0-1,3-4",
+            "0-1",
+            "",
+        ] {
             assert!(check_range(bad).is_err(), "{bad}");
         }
     }

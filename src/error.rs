@@ -12,7 +12,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: u16, code: &str, message: impl Into<String>) -> Self {
-        ApiError { status, code: code.to_string(), message: message.into(), detail: None }
+        ApiError {
+            status,
+            code: code.to_string(),
+            message: message.into(),
+            detail: None,
+        }
     }
     pub fn with_detail(mut self, detail: String) -> Self {
         self.detail = Some(detail);
@@ -56,7 +61,11 @@ impl ApiError {
         Self::new(400, "InvalidRequest", msg)
     }
     pub fn no_such_bucket(bucket: &str) -> Self {
-        Self::new(404, "NoSuchBucket", format!("The specified bucket does not exist: {bucket}"))
+        Self::new(
+            404,
+            "NoSuchBucket",
+            format!("The specified bucket does not exist: {bucket}"),
+        )
     }
     pub fn not_implemented(msg: impl Into<String>) -> Self {
         Self::new(501, "NotImplemented", msg)
@@ -72,7 +81,10 @@ impl ApiError {
 /// The status an S3-family code normally carries, for a code found in a 200 body.
 pub fn status_for_code(code: &str) -> u16 {
     match code {
-        "AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch" | "RequestTimeTooSkewed"
+        "AccessDenied"
+        | "InvalidAccessKeyId"
+        | "SignatureDoesNotMatch"
+        | "RequestTimeTooSkewed"
         | "InvalidObjectState" => 403,
         "NoSuchKey" | "NoSuchBucket" | "NoSuchUpload" | "NoSuchVersion" => 404,
         "PreconditionFailed" => 412,

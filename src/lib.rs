@@ -2,6 +2,7 @@
 
 pub mod addressing;
 pub mod auth;
+pub mod chunked;
 pub mod config;
 pub mod copy;
 pub mod dialect;

@@ -8,7 +8,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "dialect-proxy", version, about = "OBS / COS / S3 translating gateway")]
+#[command(
+    name = "dialect-proxy",
+    version,
+    about = "OBS / COS / S3 translating gateway"
+)]
 struct Cli {
     /// Configuration file (TOML). Without it, the embedded default serves on 127.0.0.1:8080.
     #[arg(long, global = true)]
@@ -29,8 +33,12 @@ fn env(name: &str) -> Option<String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("DIALECT_PROXY_LOG").unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("DIALECT_PROXY_LOG")
+        .unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
 
     match cli.command {
         Some(Command::Check) => check(cli.config),
@@ -52,7 +60,13 @@ fn check(path: Option<PathBuf>) -> ExitCode {
     };
     match config::parse(&text, &env) {
         Ok(c) => {
-            println!("{}: ok ({} clients, {} backends, {} routes)", path.display(), c.clients.len(), c.backends.len(), c.routes.len());
+            println!(
+                "{}: ok ({} clients, {} backends, {} routes)",
+                path.display(),
+                c.clients.len(),
+                c.backends.len(),
+                c.routes.len()
+            );
             ExitCode::SUCCESS
         }
         Err(errs) => {
@@ -66,7 +80,10 @@ fn check(path: Option<PathBuf>) -> ExitCode {
 
 /// The configuration used when none is given: one embedded store, one client key.
 fn default_config() -> String {
-    let (ak, sk) = match (env("DIALECT_PROXY_ACCESS_KEY"), env("DIALECT_PROXY_SECRET_KEY")) {
+    let (ak, sk) = match (
+        env("DIALECT_PROXY_ACCESS_KEY"),
+        env("DIALECT_PROXY_SECRET_KEY"),
+    ) {
         (Some(a), Some(s)) if !a.is_empty() && !s.is_empty() => (a, s),
         _ => {
             let ak = format!("DP{}", random_token(18).to_uppercase());
@@ -88,7 +105,9 @@ fn random_token(n: usize) -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let mut r = rand::thread_rng();
-    (0..n).map(|_| CHARS[r.gen_range(0..CHARS.len())] as char).collect()
+    (0..n)
+        .map(|_| CHARS[r.gen_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 fn serve(path: Option<PathBuf>) -> ExitCode {
@@ -144,10 +163,14 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     server.bootstrap();
     let listen = cfg.listen.clone();
     let tls_listen = cfg.tls_listen.clone();
-    let (cert, key) = (cfg.tls_cert.clone().unwrap_or_default(), cfg.tls_key.clone().unwrap_or_default());
+    let (cert, key) = (
+        cfg.tls_cert.clone().unwrap_or_default(),
+        cfg.tls_key.clone().unwrap_or_default(),
+    );
     let metrics_addr = cfg.metrics.clone();
     let shared = Arc::new(ArcSwap::from_pointee(cfg));
-    let mut svc = pingora::proxy::http_proxy_service(&server.configuration, proxy::Gateway::new(shared));
+    let mut svc =
+        pingora::proxy::http_proxy_service(&server.configuration, proxy::Gateway::new(shared));
     for l in &listen {
         svc.add_tcp(l);
     }
@@ -159,7 +182,8 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     }
     server.add_service(svc);
     if let Some(m) = metrics_addr {
-        let mut ms = pingora::services::listening::Service::new("metrics".into(), metrics::server());
+        let mut ms =
+            pingora::services::listening::Service::new("metrics".into(), metrics::server());
         ms.add_tcp(&m);
         server.add_service(ms);
     }

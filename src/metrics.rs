@@ -4,21 +4,40 @@ use crate::dialect::Dialect;
 use async_trait::async_trait;
 use pingora::apps::http_app::{HttpServer, ServeHttp};
 use pingora::protocols::http::ServerSession;
-use pingora_prometheus::prometheus::{self, register_int_counter_vec, Encoder, IntCounterVec, TextEncoder};
+use pingora_prometheus::prometheus::{
+    self, register_int_counter_vec, Encoder, IntCounterVec, TextEncoder,
+};
 use std::sync::LazyLock;
 
 static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register_int_counter_vec!("dialect_proxy_responses_total", "Answers sent, by client dialect and status", &["dialect", "status"]).expect("metric registers once")
+    register_int_counter_vec!(
+        "dialect_proxy_responses_total",
+        "Answers sent, by client dialect and status",
+        &["dialect", "status"]
+    )
+    .expect("metric registers once")
 });
 static ERRORS: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register_int_counter_vec!("dialect_proxy_refused_total", "Requests the proxy refused itself, by code", &["dialect", "code"]).expect("metric registers once")
+    register_int_counter_vec!(
+        "dialect_proxy_refused_total",
+        "Requests the proxy refused itself, by code",
+        &["dialect", "code"]
+    )
+    .expect("metric registers once")
 });
 static FAILED_200: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    register_int_counter_vec!("dialect_proxy_backend_200_errors_total", "Backend 200 answers that carried an error or no ETag", &["dialect"]).expect("metric registers once")
+    register_int_counter_vec!(
+        "dialect_proxy_backend_200_errors_total",
+        "Backend 200 answers that carried an error or no ETag",
+        &["dialect"]
+    )
+    .expect("metric registers once")
 });
 
 pub fn request(d: Dialect, status: u16) {
-    REQUESTS.with_label_values(&[d.name(), &status.to_string()]).inc();
+    REQUESTS
+        .with_label_values(&[d.name(), &status.to_string()])
+        .inc();
 }
 pub fn error(d: Dialect, code: &str) {
     ERRORS.with_label_values(&[d.name(), code]).inc();

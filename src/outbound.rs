@@ -35,7 +35,10 @@ impl Outbound {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub fn set_header(&mut self, name: &str, value: String) {
@@ -50,7 +53,14 @@ impl Outbound {
             (Some(bk), Addressing::Virtual) => (format!("{bk}.{}", b.host), format!("/{key}")),
             (Some(bk), Addressing::Path) => {
                 let bk = sign::uri_encode(bk);
-                (b.host.clone(), if encoded_key.is_some() { format!("/{bk}/{key}") } else { format!("/{bk}/") })
+                (
+                    b.host.clone(),
+                    if encoded_key.is_some() {
+                        format!("/{bk}/{key}")
+                    } else {
+                        format!("/{bk}/")
+                    },
+                )
             }
             (None, _) => (b.host.clone(), "/".to_string()),
         };
@@ -79,7 +89,10 @@ impl Outbound {
             .headers
             .iter()
             .map(|(k, _)| k.as_str())
-            .filter(|k| k.starts_with("x-amz-") || matches!(*k, "host" | "content-md5" | "content-type" | "range"))
+            .filter(|k| {
+                k.starts_with("x-amz-")
+                    || matches!(*k, "host" | "content-md5" | "content-type" | "range")
+            })
             .collect();
         signed.sort_unstable();
         signed.dedup();
@@ -89,17 +102,30 @@ impl Outbound {
             &self.path,
             &sigv4::canonical_query(&self.query),
             &signed,
-            |h| self.headers.iter().filter(|(k, _)| k == h).map(|(_, v)| v.as_str()).collect(),
+            |h| {
+                self.headers
+                    .iter()
+                    .filter(|(k, _)| k == h)
+                    .map(|(_, v)| v.as_str())
+                    .collect()
+            },
             &payload,
         );
         let sts = sigv4::string_to_sign(&amz_date, &scope, &cr);
         let key = b.signing_key(&scope);
-        let auth = sigv4::authorization(&b.access_key, &scope, &signed, &sigv4::signature(&key, &sts));
+        let auth = sigv4::authorization(
+            &b.access_key,
+            &scope,
+            &signed,
+            &sigv4::signature(&key, &sts),
+        );
         self.headers.push(("authorization".into(), auth));
     }
 
     fn sign_obs(&mut self, b: &Backend, now: i64) {
-        let date = httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64));
+        let date = httpdate::fmt_http_date(
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64),
+        );
         self.set_header("date", date.clone());
         let resource = match (&self.bucket, b.addressing) {
             (Some(bk), Addressing::Virtual) => format!("/{bk}{}", self.path),
@@ -117,7 +143,11 @@ impl Outbound {
             flavor: v2::Flavor::Obs,
             presigned: false,
         });
-        let auth = format!("OBS {}:{}", b.access_key, v2::signature(b.secret.expose(), &sts));
+        let auth = format!(
+            "OBS {}:{}",
+            b.access_key,
+            v2::signature(b.secret.expose(), &sts)
+        );
         self.headers.push(("authorization".into(), auth));
     }
 
@@ -125,12 +155,23 @@ impl Outbound {
         // A ten-minute window keeps the derived SignKey reusable.
         let start = now - now.rem_euclid(600) - 60;
         let key_time = format!("{start};{}", start + 4260);
-        let (params, param_list) =
-            cos::encode_list(self.query.iter().map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or(""))));
-        let (hdrs, header_list) = cos::encode_list(
-            self.headers.iter().filter(|(k, _)| cos::is_signed_header(k)).map(|(k, v)| (k.as_str(), v.as_str())),
+        let (params, param_list) = cos::encode_list(
+            self.query
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or(""))),
         );
-        let http = cos::http_string(&self.method, &sign::percent_decode(&self.path), &params, &hdrs);
+        let (hdrs, header_list) = cos::encode_list(
+            self.headers
+                .iter()
+                .filter(|(k, _)| cos::is_signed_header(k))
+                .map(|(k, v)| (k.as_str(), v.as_str())),
+        );
+        let http = cos::http_string(
+            &self.method,
+            &sign::percent_decode(&self.path),
+            &params,
+            &hdrs,
+        );
         let sts = cos::string_to_sign(&key_time, &http);
         let sig = cos::signature(&b.cos_sign_key(&key_time), &sts);
         let auth = cos::authorization(&b.access_key, &key_time, &header_list, &param_list, &sig);

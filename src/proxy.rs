@@ -33,7 +33,10 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(config: Arc<ArcSwap<Config>>) -> Self {
-        Gateway { config, connector: Connector::new(None) }
+        Gateway {
+            config,
+            connector: Connector::new(None),
+        }
     }
 }
 
@@ -51,7 +54,10 @@ pub struct Ctx {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn new_request_id() -> String {
@@ -66,27 +72,33 @@ fn inbound(req: &RequestHeader) -> Inbound {
         headers: req
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
     }
 }
 
 fn peer_for(b: &Backend) -> Result<HttpPeer> {
-    let addr = b.addr.ok_or_else(|| Error::explain(ErrorType::ConnectError, "backend address is not resolved"))?;
+    let addr = b.addr.ok_or_else(|| {
+        Error::explain(ErrorType::ConnectError, "backend address is not resolved")
+    })?;
     let mut peer = HttpPeer::new(addr, b.tls, b.sni.clone());
     peer.options.connection_timeout = Some(Duration::from_secs(10));
     peer.options.read_timeout = Some(Duration::from_secs(300));
     peer.options.write_timeout = Some(Duration::from_secs(300));
-    if let Some(ca) = &b.ca_file {
-        if let Ok(certs) = pingora::tls::load_ca_file_into_store(ca) {
-            peer.options.ca = Some(Arc::new(certs));
-        }
-    }
     Ok(peer)
 }
 
 fn request_header(out: &crate::outbound::Outbound) -> Result<RequestHeader> {
-    let mut h = RequestHeader::build(out.method.as_str(), out.uri().as_bytes(), Some(out.headers.len()))?;
+    let mut h = RequestHeader::build(
+        out.method.as_str(),
+        out.uri().as_bytes(),
+        Some(out.headers.len()),
+    )?;
     for (k, v) in &out.headers {
         h.append_header(k.clone(), v.as_str())?;
     }
@@ -102,7 +114,13 @@ fn response_header(status: u16, headers: &[(String, String)]) -> Result<Response
     Ok(h)
 }
 
-async fn respond(session: &mut Session, status: u16, headers: Vec<(String, String)>, body: Option<Vec<u8>>, head: bool) -> Result<()> {
+async fn respond(
+    session: &mut Session,
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    head: bool,
+) -> Result<()> {
     let mut headers = headers;
     let body = body.unwrap_or_default();
     if !headers.iter().any(|(k, _)| k == "content-length") {
@@ -112,12 +130,21 @@ async fn respond(session: &mut Session, status: u16, headers: Vec<(String, Strin
     let end = head || body.is_empty();
     session.write_response_header(Box::new(h), end).await?;
     if !end {
-        session.write_response_body(Some(Bytes::from(body)), true).await?;
+        session
+            .write_response_body(Some(Bytes::from(body)), true)
+            .await?;
     }
     Ok(())
 }
 
-async fn respond_error(session: &mut Session, client: Dialect, err: &ApiError, resource: &str, request_id: &str, head: bool) -> Result<()> {
+async fn respond_error(
+    session: &mut Session,
+    client: Dialect,
+    err: &ApiError,
+    resource: &str,
+    request_id: &str,
+    head: bool,
+) -> Result<()> {
     metrics::error(client, &err.code);
     if let Some(d) = &err.detail {
         tracing::debug!(request_id, code = %err.code, canonical = %d, "request refused");
@@ -132,7 +159,13 @@ async fn respond_error(session: &mut Session, client: Dialect, err: &ApiError, r
 
 impl Gateway {
     /// A small operation: read the request, exchange it with the backend, translate the whole answer.
-    async fn exchange(&self, session: &mut Session, ctx: &mut Ctx, cfg: &Config, mut f: Forward) -> Result<()> {
+    async fn exchange(
+        &self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+        cfg: &Config,
+        mut f: Forward,
+    ) -> Result<()> {
         let rid = ctx.request_id.clone();
         let head = ctx.head;
         let mut body = BytesMut::new();
@@ -147,11 +180,17 @@ impl Gateway {
         let hash = sign::sha256_hex(&body);
         match &f.payload {
             Payload::Sha256(h) if *h != hash => {
-                let e = ApiError::new(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed.");
+                let e = ApiError::new(
+                    400,
+                    "XAmzContentSHA256Mismatch",
+                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
+                );
                 return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
             }
             Payload::Streaming { .. } => {
-                let e = ApiError::not_implemented("aws-chunked bodies are not supported for this operation");
+                let e = ApiError::not_implemented(
+                    "aws-chunked bodies are not supported for this operation",
+                );
                 return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
             }
             _ => {}
@@ -189,27 +228,43 @@ impl Gateway {
         respond(session, out.status, headers, Some(out.body), false).await
     }
 
-    async fn round_trip(&self, backend: &Backend, f: &Forward, body: Bytes) -> Result<(u16, Vec<(String, String)>, Vec<u8>)> {
+    async fn round_trip(
+        &self,
+        backend: &Backend,
+        f: &Forward,
+        body: Bytes,
+    ) -> Result<(u16, Vec<(String, String)>, Vec<u8>)> {
         let peer = peer_for(backend)?;
         let (mut up, _) = self.connector.get_http_session(&peer).await?;
-        up.write_request_header(Box::new(request_header(&f.out)?)).await?;
+        up.write_request_header(Box::new(request_header(&f.out)?))
+            .await?;
         if !body.is_empty() {
             up.write_request_body(body, true).await?;
         }
         up.finish_request_body().await?;
         up.read_response_header().await?;
-        let resp = up.response_header().ok_or_else(|| Error::explain(ErrorType::InvalidHTTPHeader, "no response header"))?;
+        let resp = up
+            .response_header()
+            .ok_or_else(|| Error::explain(ErrorType::InvalidHTTPHeader, "no response header"))?;
         let status = resp.status.as_u16();
         let headers: Vec<(String, String)> = resp
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut buf = Vec::new();
         if f.out.method != "HEAD" {
             while let Some(chunk) = up.read_response_body().await? {
                 if buf.len() + chunk.len() > MAX_SMALL_RESPONSE {
-                    return Error::e_explain(ErrorType::InvalidHTTPHeader, "backend answer is too large to translate");
+                    return Error::e_explain(
+                        ErrorType::InvalidHTTPHeader,
+                        "backend answer is too large to translate",
+                    );
                 }
                 buf.extend_from_slice(&chunk);
             }
@@ -235,7 +290,15 @@ impl ProxyHttp for Gateway {
         match request::plan(&cfg, &inb, now()) {
             Err(r) => {
                 ctx.client = Some(r.client);
-                respond_error(session, r.client, &r.error, &r.resource, &ctx.request_id, ctx.head).await?;
+                respond_error(
+                    session,
+                    r.client,
+                    &r.error,
+                    &r.resource,
+                    &ctx.request_id,
+                    ctx.head,
+                )
+                .await?;
                 Ok(true)
             }
             Ok(Plan::Local(status, mut headers)) => {
@@ -247,8 +310,18 @@ impl ProxyHttp for Gateway {
                 ctx.client = Some(f.client);
                 if f.op.streamed() {
                     if matches!(f.payload, Payload::Streaming { .. }) {
-                        let e = ApiError::not_implemented("aws-chunked request bodies are not supported yet");
-                        respond_error(session, f.client, &e, &f.resource, &ctx.request_id, ctx.head).await?;
+                        let e = ApiError::not_implemented(
+                            "aws-chunked request bodies are not supported yet",
+                        );
+                        respond_error(
+                            session,
+                            f.client,
+                            &e,
+                            &f.resource,
+                            &ctx.request_id,
+                            ctx.head,
+                        )
+                        .await?;
                         return Ok(true);
                     }
                     if let Payload::Sha256(h) = &f.payload {
@@ -271,12 +344,18 @@ impl ProxyHttp for Gateway {
         Ok(Box::new(peer_for(&cfg.backends[f.backend])?))
     }
 
-    async fn upstream_request_filter(&self, _session: &mut Session, upstream: &mut RequestHeader, ctx: &mut Ctx) -> Result<()> {
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
         let (Some(cfg), Some(f)) = (&ctx.cfg, &mut ctx.fwd) else {
             return Error::e_explain(ErrorType::InternalError, "no plan for this request");
         };
         let backend = &cfg.backends[f.backend];
-        let has_body = f.out.header("content-length").is_some_and(|l| l != "0") || upstream.headers.contains_key("transfer-encoding");
+        let has_body = f.out.header("content-length").is_some_and(|l| l != "0")
+            || upstream.headers.contains_key("transfer-encoding");
         let payload = match &f.payload {
             Payload::Sha256(h) => Some(h.clone()),
             _ if !has_body => Some(EMPTY_SHA256.to_string()),
@@ -287,7 +366,13 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    async fn request_body_filter(&self, _session: &mut Session, body: &mut Option<Bytes>, end: bool, ctx: &mut Ctx) -> Result<()> {
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
         if let Some((hasher, _)) = &mut ctx.body_hash {
             if let Some(b) = body {
                 hasher.update(b);
@@ -297,21 +382,36 @@ impl ProxyHttp for Gateway {
             if let Some((hasher, expected)) = ctx.body_hash.take() {
                 if hex::encode(hasher.finalize()) != expected {
                     // Failing here aborts the upstream body before it is complete: nothing is committed.
-                    return Error::e_explain(ErrorType::HTTPStatus(400), "XAmzContentSHA256Mismatch");
+                    return Error::e_explain(
+                        ErrorType::HTTPStatus(400),
+                        "XAmzContentSHA256Mismatch",
+                    );
                 }
             }
         }
         Ok(())
     }
 
-    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
-        let (Some(cfg), Some(f)) = (&ctx.cfg, &ctx.fwd) else { return Ok(()) };
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        let (Some(cfg), Some(f)) = (&ctx.cfg, &ctx.fwd) else {
+            return Ok(());
+        };
         let backend = &cfg.backends[f.backend];
         let status = resp.status.as_u16();
         let input: Vec<(String, String)> = resp
             .headers
             .iter()
-            .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let mut headers = response::headers(backend.dialect, f.client, &input, &ctx.request_id);
         if status >= 300 && !ctx.head && status != 304 {
@@ -325,8 +425,16 @@ impl ProxyHttp for Gateway {
         Ok(())
     }
 
-    fn response_body_filter(&self, _session: &mut Session, body: &mut Option<Bytes>, end: bool, ctx: &mut Ctx) -> Result<Option<Duration>> {
-        let Some(buf) = &mut ctx.error_body else { return Ok(None) };
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end: bool,
+        ctx: &mut Ctx,
+    ) -> Result<Option<Duration>> {
+        let Some(buf) = &mut ctx.error_body else {
+            return Ok(None);
+        };
         if let Some(b) = body.take() {
             if buf.len() + b.len() <= MAX_SMALL_RESPONSE {
                 buf.extend_from_slice(&b);
@@ -334,7 +442,14 @@ impl ProxyHttp for Gateway {
         }
         if end {
             if let Some(f) = &ctx.fwd {
-                let out = response::body(f.op, ctx.error_status, f.client, buf, &ctx.request_id, &f.resource);
+                let out = response::body(
+                    f.op,
+                    ctx.error_status,
+                    f.client,
+                    buf,
+                    &ctx.request_id,
+                    &f.resource,
+                );
                 *body = Some(Bytes::from(out.body));
             }
         }
@@ -343,19 +458,40 @@ impl ProxyHttp for Gateway {
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
         let client = ctx.client.unwrap_or(Dialect::S3);
-        let resource = ctx.fwd.as_ref().map(|f| f.resource.clone()).unwrap_or_default();
+        let resource = ctx
+            .fwd
+            .as_ref()
+            .map(|f| f.resource.clone())
+            .unwrap_or_default();
         let err = match e.etype() {
-            ErrorType::HTTPStatus(400) => ApiError::new(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."),
-            _ if e.esource() == &ErrorSource::Upstream => ApiError::new(502, "BadGateway", "The backend connection failed"),
-            _ if e.esource() == &ErrorSource::Downstream => ApiError::new(400, "IncompleteBody", "The request body could not be read"),
+            ErrorType::HTTPStatus(400) => ApiError::new(
+                400,
+                "XAmzContentSHA256Mismatch",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ),
+            _ if e.esource() == &ErrorSource::Upstream => {
+                ApiError::new(502, "BadGateway", "The backend connection failed")
+            }
+            _ if e.esource() == &ErrorSource::Downstream => {
+                ApiError::new(400, "IncompleteBody", "The request body could not be read")
+            }
             _ => ApiError::internal("The gateway could not complete the request"),
         };
         tracing::warn!(request_id = %ctx.request_id, error = %e, "proxying failed");
         let code = err.status;
         // The answer may already have started; then there is nothing more to say.
-        if respond_error(session, client, &err, &resource, &ctx.request_id, ctx.head).await.is_err() {
-            return FailToProxy { error_code: 0, can_reuse_downstream: false };
+        if respond_error(session, client, &err, &resource, &ctx.request_id, ctx.head)
+            .await
+            .is_err()
+        {
+            return FailToProxy {
+                error_code: 0,
+                can_reuse_downstream: false,
+            };
         }
-        FailToProxy { error_code: code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
     }
 }

@@ -21,10 +21,15 @@ pub struct Inbound {
 
 impl Inbound {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     fn query_has(&self, name: &str) -> bool {
-        sign::split_query(&self.raw_query).iter().any(|(k, _)| *k == name)
+        sign::split_query(&self.raw_query)
+            .iter()
+            .any(|(k, _)| *k == name)
     }
     fn query_get(&self, name: &str) -> Option<String> {
         sign::split_query(&self.raw_query)
@@ -90,7 +95,13 @@ pub struct Rejection {
 
 /// The dialect a request speaks, judged from its headers alone (for errors before or without auth).
 pub fn guess_dialect(inb: &Inbound) -> Dialect {
-    let wire = WireRequest { method: &inb.method, raw_path: &inb.raw_path, raw_query: &inb.raw_query, headers: &inb.headers, host_bucket: None };
+    let wire = WireRequest {
+        method: &inb.method,
+        raw_path: &inb.raw_path,
+        raw_query: &inb.raw_query,
+        headers: &inb.headers,
+        host_bucket: None,
+    };
     if let Some(s) = auth::detect(&wire) {
         return auth::dialect_of(s);
     }
@@ -113,7 +124,14 @@ pub fn guess_dialect(inb: &Inbound) -> Dialect {
 }
 
 /// Query parameters that carry credentials and never go upstream.
-const AUTH_PARAMS: &[&str] = &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires", "x-obs-security-token", "x-cos-security-token"];
+const AUTH_PARAMS: &[&str] = &[
+    "AccessKeyId",
+    "AWSAccessKeyId",
+    "Signature",
+    "Expires",
+    "x-obs-security-token",
+    "x-cos-security-token",
+];
 
 fn is_auth_param(name: &str) -> bool {
     AUTH_PARAMS.contains(&name) || name.starts_with("X-Amz-") || name.starts_with("q-")
@@ -121,27 +139,53 @@ fn is_auth_param(name: &str) -> bool {
 
 /// Standard headers that pass through unchanged.
 const PASS_HEADERS: &[&str] = &[
-    "content-type", "content-length", "content-md5", "content-encoding", "content-language",
-    "content-disposition", "cache-control", "expires", "range", "if-match", "if-none-match",
-    "if-modified-since", "if-unmodified-since", "user-agent",
+    "content-type",
+    "content-length",
+    "content-md5",
+    "content-encoding",
+    "content-language",
+    "content-disposition",
+    "cache-control",
+    "expires",
+    "range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "user-agent",
 ];
 
 /// Neutral suffixes that belong to the client's own authentication or framing.
 const DROP_SUFFIXES: &[&str] = &[
-    "date", "content-sha256", "security-token", "decoded-content-length", "trailer", "copy-source",
-    "sdk-checksum-algorithm", "api",
+    "date",
+    "content-sha256",
+    "security-token",
+    "decoded-content-length",
+    "trailer",
+    "copy-source",
+    "sdk-checksum-algorithm",
+    "api",
 ];
 
 pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     let guessed = guess_dialect(inb);
-    let reject = |client: Dialect, error: ApiError, resource: &str| Rejection { client, error, resource: resource.to_string() };
+    let reject = |client: Dialect, error: ApiError, resource: &str| Rejection {
+        client,
+        error,
+        resource: resource.to_string(),
+    };
 
     let host = inb.header("host").unwrap_or("");
     if !addressing::valid_host(host) {
-        return Err(reject(guessed, ApiError::invalid_argument("The Host header is missing or malformed"), &inb.raw_path));
+        return Err(reject(
+            guessed,
+            ApiError::invalid_argument("The Host header is missing or malformed"),
+            &inb.raw_path,
+        ));
     }
     let host_bucket = addressing::bucket_from_host(host, &cfg.suffixes);
-    let target = addressing::target(host_bucket.clone(), &inb.raw_path).map_err(|e| reject(guessed, e, &inb.raw_path))?;
+    let target = addressing::target(host_bucket.clone(), &inb.raw_path)
+        .map_err(|e| reject(guessed, e, &inb.raw_path))?;
     let resource = match (&target.bucket, &target.key) {
         (Some(b), Some(k)) => format!("/{b}/{k}"),
         (Some(b), None) => format!("/{b}"),
@@ -159,9 +203,14 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
             raw_path: &inb.raw_path,
             raw_query: &inb.raw_query,
             headers: &inb.headers,
-            host_bucket: if target.virtual_host { host_bucket.as_deref() } else { None },
+            host_bucket: if target.virtual_host {
+                host_bucket.as_deref()
+            } else {
+                None
+            },
         };
-        let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew).map_err(|e| reject(guessed, e, &resource))?;
+        let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew)
+            .map_err(|e| reject(guessed, e, &resource))?;
         (v.dialect, v.payload)
     } else {
         (guessed, Payload::Unsigned)
@@ -169,14 +218,19 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     let rej = |e: ApiError| reject(client, e, &resource);
 
     let bucket = target.bucket.clone().unwrap_or_default();
-    let routed = cfg.route(&bucket).ok_or_else(|| rej(ApiError::no_such_bucket(&bucket)))?;
+    let routed = cfg
+        .route(&bucket)
+        .ok_or_else(|| rej(ApiError::no_such_bucket(&bucket)))?;
     let backend = routed.backend;
     if backend.addr.is_none() {
         return Err(rej(ApiError::unavailable("The backend is not ready")));
     }
     let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
 
-    let mut out = Outbound { method: inb.method.clone(), ..Default::default() };
+    let mut out = Outbound {
+        method: inb.method.clone(),
+        ..Default::default()
+    };
     let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());
     let encoded_key = target.key.as_deref().map(sign::uri_encode_path);
     out.address(backend, backend_bucket.as_deref(), encoded_key.as_deref());
@@ -188,7 +242,10 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     if client == Dialect::Cos {
         // COS presigned URLs use '+' for spaces.
         for (k, v) in out.query.iter_mut() {
-            if let Some(raw) = sign::split_query(&inb.raw_query).into_iter().find(|(rk, _)| sign::percent_decode(rk) == *k) {
+            if let Some(raw) = sign::split_query(&inb.raw_query)
+                .into_iter()
+                .find(|(rk, _)| sign::percent_decode(rk) == *k)
+            {
                 *v = raw.1.map(sign::form_decode);
             }
         }
@@ -198,20 +255,29 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     if matches!(op, Op::UploadPart | Op::UploadPartCopy) {
         copy::check_part_number(inb.query_get("partNumber").as_deref()).map_err(rej)?;
         if inb.query_get("uploadId").is_none_or(|u| u.is_empty()) {
-            return Err(rej(ApiError::invalid_argument("This operation needs an uploadId")));
+            return Err(rej(ApiError::invalid_argument(
+                "This operation needs an uploadId",
+            )));
         }
     }
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
         let name = format!("{}copy-source", client.vocab().prefix);
         let raw = inb.header(&name).unwrap_or("");
         let mut src = copy::parse_source(client, raw, &cfg.suffixes).map_err(rej)?;
-        let src_route = cfg.route(&src.bucket).ok_or_else(|| rej(ApiError::no_such_bucket(&src.bucket)))?;
+        let src_route = cfg
+            .route(&src.bucket)
+            .ok_or_else(|| rej(ApiError::no_such_bucket(&src.bucket)))?;
         if src_route.backend_index != routed.backend_index {
-            return Err(rej(ApiError::not_implemented("Copying between buckets on different backends is not supported yet")));
+            return Err(rej(ApiError::not_implemented(
+                "Copying between buckets on different backends is not supported yet",
+            )));
         }
         src.bucket = src_route.bucket;
         let to = backend.dialect;
-        out.set_header(&format!("{}copy-source", to.vocab().prefix), copy::render_source(to, &src, backend));
+        out.set_header(
+            &format!("{}copy-source", to.vocab().prefix),
+            copy::render_source(to, &src, backend),
+        );
         let range_name = format!("{}copy-source-range", to.vocab().prefix);
         if let Some(r) = out.header(&range_name).map(str::to_string) {
             if r.trim().is_empty() {
@@ -224,12 +290,23 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     }
     check_sse(&out, backend.dialect, "server-side-encryption-customer-").map_err(rej)?;
 
-    Ok(Plan::Forward(Box::new(Forward { client, op, backend: routed.backend_index, out, payload, resource })))
+    Ok(Plan::Forward(Box::new(Forward {
+        client,
+        op,
+        backend: routed.backend_index,
+        out,
+        payload,
+        resource,
+    })))
 }
 
 fn check_sse(out: &Outbound, d: Dialect, stem: &str) -> Result<(), ApiError> {
     let name = |s: &str| format!("{}{stem}{s}", d.vocab().prefix);
-    copy::check_sse_c(out.header(&name("algorithm")), out.header(&name("key")), out.header(&name("key-md5")))
+    copy::check_sse_c(
+        out.header(&name("algorithm")),
+        out.header(&name("key")),
+        out.header(&name("key-md5")),
+    )
 }
 
 fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> Op {
@@ -240,9 +317,24 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
     if !has_key {
         return match m {
             "GET" if inb.query_has("uploads") => Op::ListUploads,
-            "GET" if sign::split_query(&inb.raw_query).iter().all(|(k, _)| {
-                matches!(*k, "list-type" | "prefix" | "delimiter" | "marker" | "max-keys" | "continuation-token" | "start-after" | "encoding-type" | "fetch-owner") || is_auth_param(k)
-            }) => Op::ListObjects,
+            "GET"
+                if sign::split_query(&inb.raw_query).iter().all(|(k, _)| {
+                    matches!(
+                        *k,
+                        "list-type"
+                            | "prefix"
+                            | "delimiter"
+                            | "marker"
+                            | "max-keys"
+                            | "continuation-token"
+                            | "start-after"
+                            | "encoding-type"
+                            | "fetch-owner"
+                    ) || is_auth_param(k)
+                }) =>
+            {
+                Op::ListObjects
+            }
             _ => Op::Bucket,
         };
     }
@@ -250,10 +342,21 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
     let has_copy = inb.header(&copy_source).is_some();
     match m {
         "PUT" if inb.query_has("partNumber") || inb.query_has("uploadId") => {
-            if has_copy { Op::UploadPartCopy } else { Op::UploadPart }
+            if has_copy {
+                Op::UploadPartCopy
+            } else {
+                Op::UploadPart
+            }
         }
         "PUT" if has_copy => Op::CopyObject,
-        "PUT" if inb.raw_query.is_empty() || sign::split_query(&inb.raw_query).iter().all(|(k, _)| is_auth_param(k)) => Op::PutObject,
+        "PUT"
+            if inb.raw_query.is_empty()
+                || sign::split_query(&inb.raw_query)
+                    .iter()
+                    .all(|(k, _)| is_auth_param(k)) =>
+        {
+            Op::PutObject
+        }
         "POST" if inb.query_has("uploads") => Op::Initiate,
         "POST" if inb.query_has("uploadId") => Op::Complete,
         "DELETE" if inb.query_has("uploadId") => Op::Abort,
@@ -265,16 +368,39 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
 
 /// Characters the OBS SDK leaves unencoded in header values.
 const OBS_HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-').remove(b'_').remove(b'.').remove(b'~')
-    .remove(b' ').remove(b';').remove(b'/').remove(b'?').remove(b':').remove(b'@')
-    .remove(b'&').remove(b'=').remove(b'+').remove(b'$').remove(b',').remove(b'\'').remove(b'*');
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b' ')
+    .remove(b';')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'&')
+    .remove(b'=')
+    .remove(b'+')
+    .remove(b'$')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b'*');
 
-fn translate_request_headers(client: Dialect, to: Dialect, inb: &Inbound, out: &mut Outbound) -> Result<(), ApiError> {
+fn translate_request_headers(
+    client: Dialect,
+    to: Dialect,
+    inb: &Inbound,
+    out: &mut Outbound,
+) -> Result<(), ApiError> {
     for (k, v) in &inb.headers {
         if PASS_HEADERS.contains(&k.as_str()) {
             if k == "content-encoding" {
                 // aws-chunked framing is removed before the body goes upstream.
-                let rest: Vec<&str> = v.split(',').map(str::trim).filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty()).collect();
+                let rest: Vec<&str> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                    .collect();
                 if !rest.is_empty() {
                     out.headers.push((k.clone(), rest.join(",")));
                 }
@@ -283,12 +409,18 @@ fn translate_request_headers(client: Dialect, to: Dialect, inb: &Inbound, out: &
             out.headers.push((k.clone(), v.clone()));
             continue;
         }
-        let Some(suffix) = client.neutral_suffix(k) else { continue };
+        let Some(suffix) = client.neutral_suffix(k) else {
+            continue;
+        };
         if DROP_SUFFIXES.contains(&suffix.as_str()) {
             continue;
         }
         // The OBS SDK percent-encodes every header value; the neutral form is decoded.
-        let value = if client == Dialect::Obs { sign::percent_decode(v) } else { v.clone() };
+        let value = if client == Dialect::Obs {
+            sign::percent_decode(v)
+        } else {
+            v.clone()
+        };
         if let Some((name, mut value)) = translate_header(client, to, k, &value) {
             if to == Dialect::Obs && name.starts_with("x-obs-meta-") {
                 value = percent_encoding::utf8_percent_encode(&value, OBS_HEADER_SAFE).to_string();
@@ -297,7 +429,9 @@ fn translate_request_headers(client: Dialect, to: Dialect, inb: &Inbound, out: &
         }
     }
     if let Some(dl) = inb.header("x-amz-decoded-content-length") {
-        let n: u64 = dl.trim().parse().map_err(|_| ApiError::invalid_argument("x-amz-decoded-content-length is not a number"))?;
+        let n: u64 = dl.trim().parse().map_err(|_| {
+            ApiError::invalid_argument("x-amz-decoded-content-length is not a number")
+        })?;
         out.set_header("content-length", n.to_string());
     }
     Ok(())

@@ -7,10 +7,24 @@ use crate::request::Op;
 use crate::xml;
 
 /// Response headers that are the transport's business, or replaced by the proxy.
-const DROP: &[&str] = &["connection", "keep-alive", "transfer-encoding", "server", "proxy-connection", "te", "trailer", "upgrade"];
+const DROP: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "server",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
 
 /// Translate backend response headers. Always ends with the client's request-id header.
-pub fn headers(from: Dialect, to: Dialect, input: &[(String, String)], request_id: &str) -> Vec<(String, String)> {
+pub fn headers(
+    from: Dialect,
+    to: Dialect,
+    input: &[(String, String)],
+    request_id: &str,
+) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(input.len() + 2);
     for (k, v) in input {
         if DROP.contains(&k.as_str()) {
@@ -50,38 +64,91 @@ pub struct Body {
 }
 
 /// Translate a complete backend body.
-pub fn body(op: Op, status: u16, to: Dialect, body: &[u8], request_id: &str, resource: &str) -> Body {
+pub fn body(
+    op: Op,
+    status: u16,
+    to: Dialect,
+    body: &[u8],
+    request_id: &str,
+    resource: &str,
+) -> Body {
     if let Some(e) = xml::parse_error(body) {
         let failed_200 = status < 300;
-        let status = if status < 300 { status_for_code(&e.code) } else { status };
-        let err = ApiError::new(status, if e.code.is_empty() { "InternalError" } else { &e.code }, e.message);
+        let status = if status < 300 {
+            status_for_code(&e.code)
+        } else {
+            status
+        };
+        let err = ApiError::new(
+            status,
+            if e.code.is_empty() {
+                "InternalError"
+            } else {
+                &e.code
+            },
+            e.message,
+        );
         let res = e.resource.as_deref().unwrap_or(resource);
-        return Body { status, body: xml::render_error(to, &err, res, request_id).into_bytes(), failed_200 };
+        return Body {
+            status,
+            body: xml::render_error(to, &err, res, request_id).into_bytes(),
+            failed_200,
+        };
     }
     if status >= 300 {
         // An error answer that is not an S3 error document: keep the status, give the client a document it can parse.
         if body.is_empty() {
-            return Body { status, body: Vec::new(), failed_200: false };
+            return Body {
+                status,
+                body: Vec::new(),
+                failed_200: false,
+            };
         }
-        let err = ApiError::new(status, code_for_status(status), String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned());
-        return Body { status, body: xml::render_error(to, &err, resource, request_id).into_bytes(), failed_200: false };
+        let err = ApiError::new(
+            status,
+            code_for_status(status),
+            String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned(),
+        );
+        return Body {
+            status,
+            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+            failed_200: false,
+        };
     }
     if op.may_fail_with_200() {
         match xml::copy_result(body) {
             Some(r) if op == Op::UploadPartCopy || op == Op::CopyObject => {
-                return Body { status, body: xml::render_copy_result(to, op == Op::UploadPartCopy, &r).into_bytes(), failed_200: false };
+                return Body {
+                    status,
+                    body: xml::render_copy_result(to, op == Op::UploadPartCopy, &r).into_bytes(),
+                    failed_200: false,
+                };
             }
             Some(_) => {}
             None if op != Op::Complete => {
-                let err = ApiError::internal("The backend answered 200 without an ETag; the copy did not happen");
-                return Body { status: 500, body: xml::render_error(to, &err, resource, request_id).into_bytes(), failed_200: true };
+                let err = ApiError::internal(
+                    "The backend answered 200 without an ETag; the copy did not happen",
+                );
+                return Body {
+                    status: 500,
+                    body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+                    failed_200: true,
+                };
             }
             None => {}
         }
     }
     match xml::rewrite_namespace(body, to) {
-        Some(b) => Body { status, body: b, failed_200: false },
-        None => Body { status, body: body.to_vec(), failed_200: false },
+        Some(b) => Body {
+            status,
+            body: b,
+            failed_200: false,
+        },
+        None => Body {
+            status,
+            body: body.to_vec(),
+            failed_200: false,
+        },
     }
 }
 

@@ -22,7 +22,11 @@ struct Vector {
 fn load() -> Vec<Vector> {
     let mut out = Vec::new();
     for f in ["obs", "cos", "s3"] {
-        let text = std::fs::read_to_string(format!("{}/tests/vectors/{f}.json", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let text = std::fs::read_to_string(format!(
+            "{}/tests/vectors/{f}.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap();
         let doc: Value = serde_json::from_str(&text).unwrap();
         for v in doc["vectors"].as_array().unwrap() {
             let r = &v["request"];
@@ -34,17 +38,31 @@ fn load() -> Vec<Vector> {
                     let (p, q) = target.split_once('?').unwrap_or((target, ""));
                     (p.to_string(), q.to_string())
                 }
-                _ => (r["raw_path"].as_str().unwrap().to_string(), r["raw_query"].as_str().unwrap().to_string()),
+                _ => (
+                    r["raw_path"].as_str().unwrap().to_string(),
+                    r["raw_query"].as_str().unwrap().to_string(),
+                ),
             };
             let headers: Vec<(String, String)> = r["headers"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|h| (h[0].as_str().unwrap().to_ascii_lowercase(), h[1].as_str().unwrap().to_string()))
+                .map(|h| {
+                    (
+                        h[0].as_str().unwrap().to_ascii_lowercase(),
+                        h[1].as_str().unwrap().to_string(),
+                    )
+                })
                 .collect();
             let host = r["host"].as_str().unwrap();
-            let path_style = v["sdk"]["client_config"]["path_style"].as_bool().unwrap_or(false);
-            let host_bucket = if path_style { None } else { addressing::bucket_from_host(host, &[]) };
+            let path_style = v["sdk"]["client_config"]["path_style"]
+                .as_bool()
+                .unwrap_or(false);
+            let host_bucket = if path_style {
+                None
+            } else {
+                addressing::bucket_from_host(host, &[])
+            };
             let c = &v["credentials"];
             out.push(Vector {
                 id: v["id"].as_str().unwrap().to_string(),
@@ -55,7 +73,11 @@ fn load() -> Vec<Vector> {
                 headers,
                 host_bucket,
                 secret: Secret::new(c["secret_key"].as_str().unwrap()),
-                access_key: c["access_key"].as_str().or(c["secret_id"].as_str()).unwrap().to_string(),
+                access_key: c["access_key"]
+                    .as_str()
+                    .or(c["secret_id"].as_str())
+                    .unwrap()
+                    .to_string(),
                 now: v["timestamp"]["epoch"].as_i64().unwrap(),
             });
         }
@@ -63,10 +85,23 @@ fn load() -> Vec<Vector> {
     out
 }
 
-fn verify(v: &Vector, method: &str, raw_path: &str, raw_query: &str, headers: &[(String, String)]) -> Result<auth::Verified, String> {
-    let wire = WireRequest { method, raw_path, raw_query, headers, host_bucket: v.host_bucket.as_deref() };
+fn verify(
+    v: &Vector,
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    headers: &[(String, String)],
+) -> Result<auth::Verified, String> {
+    let wire = WireRequest {
+        method,
+        raw_path,
+        raw_query,
+        headers,
+        host_bucket: v.host_bucket.as_deref(),
+    };
     let lookup = |ak: &str| (ak == v.access_key).then_some(&v.secret);
-    auth::verify(&wire, &lookup, v.now, 900).map_err(|e| format!("{} {}", e.code, e.detail.unwrap_or_default()))
+    auth::verify(&wire, &lookup, v.now, 900)
+        .map_err(|e| format!("{} {}", e.code, e.detail.unwrap_or_default()))
 }
 
 #[test]
@@ -79,50 +114,107 @@ fn all_vectors_verify() {
             failed.push(format!("{}: {e}", v.id));
         }
     }
-    assert!(failed.is_empty(), "{} of 95 failed:\n{}", failed.len(), failed.join("\n"));
+    assert!(
+        failed.is_empty(),
+        "{} of 95 failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
     println!("95/95 vectors verified");
 }
 
 /// Names of the headers the vector's scheme signs.
 fn signed_headers(v: &Vector) -> Vec<String> {
-    let wire = WireRequest { method: &v.method, raw_path: &v.raw_path, raw_query: &v.raw_query, headers: &v.headers, host_bucket: None };
+    let wire = WireRequest {
+        method: &v.method,
+        raw_path: &v.raw_path,
+        raw_query: &v.raw_query,
+        headers: &v.headers,
+        host_bucket: None,
+    };
     let scheme = auth::detect(&wire).unwrap();
-    let auth_value = v.headers.iter().find(|(k, _)| k == "authorization").map(|(_, x)| x.clone());
+    let auth_value = v
+        .headers
+        .iter()
+        .find(|(k, _)| k == "authorization")
+        .map(|(_, x)| x.clone());
     let q = |name: &str| {
-        sign::split_query(&v.raw_query).into_iter().find(|(k, _)| *k == name).map(|(_, x)| sign::percent_decode(x.unwrap_or("")))
+        sign::split_query(&v.raw_query)
+            .into_iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, x)| sign::percent_decode(x.unwrap_or("")))
     };
     match scheme {
         Scheme::SigV4 => {
             let list = match &auth_value {
-                Some(a) => a.split("SignedHeaders=").nth(1).unwrap().split(',').next().unwrap().to_string(),
+                Some(a) => a
+                    .split("SignedHeaders=")
+                    .nth(1)
+                    .unwrap()
+                    .split(',')
+                    .next()
+                    .unwrap()
+                    .to_string(),
                 None => q("X-Amz-SignedHeaders").unwrap(),
             };
             list.split(';').map(str::to_string).collect()
         }
         Scheme::Cos => {
             let list = match &auth_value {
-                Some(a) => a.split("q-header-list=").nth(1).unwrap().split('&').next().unwrap().to_string(),
+                Some(a) => a
+                    .split("q-header-list=")
+                    .nth(1)
+                    .unwrap()
+                    .split('&')
+                    .next()
+                    .unwrap()
+                    .to_string(),
                 None => q("q-header-list").unwrap(),
             };
-            list.split(';').filter(|s| !s.is_empty()).map(str::to_string).collect()
+            list.split(';')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect()
         }
         Scheme::Obs | Scheme::AwsV2 => {
-            let prefix = if scheme == Scheme::Obs { "x-obs-" } else { "x-amz-" };
+            let prefix = if scheme == Scheme::Obs {
+                "x-obs-"
+            } else {
+                "x-amz-"
+            };
             let has_date = v.headers.iter().any(|(k, _)| *k == format!("{prefix}date"));
             v.headers
                 .iter()
                 .map(|(k, _)| k.clone())
-                .filter(|k| k.starts_with(prefix) || k == "content-md5" || k == "content-type" || (k == "date" && !has_date && auth_value.is_some()))
+                .filter(|k| {
+                    k.starts_with(prefix)
+                        || k == "content-md5"
+                        || k == "content-type"
+                        || (k == "date" && !has_date && auth_value.is_some())
+                })
                 .collect()
         }
     }
 }
 
+/// (what was changed, path, query, headers)
+type Case = (String, String, String, Vec<(String, String)>);
+
 fn flip(s: &str) -> String {
     // Change one byte: the last alphanumeric character.
     let mut b = s.as_bytes().to_vec();
     if let Some(i) = b.iter().rposition(|c| c.is_ascii_alphanumeric()) {
-        b[i] = if b[i] == b'a' { b'b' } else if b[i].is_ascii_digit() { if b[i] == b'1' { b'2' } else { b'1' } } else { b'a' };
+        b[i] = if b[i] == b'a' {
+            b'b'
+        } else if b[i].is_ascii_digit() {
+            if b[i] == b'1' {
+                b'2'
+            } else {
+                b'1'
+            }
+        } else {
+            b'a'
+        };
     } else {
         b.push(b'x');
     }
@@ -133,19 +225,36 @@ fn flip(s: &str) -> String {
 fn one_byte_changes_fail() {
     let mut checked = 0;
     for v in load() {
-        let mut cases: Vec<(String, String, String, Vec<(String, String)>)> = Vec::new();
-        cases.push(("path".into(), flip(&v.raw_path), v.raw_query.clone(), v.headers.clone()));
+        let mut cases: Vec<Case> = Vec::new();
+        cases.push((
+            "path".into(),
+            flip(&v.raw_path),
+            v.raw_query.clone(),
+            v.headers.clone(),
+        ));
         if v.method != "PUT" {
-            cases.push(("method".into(), v.raw_path.clone(), v.raw_query.clone(), v.headers.clone()));
+            cases.push((
+                "method".into(),
+                v.raw_path.clone(),
+                v.raw_query.clone(),
+                v.headers.clone(),
+            ));
         }
         for name in signed_headers(&v) {
             if name == "host" {
                 continue; // Host only matters through the bucket, covered by the path cases.
             }
             let mut h = v.headers.clone();
-            let Some(slot) = h.iter_mut().find(|(k, _)| *k == name) else { continue };
+            let Some(slot) = h.iter_mut().find(|(k, _)| *k == name) else {
+                continue;
+            };
             slot.1 = flip(&slot.1);
-            cases.push((format!("header {name}"), v.raw_path.clone(), v.raw_query.clone(), h));
+            cases.push((
+                format!("header {name}"),
+                v.raw_path.clone(),
+                v.raw_query.clone(),
+                h,
+            ));
         }
         // Tamper with the signature itself.
         let mut h = v.headers.clone();
@@ -168,8 +277,20 @@ fn one_byte_changes_fail() {
         }
         cases.push(("signature".into(), v.raw_path.clone(), q, h));
         for (what, path, query, headers) in cases {
-            let method = if what == "method" { if v.method == "GET" { "PUT" } else { "GET" } } else { v.method.as_str() };
-            assert!(verify(&v, method, &path, &query, &headers).is_err(), "{}: changing the {what} still verified", v.id);
+            let method = if what == "method" {
+                if v.method == "GET" {
+                    "PUT"
+                } else {
+                    "GET"
+                }
+            } else {
+                v.method.as_str()
+            };
+            assert!(
+                verify(&v, method, &path, &query, &headers).is_err(),
+                "{}: changing the {what} still verified",
+                v.id
+            );
             checked += 1;
         }
     }
@@ -181,8 +302,15 @@ fn one_byte_changes_fail() {
 fn outbound_signers_reproduce_sdk_signatures() {
     let mut reproduced = 0;
     for v in load() {
-        let Some(authz) = v.json["auth"]["authorization"].as_str() else { continue };
-        let headers: Vec<(String, String)> = v.headers.iter().filter(|(k, _)| k != "authorization").cloned().collect();
+        let Some(authz) = v.json["auth"]["authorization"].as_str() else {
+            continue;
+        };
+        let headers: Vec<(String, String)> = v
+            .headers
+            .iter()
+            .filter(|(k, _)| k != "authorization")
+            .cloned()
+            .collect();
         let query: Vec<(String, Option<String>)> = sign::split_query(&v.raw_query)
             .into_iter()
             .map(|(k, x)| (sign::percent_decode(k), x.map(sign::percent_decode)))
@@ -195,8 +323,18 @@ fn outbound_signers_reproduce_sdk_signatures() {
                 Some(b) => format!("/{b}{}", v.raw_path),
                 None => v.raw_path.clone(),
             };
-            let get = |n: &str| headers.iter().find(|(k, _)| k == n).map(|(_, x)| x.as_str()).unwrap_or("");
-            let flavor = if v.json["dialect"] == "s3" { v2::Flavor::Aws } else { v2::Flavor::Obs };
+            let get = |n: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == n)
+                    .map(|(_, x)| x.as_str())
+                    .unwrap_or("")
+            };
+            let flavor = if v.json["dialect"] == "s3" {
+                v2::Flavor::Aws
+            } else {
+                v2::Flavor::Obs
+            };
             let sts = v2::string_to_sign(&v2::V2Input {
                 method: &v.method,
                 content_md5: get("content-md5"),
@@ -212,16 +350,55 @@ fn outbound_signers_reproduce_sdk_signatures() {
             if let Some(expected) = v.json["auth"]["string_to_sign"].as_str() {
                 assert_eq!(sts, expected, "{}", v.id);
             }
-            format!("{} {ak}:{}", if obs { "OBS" } else { "AWS" }, v2::signature(v.secret.expose(), &sts))
+            format!(
+                "{} {ak}:{}",
+                if obs { "OBS" } else { "AWS" },
+                v2::signature(v.secret.expose(), &sts)
+            )
         } else if authz.starts_with("AWS4-HMAC-SHA256") {
-            let signed_list = authz.split("SignedHeaders=").nth(1).unwrap().split(',').next().unwrap();
+            let signed_list = authz
+                .split("SignedHeaders=")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap();
             let signed: Vec<&str> = signed_list.split(';').collect();
-            let scope = authz.split("Credential=").nth(1).unwrap().split(',').next().unwrap().split_once('/').unwrap().1.to_string();
-            let amz = headers.iter().find(|(k, _)| k == "x-amz-date").map(|(_, x)| x.clone())
+            let scope = authz
+                .split("Credential=")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap()
+                .split_once('/')
+                .unwrap()
+                .1
+                .to_string();
+            let amz = headers
+                .iter()
+                .find(|(k, _)| k == "x-amz-date")
+                .map(|(_, x)| x.clone())
                 .unwrap_or_else(|| auth::format_amz_date(v.now));
-            let payload = headers.iter().find(|(k, _)| k == "x-amz-content-sha256").map(|(_, x)| x.as_str()).unwrap_or("UNSIGNED-PAYLOAD");
-            let cr = sigv4::canonical_request(&v.method, &v.raw_path, &sigv4::canonical_query(&query), &signed,
-                |h| headers.iter().filter(|(k, _)| k == h).map(|(_, x)| x.as_str()).collect(), payload);
+            let payload = headers
+                .iter()
+                .find(|(k, _)| k == "x-amz-content-sha256")
+                .map(|(_, x)| x.as_str())
+                .unwrap_or("UNSIGNED-PAYLOAD");
+            let cr = sigv4::canonical_request(
+                &v.method,
+                &v.raw_path,
+                &sigv4::canonical_query(&query),
+                &signed,
+                |h| {
+                    headers
+                        .iter()
+                        .filter(|(k, _)| k == h)
+                        .map(|(_, x)| x.as_str())
+                        .collect()
+                },
+                payload,
+            );
             if let Some(expected) = v.json["auth"]["canonical_request"].as_str() {
                 assert_eq!(cr, expected, "{}", v.id);
             }
@@ -229,17 +406,41 @@ fn outbound_signers_reproduce_sdk_signatures() {
             let sig = sigv4::signature(&sigv4::signing_key(v.secret.expose(), &scope), &sts);
             let out = sigv4::authorization(&v.access_key, &scope, &signed, &sig);
             // esdk-obs-python joins the fields with ',' and no space.
-            if authz.contains(", ") { out } else { out.replace(", ", ",") }
+            if authz.contains(", ") {
+                out
+            } else {
+                out.replace(", ", ",")
+            }
         } else {
             let key_time = v.json["auth"]["key_time"].as_str().unwrap();
-            let (params, plist) = cos::encode_list(query.iter().map(|(k, x)| (k.as_str(), x.as_deref().unwrap_or(""))));
-            let (hdrs, hlist) = cos::encode_list(headers.iter().filter(|(k, _)| cos::is_signed_header(k)).map(|(k, x)| (k.as_str(), x.as_str())));
-            let http = cos::http_string(&v.method, &sign::percent_decode(&v.raw_path), &params, &hdrs);
+            let (params, plist) = cos::encode_list(
+                query
+                    .iter()
+                    .map(|(k, x)| (k.as_str(), x.as_deref().unwrap_or(""))),
+            );
+            let (hdrs, hlist) = cos::encode_list(
+                headers
+                    .iter()
+                    .filter(|(k, _)| cos::is_signed_header(k))
+                    .map(|(k, x)| (k.as_str(), x.as_str())),
+            );
+            let http = cos::http_string(
+                &v.method,
+                &sign::percent_decode(&v.raw_path),
+                &params,
+                &hdrs,
+            );
             if let Some(expected) = v.json["auth"]["http_string"].as_str() {
                 assert_eq!(http, expected, "{}", v.id);
             }
             let sts = cos::string_to_sign(key_time, &http);
-            cos::authorization(&v.access_key, key_time, &hlist, &plist, &cos::signature(&cos::sign_key(v.secret.expose(), key_time), &sts))
+            cos::authorization(
+                &v.access_key,
+                key_time,
+                &hlist,
+                &plist,
+                &cos::signature(&cos::sign_key(v.secret.expose(), key_time), &sts),
+            )
         };
         assert_eq!(mine, authz, "{}", v.id);
         reproduced += 1;

@@ -9,14 +9,22 @@ pub const VOCAB: Vocabulary = Vocabulary {
     id2: None,
     xmlns: "http://www.qcloud.com/document/product/436/7751",
     server: "tencent-cos",
-    renames: &[("server-side-encryption-aws-kms-key-id", "server-side-encryption-cos-kms-key-id")],
+    renames: &[(
+        "server-side-encryption-aws-kms-key-id",
+        "server-side-encryption-cos-kms-key-id",
+    )],
     values: &[
         ("storage-class", "GLACIER", "ARCHIVE"),
         ("metadata-directive", "COPY", "Copy"),
         ("metadata-directive", "REPLACE", "Replaced"),
         ("server-side-encryption", "aws:kms", "cos/kms"),
     ],
-    unsupported: &["checksum-mode", "sdk-checksum-algorithm", "request-payer", "id-2"],
+    unsupported: &[
+        "checksum-mode",
+        "sdk-checksum-algorithm",
+        "request-payer",
+        "id-2",
+    ],
     error_trace_id: true,
     xml_decl: "<?xml version='1.0' encoding='utf-8' ?>\n",
 };

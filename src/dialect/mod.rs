@@ -54,7 +54,13 @@ impl Dialect {
     pub fn neutral_suffix(self, lower_name: &str) -> Option<String> {
         let v = self.vocab();
         let suffix = lower_name.strip_prefix(v.prefix)?;
-        Some(v.renames.iter().find(|(_, w)| *w == suffix).map(|(n, _)| n.to_string()).unwrap_or_else(|| suffix.to_string()))
+        Some(
+            v.renames
+                .iter()
+                .find(|(_, w)| *w == suffix)
+                .map(|(n, _)| n.to_string())
+                .unwrap_or_else(|| suffix.to_string()),
+        )
     }
 
     /// Neutral suffix -> wire header name in this dialect (`None` if it has no such header).
@@ -63,7 +69,12 @@ impl Dialect {
         if v.unsupported.contains(&neutral) {
             return None;
         }
-        let suffix = v.renames.iter().find(|(n, _)| *n == neutral).map(|(_, w)| *w).unwrap_or(neutral);
+        let suffix = v
+            .renames
+            .iter()
+            .find(|(n, _)| *n == neutral)
+            .map(|(_, w)| *w)
+            .unwrap_or(neutral);
         Some(format!("{}{}", v.prefix, suffix))
     }
 
@@ -89,7 +100,12 @@ impl Dialect {
 }
 
 /// Translate one vendor header from `from` to `to`: (name, value) or `None` when `to` lacks it.
-pub fn translate_header(from: Dialect, to: Dialect, lower_name: &str, value: &str) -> Option<(String, String)> {
+pub fn translate_header(
+    from: Dialect,
+    to: Dialect,
+    lower_name: &str,
+    value: &str,
+) -> Option<(String, String)> {
     let neutral = from.neutral_suffix(lower_name)?;
     let name = to.header_name(&neutral)?;
     let v = from.neutral_value(&neutral, value);
@@ -114,7 +130,10 @@ mod tests {
                 assert_eq!(d.wire_value(s, n), *w, "{} {s} {n}", v.name);
             }
             for (n, w) in v.renames {
-                assert_eq!(d.neutral_suffix(&format!("{}{w}", v.prefix)).as_deref(), Some(*n));
+                assert_eq!(
+                    d.neutral_suffix(&format!("{}{w}", v.prefix)).as_deref(),
+                    Some(*n)
+                );
             }
         }
     }
@@ -122,20 +141,68 @@ mod tests {
     #[test]
     fn headers_round_trip_between_dialects() {
         let cases = [
-            ("x-obs-storage-class", "WARM", Dialect::Obs, "x-amz-storage-class", "STANDARD_IA", Dialect::S3),
-            ("x-obs-storage-class", "COLD", Dialect::Obs, "x-cos-storage-class", "ARCHIVE", Dialect::Cos),
-            ("x-cos-metadata-directive", "Replaced", Dialect::Cos, "x-amz-metadata-directive", "REPLACE", Dialect::S3),
-            ("x-amz-server-side-encryption", "aws:kms", Dialect::S3, "x-obs-server-side-encryption", "kms", Dialect::Obs),
-            ("x-amz-server-side-encryption-aws-kms-key-id", "k", Dialect::S3, "x-cos-server-side-encryption-cos-kms-key-id", "k", Dialect::Cos),
-            ("x-obs-meta-Color", "red", Dialect::Obs, "x-cos-meta-Color", "red", Dialect::Cos),
+            (
+                "x-obs-storage-class",
+                "WARM",
+                Dialect::Obs,
+                "x-amz-storage-class",
+                "STANDARD_IA",
+                Dialect::S3,
+            ),
+            (
+                "x-obs-storage-class",
+                "COLD",
+                Dialect::Obs,
+                "x-cos-storage-class",
+                "ARCHIVE",
+                Dialect::Cos,
+            ),
+            (
+                "x-cos-metadata-directive",
+                "Replaced",
+                Dialect::Cos,
+                "x-amz-metadata-directive",
+                "REPLACE",
+                Dialect::S3,
+            ),
+            (
+                "x-amz-server-side-encryption",
+                "aws:kms",
+                Dialect::S3,
+                "x-obs-server-side-encryption",
+                "kms",
+                Dialect::Obs,
+            ),
+            (
+                "x-amz-server-side-encryption-aws-kms-key-id",
+                "k",
+                Dialect::S3,
+                "x-cos-server-side-encryption-cos-kms-key-id",
+                "k",
+                Dialect::Cos,
+            ),
+            (
+                "x-obs-meta-Color",
+                "red",
+                Dialect::Obs,
+                "x-cos-meta-Color",
+                "red",
+                Dialect::Cos,
+            ),
         ];
         for (n1, v1, d1, n2, v2, d2) in cases {
             let lower = n1.to_ascii_lowercase();
             let (n, v) = translate_header(d1, d2, &lower, v1).unwrap();
-            assert_eq!((n.as_str(), v.as_str()), (n2.to_ascii_lowercase().as_str(), v2));
+            assert_eq!(
+                (n.as_str(), v.as_str()),
+                (n2.to_ascii_lowercase().as_str(), v2)
+            );
             let (n, v) = translate_header(d2, d1, &n2.to_ascii_lowercase(), v2).unwrap();
             assert_eq!((n.as_str(), v.as_str()), (lower.as_str(), v1));
         }
-        assert_eq!(translate_header(Dialect::Cos, Dialect::S3, "x-cos-traffic-limit", "1"), None);
+        assert_eq!(
+            translate_header(Dialect::Cos, Dialect::S3, "x-cos-traffic-limit", "1"),
+            None
+        );
     }
 }

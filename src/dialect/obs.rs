@@ -9,13 +9,21 @@ pub const VOCAB: Vocabulary = Vocabulary {
     id2: Some("x-obs-id-2"),
     xmlns: "http://obs.myhwclouds.com/doc/2015-06-30/",
     server: "OBS",
-    renames: &[("server-side-encryption-aws-kms-key-id", "server-side-encryption-kms-key-id")],
+    renames: &[(
+        "server-side-encryption-aws-kms-key-id",
+        "server-side-encryption-kms-key-id",
+    )],
     values: &[
         ("storage-class", "STANDARD_IA", "WARM"),
         ("storage-class", "GLACIER", "COLD"),
         ("server-side-encryption", "aws:kms", "kms"),
     ],
-    unsupported: &["traffic-limit", "server-side-encryption-context", "checksum-mode", "sdk-checksum-algorithm"],
+    unsupported: &[
+        "traffic-limit",
+        "server-side-encryption-context",
+        "checksum-mode",
+        "sdk-checksum-algorithm",
+    ],
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
 };

@@ -16,14 +16,28 @@ pub fn encode_list<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> (
         .map(|(k, v)| (uri_encode(k).to_ascii_lowercase(), uri_encode(v)))
         .collect();
     enc.sort();
-    let joined = enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&");
-    let names = enc.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>().join(";");
+    let joined = enc
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    let names = enc
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect::<Vec<_>>()
+        .join(";");
     (joined, names)
 }
 
 /// HttpString = method \n decoded-path \n params \n headers \n
 pub fn http_string(method: &str, decoded_path: &str, params: &str, headers: &str) -> String {
-    format!("{}\n{}\n{}\n{}\n", method.to_ascii_lowercase(), decoded_path, params, headers)
+    format!(
+        "{}\n{}\n{}\n{}\n",
+        method.to_ascii_lowercase(),
+        decoded_path,
+        params,
+        headers
+    )
 }
 
 pub fn string_to_sign(key_time: &str, http_string: &str) -> String {
@@ -35,7 +49,13 @@ pub fn signature(sign_key: &str, string_to_sign: &str) -> String {
     hex::encode(hmac_sha1(sign_key.as_bytes(), string_to_sign.as_bytes()))
 }
 
-pub fn authorization(access_key: &str, key_time: &str, header_list: &str, param_list: &str, signature: &str) -> String {
+pub fn authorization(
+    access_key: &str,
+    key_time: &str,
+    header_list: &str,
+    param_list: &str,
+    signature: &str,
+) -> String {
     format!(
         "q-sign-algorithm=sha1&q-ak={access_key}&q-sign-time={key_time}&q-key-time={key_time}&q-header-list={header_list}&q-url-param-list={param_list}&q-signature={signature}"
     )
@@ -43,9 +63,22 @@ pub fn authorization(access_key: &str, key_time: &str, header_list: &str, param_
 
 /// Headers the COS SDK signs besides `x-cos-*`; the outbound signer signs the same set.
 pub const SIGNED_HEADERS: &[&str] = &[
-    "cache-control", "content-disposition", "content-encoding", "content-type", "content-md5",
-    "content-length", "expect", "expires", "host", "if-match", "if-modified-since", "if-none-match",
-    "if-unmodified-since", "origin", "range", "transfer-encoding",
+    "cache-control",
+    "content-disposition",
+    "content-encoding",
+    "content-type",
+    "content-md5",
+    "content-length",
+    "expect",
+    "expires",
+    "host",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-unmodified-since",
+    "origin",
+    "range",
+    "transfer-encoding",
 ];
 
 pub fn is_signed_header(lower: &str) -> bool {

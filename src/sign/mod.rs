@@ -76,7 +76,10 @@ pub fn percent_decode(s: &str) -> String {
 
 /// Strict percent-decode: `None` when the result is not UTF-8.
 pub fn percent_decode_strict(s: &str) -> Option<String> {
-    percent_decode_str(s).decode_utf8().ok().map(|c| c.into_owned())
+    percent_decode_str(s)
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
 }
 
 /// Form-decode: '+' is a space (COS presigned URLs are built with `urlencode`).
@@ -110,7 +113,10 @@ mod tests {
         assert_eq!(uri_encode("a b+c/~"), "a%20b%2Bc%2F~");
         assert_eq!(uri_encode_path("a b+c/~é"), "a%20b%2Bc/~%C3%A9");
         assert_eq!(form_decode("a+b%2B"), "a b+");
-        assert_eq!(split_query("a=1&b&&c="), vec![("a", Some("1")), ("b", None), ("c", Some(""))]);
+        assert_eq!(
+            split_query("a=1&b&&c="),
+            vec![("a", Some("1")), ("b", None), ("c", Some(""))]
+        );
         assert!(same_signature("abc", "abc"));
         assert!(!same_signature("abc", "abd"));
         assert!(!same_signature("abc", "ab"));

@@ -12,7 +12,10 @@ pub fn canonical_query(decoded: &[(String, Option<String>)]) -> String {
         .map(|(k, v)| (uri_encode(k), uri_encode(v.as_deref().unwrap_or(""))))
         .collect();
     enc.sort();
-    enc.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+    enc.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Header value as SigV4 canonicalises it: trimmed, inner whitespace runs collapsed.
@@ -39,7 +42,10 @@ pub fn canonical_request<'a>(
     for h in signed {
         s.push_str(h);
         s.push(':');
-        let vals: Vec<String> = lookup(h).iter().map(|v| canonical_header_value(v)).collect();
+        let vals: Vec<String> = lookup(h)
+            .iter()
+            .map(|v| canonical_header_value(v))
+            .collect();
         s.push_str(&vals.join(","));
         s.push('\n');
     }
@@ -51,7 +57,10 @@ pub fn canonical_request<'a>(
 }
 
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()))
+    format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    )
 }
 
 /// kSigning for a scope `yyyymmdd/region/service/aws4_request`.
@@ -70,12 +79,24 @@ pub fn signature(key: &[u8; 32], string_to_sign: &str) -> String {
 }
 
 /// String to sign for one aws-chunked chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD).
-pub fn chunk_string_to_sign(amz_date: &str, scope: &str, prev_sig: &str, chunk_sha256: &str) -> String {
-    format!("AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{prev_sig}\n{EMPTY_SHA256}\n{chunk_sha256}")
+pub fn chunk_string_to_sign(
+    amz_date: &str,
+    scope: &str,
+    prev_sig: &str,
+    chunk_sha256: &str,
+) -> String {
+    format!(
+        "AWS4-HMAC-SHA256-PAYLOAD\n{amz_date}\n{scope}\n{prev_sig}\n{EMPTY_SHA256}\n{chunk_sha256}"
+    )
 }
 
 /// String to sign for the trailer of a signed aws-chunked body.
-pub fn trailer_string_to_sign(amz_date: &str, scope: &str, prev_sig: &str, trailer: &str) -> String {
+pub fn trailer_string_to_sign(
+    amz_date: &str,
+    scope: &str,
+    prev_sig: &str,
+    trailer: &str,
+) -> String {
     format!(
         "AWS4-HMAC-SHA256-TRAILER\n{amz_date}\n{scope}\n{prev_sig}\n{}",
         sha256_hex(trailer.as_bytes())
@@ -83,5 +104,8 @@ pub fn trailer_string_to_sign(amz_date: &str, scope: &str, prev_sig: &str, trail
 }
 
 pub fn authorization(access_key: &str, scope: &str, signed: &[&str], signature: &str) -> String {
-    format!("{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={}, Signature={signature}", signed.join(";"))
+    format!(
+        "{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={}, Signature={signature}",
+        signed.join(";")
+    )
 }

@@ -13,26 +13,105 @@ pub enum Flavor {
 }
 
 const OBS_SUBRESOURCES: &[&str] = &[
-    "acl", "append", "attname", "backtosource", "bucketstatus", "cdnnotifyconfiguration", "cors",
-    "customdomain", "delete", "deletebucket", "directcoldaccess", "dispolicy", "encryption",
-    "fileinterface", "inventory", "length", "lifecycle", "location", "logging", "metadata",
-    "mirrorbacktosource", "modify", "name", "notification", "obsbucketalias", "obsalias",
-    "obscompresspolicy", "object-lock", "partnumber", "policy", "policystatus", "position",
-    "publicaccessblock", "quota", "rename", "replication", "requestpayment",
-    "response-cache-control", "response-content-disposition", "response-content-encoding",
-    "response-content-language", "response-content-type", "response-expires", "restore",
-    "retention", "storageclass", "storageinfo", "storagepolicy", "tagging", "torrent", "truncate",
-    "uploadid", "uploads", "versionid", "versioning", "versions", "website", "x-image-process",
-    "x-image-save-bucket", "x-image-save-object", "x-oss-process",
+    "acl",
+    "append",
+    "attname",
+    "backtosource",
+    "bucketstatus",
+    "cdnnotifyconfiguration",
+    "cors",
+    "customdomain",
+    "delete",
+    "deletebucket",
+    "directcoldaccess",
+    "dispolicy",
+    "encryption",
+    "fileinterface",
+    "inventory",
+    "length",
+    "lifecycle",
+    "location",
+    "logging",
+    "metadata",
+    "mirrorbacktosource",
+    "modify",
+    "name",
+    "notification",
+    "obsbucketalias",
+    "obsalias",
+    "obscompresspolicy",
+    "object-lock",
+    "partnumber",
+    "policy",
+    "policystatus",
+    "position",
+    "publicaccessblock",
+    "quota",
+    "rename",
+    "replication",
+    "requestpayment",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "response-content-language",
+    "response-content-type",
+    "response-expires",
+    "restore",
+    "retention",
+    "storageclass",
+    "storageinfo",
+    "storagepolicy",
+    "tagging",
+    "torrent",
+    "truncate",
+    "uploadid",
+    "uploads",
+    "versionid",
+    "versioning",
+    "versions",
+    "website",
+    "x-image-process",
+    "x-image-save-bucket",
+    "x-image-save-object",
+    "x-oss-process",
 ];
 
 const AWS_SUBRESOURCES: &[&str] = &[
-    "accelerate", "acl", "cors", "defaultObjectAcl", "location", "logging", "partNumber", "policy",
-    "requestPayment", "torrent", "versioning", "versionId", "versions", "website", "uploads",
-    "uploadId", "response-content-type", "response-content-language", "response-expires",
-    "response-cache-control", "response-content-disposition", "response-content-encoding",
-    "delete", "lifecycle", "tagging", "restore", "storageClass", "notification", "replication",
-    "analytics", "metrics", "inventory", "select", "select-type", "object-lock",
+    "accelerate",
+    "acl",
+    "cors",
+    "defaultObjectAcl",
+    "location",
+    "logging",
+    "partNumber",
+    "policy",
+    "requestPayment",
+    "torrent",
+    "versioning",
+    "versionId",
+    "versions",
+    "website",
+    "uploads",
+    "uploadId",
+    "response-content-type",
+    "response-content-language",
+    "response-expires",
+    "response-cache-control",
+    "response-content-disposition",
+    "response-content-encoding",
+    "delete",
+    "lifecycle",
+    "tagging",
+    "restore",
+    "storageClass",
+    "notification",
+    "replication",
+    "analytics",
+    "metrics",
+    "inventory",
+    "select",
+    "select-type",
+    "object-lock",
 ];
 
 impl Flavor {
@@ -75,7 +154,11 @@ pub fn string_to_sign(i: &V2Input<'_>) -> String {
         if !k.starts_with(i.prefix) {
             continue;
         }
-        let v = if k.starts_with(&meta) { v.trim() } else { v.as_str() };
+        let v = if k.starts_with(&meta) {
+            v.trim()
+        } else {
+            v.as_str()
+        };
         match canon.iter_mut().find(|(n, _)| n == k) {
             Some((_, vals)) => vals.push(v),
             None => canon.push((k.as_str(), vec![v])),
@@ -83,7 +166,11 @@ pub fn string_to_sign(i: &V2Input<'_>) -> String {
     }
     canon.sort_by(|a, b| a.0.cmp(b.0));
     let has_date_override = canon.iter().any(|(k, _)| *k == date_header);
-    let date = if has_date_override && !i.presigned { "" } else { i.date };
+    let date = if has_date_override && !i.presigned {
+        ""
+    } else {
+        i.date
+    };
 
     let mut s = String::with_capacity(256);
     s.push_str(i.method);
@@ -101,8 +188,11 @@ pub fn string_to_sign(i: &V2Input<'_>) -> String {
         s.push('\n');
     }
     s.push_str(i.resource);
-    let mut subs: Vec<&(String, Option<String>)> =
-        i.query.iter().filter(|(k, _)| i.flavor.is_subresource(k)).collect();
+    let mut subs: Vec<&(String, Option<String>)> = i
+        .query
+        .iter()
+        .filter(|(k, _)| i.flavor.is_subresource(k))
+        .collect();
     subs.sort_by(|a, b| a.0.cmp(&b.0));
     for (n, (k, v)) in subs.iter().enumerate() {
         s.push(if n == 0 { '?' } else { '&' });

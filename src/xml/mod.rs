@@ -12,7 +12,11 @@ pub fn escape(s: &str) -> String {
 /// The error document a client of `dialect` expects.
 pub fn render_error(dialect: Dialect, err: &ApiError, resource: &str, request_id: &str) -> String {
     let v = dialect.vocab();
-    let id_tag = if v.error_trace_id { "TraceId" } else { "HostId" };
+    let id_tag = if v.error_trace_id {
+        "TraceId"
+    } else {
+        "HostId"
+    };
     format!(
         "{}<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId><{id_tag}>{}</{id_tag}></Error>",
         v.xml_decl,
@@ -94,14 +98,19 @@ pub fn rewrite_namespace(body: &[u8], to: Dialect) -> Option<Vec<u8>> {
             Event::Eof => break,
             Event::Start(ref e) | Event::Empty(ref e) if !root_done => {
                 root_done = true;
-                let mut s = BytesStart::new(String::from_utf8_lossy(e.name().as_ref()).into_owned());
+                let mut s =
+                    BytesStart::new(String::from_utf8_lossy(e.name().as_ref()).into_owned());
                 for a in e.attributes().flatten() {
                     if a.key.as_ref() != b"xmlns" {
                         s.push_attribute(a);
                     }
                 }
                 s.push_attribute(("xmlns", to.vocab().xmlns));
-                let out = if matches!(ev, Event::Start(_)) { Event::Start(s) } else { Event::Empty(s) };
+                let out = if matches!(ev, Event::Start(_)) {
+                    Event::Start(s)
+                } else {
+                    Event::Empty(s)
+                };
                 w.write_event(out).ok()?;
             }
             other => w.write_event(other).ok()?,
@@ -119,11 +128,17 @@ mod tests {
     fn error_shapes_per_dialect() {
         let e = ApiError::signature_mismatch();
         let s3 = render_error(Dialect::S3, &e, "/b/k", "RID");
-        assert!(s3.contains("<Code>SignatureDoesNotMatch</Code>") && s3.contains("<HostId>RID</HostId>"));
+        assert!(
+            s3.contains("<Code>SignatureDoesNotMatch</Code>")
+                && s3.contains("<HostId>RID</HostId>")
+        );
         let cos = render_error(Dialect::Cos, &e, "/b/k", "RID");
         assert!(cos.starts_with("<?xml version='1.0'") && cos.contains("<TraceId>RID</TraceId>"));
         let p = parse_error(cos.as_bytes()).unwrap();
-        assert_eq!((p.code.as_str(), p.resource.as_deref()), ("SignatureDoesNotMatch", Some("/b/k")));
+        assert_eq!(
+            (p.code.as_str(), p.resource.as_deref()),
+            ("SignatureDoesNotMatch", Some("/b/k"))
+        );
     }
 
     #[test]
@@ -131,10 +146,21 @@ mod tests {
         let ns = br#"<?xml version="1.0"?>
 <Error xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Code>NoSuchKey</Code><Message>a &amp; b</Message></Error>"#;
         let p = parse_error(ns).unwrap();
-        assert_eq!((p.code.as_str(), p.message.as_str()), ("NoSuchKey", "a & b"));
-        assert_eq!(parse_error(b"<CopyPartResult><ETag>x</ETag></CopyPartResult>"), None);
+        assert_eq!(
+            (p.code.as_str(), p.message.as_str()),
+            ("NoSuchKey", "a & b")
+        );
+        assert_eq!(
+            parse_error(b"<CopyPartResult><ETag>x</ETag></CopyPartResult>"),
+            None
+        );
         assert_eq!(parse_error(b"not xml at all <"), None);
-        assert_eq!(parse_error(b"\n\n  <Error><Code>InternalError</Code></Error>").unwrap().code, "InternalError");
+        assert_eq!(
+            parse_error(b"\n\n  <Error><Code>InternalError</Code></Error>")
+                .unwrap()
+                .code,
+            "InternalError"
+        );
     }
 
     #[test]
@@ -188,7 +214,10 @@ pub fn copy_result(body: &[u8]) -> Option<CopyResult> {
         buf.clear();
     }
     let etag = etag?.trim().trim_matches('"').to_string();
-    (!etag.is_empty()).then(|| CopyResult { etag, last_modified: lm })
+    (!etag.is_empty()).then_some(CopyResult {
+        etag,
+        last_modified: lm,
+    })
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm]` (or none) -> `YYYY-MM-DDTHH:MM:SS.sssZ`.
@@ -213,7 +242,13 @@ pub fn normalize_timestamp(s: &str) -> String {
             let t = t.to_offset(time::UtcOffset::UTC);
             format!(
                 "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                t.year(), t.month() as u8, t.day(), t.hour(), t.minute(), t.second(), t.millisecond()
+                t.year(),
+                t.month() as u8,
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.millisecond()
             )
         }
         Err(_) => base,
@@ -222,16 +257,28 @@ pub fn normalize_timestamp(s: &str) -> String {
 
 /// The client's copy result document.
 pub fn render_copy_result(to: Dialect, part: bool, r: &CopyResult) -> String {
-    let root = if part { "CopyPartResult" } else { "CopyObjectResult" };
+    let root = if part {
+        "CopyPartResult"
+    } else {
+        "CopyObjectResult"
+    };
     let etag = format!("<ETag>&quot;{}&quot;</ETag>", escape(&r.etag));
     let lm = r
         .last_modified
         .as_deref()
-        .map(|l| format!("<LastModified>{}</LastModified>", escape(&normalize_timestamp(l))))
+        .map(|l| {
+            format!(
+                "<LastModified>{}</LastModified>",
+                escape(&normalize_timestamp(l))
+            )
+        })
         .unwrap_or_default();
     let v = to.vocab();
     match to {
         Dialect::Cos => format!("{}<{root}>{etag}{lm}</{root}>", v.xml_decl),
-        _ => format!("{}<{root} xmlns=\"{}\">{lm}{etag}</{root}>", v.xml_decl, v.xmlns),
+        _ => format!(
+            "{}<{root} xmlns=\"{}\">{lm}{etag}</{root}>",
+            v.xml_decl, v.xmlns
+        ),
     }
 }

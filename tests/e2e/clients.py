@@ -47,6 +47,36 @@ class Boto3:
         r = self._call(self.c.list_objects_v2, Bucket=b, Prefix=prefix)
         return sorted(o["Key"] for o in r.get("Contents", []))
 
+    def initiate(self, b, k):
+        return self._call(self.c.create_multipart_upload, Bucket=b, Key=k)["UploadId"]
+
+    def upload_part(self, b, k, uid, n, data):
+        return self._call(self.c.upload_part, Bucket=b, Key=k, UploadId=uid, PartNumber=n, Body=data)["ETag"]
+
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+        src = {"Bucket": sb, "Key": sk}
+        if version:
+            src["VersionId"] = version
+        kw = {}
+        if rng:
+            kw["CopySourceRange"] = rng
+        for name, v in (cond or {}).items():
+            kw["CopySource" + {"if-match": "IfMatch", "if-none-match": "IfNoneMatch",
+                               "if-modified-since": "IfModifiedSince", "if-unmodified-since": "IfUnmodifiedSince"}[name]] = v
+        r = self._call(self.c.upload_part_copy, Bucket=b, Key=k, UploadId=uid, PartNumber=n, CopySource=src, **kw)
+        return r["CopyPartResult"]["ETag"]
+
+    def complete(self, b, k, uid, parts):
+        return self._call(self.c.complete_multipart_upload, Bucket=b, Key=k, UploadId=uid,
+                          MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]})["ETag"]
+
+    def abort(self, b, k, uid):
+        self._call(self.c.abort_multipart_upload, Bucket=b, Key=k, UploadId=uid)
+
+    def list_parts(self, b, k, uid):
+        r = self._call(self.c.list_parts, Bucket=b, Key=k, UploadId=uid)
+        return [(p["PartNumber"], p["ETag"]) for p in r.get("Parts", [])]
+
 
 class AwsCli:
     name = "awscli"
@@ -88,6 +118,39 @@ class AwsCli:
         out = self.run("s3api", "list-objects-v2", "--bucket", b, "--prefix", prefix)
         return sorted(o["Key"] for o in (json.loads(out) if out.strip() else {}).get("Contents", []))
 
+    def initiate(self, b, k):
+        return json.loads(self.run("s3api", "create-multipart-upload", "--bucket", b, "--key", k))["UploadId"]
+
+    def upload_part(self, b, k, uid, n, data):
+        with tempfile.NamedTemporaryFile() as f:
+            f.write(data)
+            f.flush()
+            return json.loads(self.run("s3api", "upload-part", "--bucket", b, "--key", k, "--upload-id", uid,
+                                       "--part-number", str(n), "--body", f.name))["ETag"]
+
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+        from urllib.parse import quote
+        src = f"{sb}/{quote(sk, safe='/~')}" + (f"?versionId={version}" if version else "")
+        args = ["s3api", "upload-part-copy", "--bucket", b, "--key", k, "--upload-id", uid,
+                "--part-number", str(n), "--copy-source", src]
+        if rng:
+            args += ["--copy-source-range", rng]
+        for name, v in (cond or {}).items():
+            args += ["--copy-source-" + name, v]
+        return json.loads(self.run(*args))["CopyPartResult"]["ETag"]
+
+    def complete(self, b, k, uid, parts):
+        mpu = json.dumps({"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]})
+        return json.loads(self.run("s3api", "complete-multipart-upload", "--bucket", b, "--key", k,
+                                   "--upload-id", uid, "--multipart-upload", mpu))["ETag"]
+
+    def abort(self, b, k, uid):
+        self.run("s3api", "abort-multipart-upload", "--bucket", b, "--key", k, "--upload-id", uid)
+
+    def list_parts(self, b, k, uid):
+        out = json.loads(self.run("s3api", "list-parts", "--bucket", b, "--key", k, "--upload-id", uid))
+        return [(p["PartNumber"], p["ETag"]) for p in out.get("Parts", [])]
+
 
 class Obs:
     """esdk-obs-python; native=True signs `OBS ak:sig` with x-obs-* headers, else its default AWS V2 mode."""
@@ -120,6 +183,33 @@ class Obs:
     def list(self, b, prefix):
         r = self._check(self.c.listObjects(b, prefix=prefix))
         return sorted(c.key for c in r.body.contents)
+
+    def initiate(self, b, k):
+        return self._check(self.c.initiateMultipartUpload(b, k)).body.uploadId
+
+    def upload_part(self, b, k, uid, n, data):
+        return self._check(self.c.uploadPart(b, k, n, uid, object=data)).body.etag
+
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+        from urllib.parse import quote
+        src = f"{sb}/{quote(sk, safe='/~')}" + (f"?versionId={version}" if version else "")
+        headers = {"x-obs-copy-source-" + name if self.name == "obs-native" else "x-amz-copy-source-" + name: v
+                   for name, v in (cond or {}).items()}
+        r = self._check(self.c.copyPart(b, k, n, uid, src, copySourceRange=rng[len("bytes="):] if rng else None,
+                                        extensionHeaders=headers or None))
+        return r.body.etag
+
+    def complete(self, b, k, uid, parts):
+        from obs import CompleteMultipartUploadRequest, CompletePart
+        req = CompleteMultipartUploadRequest(parts=[CompletePart(partNum=n, etag=e) for n, e in parts])
+        return self._check(self.c.completeMultipartUpload(b, k, uid, req)).body.etag
+
+    def abort(self, b, k, uid):
+        self._check(self.c.abortMultipartUpload(b, k, uid))
+
+    def list_parts(self, b, k, uid):
+        r = self._check(self.c.listParts(b, k, uid))
+        return [(p.partNumber, p.etag) for p in r.body.parts]
 
 
 class Cos:
@@ -155,6 +245,36 @@ class Cos:
     def list(self, b, prefix):
         r = self._call(self.c.list_objects, Bucket=b, Prefix=prefix)
         return sorted(c["Key"] for c in r.get("Contents", []))
+
+    def initiate(self, b, k):
+        return self._call(self.c.create_multipart_upload, Bucket=b, Key=k)["UploadId"]
+
+    def upload_part(self, b, k, uid, n, data):
+        return self._call(self.c.upload_part, Bucket=b, Key=k, UploadId=uid, PartNumber=n, Body=data)["ETag"]
+
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+        src = {"Bucket": sb, "Key": sk, "Region": "ap-guangzhou"}
+        if version:
+            src["VersionId"] = version
+        kw = {}
+        for name, v in (cond or {}).items():
+            kw["CopySource" + {"if-match": "IfMatch", "if-none-match": "IfNoneMatch",
+                               "if-modified-since": "IfModifiedSince", "if-unmodified-since": "IfUnmodifiedSince"}[name]] = v
+        r = self._call(self.c.upload_part_copy, Bucket=b, Key=k, UploadId=uid, PartNumber=n, CopySource=src,
+                       CopySourceRange=rng or "", **kw)
+        return r["ETag"]
+
+    def complete(self, b, k, uid, parts):
+        r = self._call(self.c.complete_multipart_upload, Bucket=b, Key=k, UploadId=uid,
+                       MultipartUpload={"Part": [{"PartNumber": n, "ETag": e} for n, e in parts]})
+        return r["ETag"]
+
+    def abort(self, b, k, uid):
+        self._call(self.c.abort_multipart_upload, Bucket=b, Key=k, UploadId=uid)
+
+    def list_parts(self, b, k, uid):
+        r = self._call(self.c.list_parts, Bucket=b, Key=k, UploadId=uid)
+        return [(int(p["PartNumber"]), p["ETag"]) for p in r.get("Part", [])]
 
 
 MODES = ["boto3", "awscli", "obs-native", "obs-v2", "cos"]
