@@ -109,7 +109,7 @@ fn response_header(status: u16, headers: &[(String, String)]) -> Result<Response
     let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
     for (k, v) in headers {
         // A value that is not a valid header value is dropped rather than failing the answer.
-        let _ = h.append_header(k.clone(), v.as_str());
+        let _ = h.append_header(response::wire_case(k), v.as_str());
     }
     Ok(h)
 }

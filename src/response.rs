@@ -152,6 +152,24 @@ pub fn body(
     }
 }
 
+/// The spelling clouds use on the wire: some SDKs read headers from a case-sensitive dict
+/// (cos-python-sdk looks up `ETag`). Vendor headers stay lower-case, as the clouds send them.
+pub fn wire_case(lower: &str) -> String {
+    if lower.starts_with("x-") {
+        return lower.to_string();
+    }
+    if lower == "etag" {
+        return "ETag".to_string();
+    }
+    let mut out = String::with_capacity(lower.len());
+    let mut upper = true;
+    for c in lower.chars() {
+        out.push(if upper { c.to_ascii_uppercase() } else { c });
+        upper = c == '-';
+    }
+    out
+}
+
 pub fn code_for_status(status: u16) -> &'static str {
     match status {
         400 => "InvalidRequest",
