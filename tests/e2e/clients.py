@@ -129,8 +129,8 @@ class AwsCli:
                                        "--part-number", str(n), "--body", f.name))["ETag"]
 
     def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
-        from urllib.parse import quote
-        src = f"{sb}/{quote(sk, safe='/~')}" + (f"?versionId={version}" if version else "")
+        # botocore percent-encodes a string copy source itself.
+        src = f"{sb}/{sk}" + (f"?versionId={version}" if version else "")
         args = ["s3api", "upload-part-copy", "--bucket", b, "--key", k, "--upload-id", uid,
                 "--part-number", str(n), "--copy-source", src]
         if rng:
@@ -191,8 +191,8 @@ class Obs:
         return self._check(self.c.uploadPart(b, k, n, uid, object=data)).body.etag
 
     def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
-        from urllib.parse import quote
-        src = f"{sb}/{quote(sk, safe='/~')}" + (f"?versionId={version}" if version else "")
+        # The SDK percent-encodes the copy source itself; callers pass the raw key.
+        src = f"/{sb}/{sk}" + (f"?versionId={version}" if version else "")
         headers = {"x-obs-copy-source-" + name if self.name == "obs-native" else "x-amz-copy-source-" + name: v
                    for name, v in (cond or {}).items()}
         r = self._check(self.c.copyPart(b, k, n, uid, src, copySourceRange=rng[len("bytes="):] if rng else None,
