@@ -205,6 +205,7 @@ fn verify_v2<'k>(
             .ok_or_else(|| {
                 ApiError::malformed_auth("Authorization must be '<scheme> AK:signature'")
             })?;
+        check_v2_signature_form(sig)?;
         let date_header = format!("{prefix}date");
         let date = req
             .header(&date_header)
@@ -226,6 +227,7 @@ fn verify_v2<'k>(
         let ak = query_value(req.raw_query, ak_param)?.unwrap_or_default();
         let sig = query_value(req.raw_query, "Signature")?
             .ok_or_else(|| ApiError::malformed_auth("Signature is missing"))?;
+        check_v2_signature_form(&sig)?;
         let expires = query_value(req.raw_query, "Expires")?
             .ok_or_else(|| ApiError::malformed_auth("Expires is missing"))?;
         let e: i64 = expires
@@ -236,12 +238,6 @@ fn verify_v2<'k>(
         }
         (ak, sig, expires, true)
     };
-    let decoded_sig = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, &sig);
-    if !matches!(decoded_sig, Ok(ref b) if b.len() == 20) {
-        return Err(ApiError::malformed_auth(
-            "The signature is not base64 of an HMAC-SHA1",
-        ));
-    }
     let key = secret(lookup, &ak)?;
     let query = decoded_query(
         req.raw_query,
@@ -285,6 +281,16 @@ fn verify_v2<'k>(
         first_sts.get_or_insert(sts);
     }
     Err(ApiError::signature_mismatch().with_detail(first_sts.unwrap_or_default()))
+}
+
+fn check_v2_signature_form(sig: &str) -> Result<(), ApiError> {
+    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig);
+    if !matches!(decoded, Ok(ref b) if b.len() == 20) {
+        return Err(ApiError::malformed_auth(
+            "The signature is not base64 of an HMAC-SHA1",
+        ));
+    }
+    Ok(())
 }
 
 struct V4Auth {

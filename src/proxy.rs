@@ -146,6 +146,7 @@ async fn respond_error(
     head: bool,
 ) -> Result<()> {
     metrics::error(client, &err.code);
+    metrics::request(client, err.status);
     if let Some(d) = &err.detail {
         tracing::debug!(request_id, code = %err.code, canonical = %d, "request refused");
     } else {
@@ -303,6 +304,7 @@ impl ProxyHttp for Gateway {
             }
             Ok(Plan::Local(status, mut headers)) => {
                 response::finish(Dialect::Obs, &mut headers, &ctx.request_id);
+                metrics::request(Dialect::Obs, status);
                 respond(session, status, headers, None, true).await?;
                 Ok(true)
             }

@@ -133,6 +133,24 @@ const AUTH_PARAMS: &[&str] = &[
     "x-cos-security-token",
 ];
 
+/// List parameters that the COS SDK always sends, empty when unset; some backends take an empty
+/// delimiter literally, so an empty one is dropped (S3 treats it as absent).
+const EMPTY_MEANS_ABSENT: &[&str] = &[
+    "delimiter",
+    "prefix",
+    "marker",
+    "key-marker",
+    "upload-id-marker",
+    "version-id-marker",
+    "continuation-token",
+    "start-after",
+    "encoding-type",
+    "max-keys",
+    "max-uploads",
+    "max-parts",
+    "part-number-marker",
+];
+
 fn is_auth_param(name: &str) -> bool {
     AUTH_PARAMS.contains(&name) || name.starts_with("X-Amz-") || name.starts_with("q-")
 }
@@ -250,6 +268,8 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
             }
         }
     }
+    out.query
+        .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
     translate_request_headers(client, backend.dialect, inb, &mut out).map_err(rej)?;
 
     if matches!(op, Op::UploadPart | Op::UploadPartCopy) {

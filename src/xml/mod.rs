@@ -39,7 +39,8 @@ pub struct ParsedError {
 
 /// Parse a document whose root is `Error`; `None` for any other root or unparsable XML.
 pub fn parse_error(body: &[u8]) -> Option<ParsedError> {
-    let mut r = Reader::from_reader(body);
+    // S3 may pad a slow 200 answer with whitespace before the document.
+    let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
     let mut buf = Vec::new();
     let mut depth = 0usize;
@@ -88,7 +89,7 @@ pub fn parse_error(body: &[u8]) -> Option<ParsedError> {
 /// Re-issue a result document with the client dialect's namespace on its root.
 /// Returns `None` when the body is not XML (it is then passed through untouched).
 pub fn rewrite_namespace(body: &[u8], to: Dialect) -> Option<Vec<u8>> {
-    let mut r = Reader::from_reader(body);
+    let mut r = Reader::from_reader(body.trim_ascii_start());
     let mut w = Writer::new(Vec::with_capacity(body.len() + 64));
     let mut buf = Vec::new();
     let mut root_done = false;
@@ -180,7 +181,7 @@ pub struct CopyResult {
 }
 
 pub fn copy_result(body: &[u8]) -> Option<CopyResult> {
-    let mut r = Reader::from_reader(body);
+    let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
     let mut buf = Vec::new();
     let mut depth = 0usize;

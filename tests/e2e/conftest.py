@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -116,17 +117,82 @@ admin_token = "{secrets.token_hex(16)}"
 
 
 class Proxy:
-    def __init__(self, work, name, config_text):
+    def __init__(self, work, name, config_text, log_filter="info"):
         self.port = free_port()
         self.conf = work / f"{name}.toml"
+        self.log_path = work / f"{name}.log"
         self.conf.write_text(config_text.replace("@PORT@", str(self.port)))
-        env = dict(os.environ, DIALECT_PROXY_LOG=os.environ.get("DIALECT_PROXY_LOG", "info"))
-        self.proc = Proc([str(BIN), "--config", str(self.conf)], work / f"{name}.log", env=env)
+        env = dict(os.environ, DIALECT_PROXY_LOG=os.environ.get("DIALECT_PROXY_LOG", log_filter))
+        self.proc = Proc([str(BIN), "--config", str(self.conf)], self.log_path, env=env)
         wait_until(lambda: port_open(self.port), f"proxy {name}")
         self.url = f"http://127.0.0.1:{self.port}"
 
     def stop(self):
         self.proc.stop()
+
+
+class Tripwire:
+    """A listening socket that only counts connections: proves a refused request never left the proxy."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.count = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.count += 1
+            conn.close()
+
+    def stop(self):
+        self.sock.close()
+
+
+class StubBackend:
+    """An S3 stand-in for faults no real server makes: a 200 whose body is an error, or has no ETag."""
+
+    def __init__(self):
+        import http.server
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                if "err200" in self.path:
+                    body = b"\n\n  <?xml version='1.0' encoding='UTF-8'?>\n<Error><Code>SlowDown</Code><Message>Reduce your request rate.</Message><RequestId>STUB</RequestId></Error>"
+                elif "unknown200" in self.path:
+                    body = b"<Error><Code>WeirdFailure</Code><Message>no idea</Message></Error>"
+                elif "noetag" in self.path:
+                    body = b"<CopyPartResult><LastModified>2024-03-15T12:34:56.000Z</LastModified></CopyPartResult>"
+                elif "yandex" in self.path:
+                    body = b'<CopyObjectResult><ETag>"abc123"</ETag><LastModified>2019-02-15T14:32:00</LastModified></CopyObjectResult>'
+                else:
+                    body = b""
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("x-amz-request-id", "STUBREQ")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def standin_config(ak, sk, garage):
@@ -149,11 +215,11 @@ backend = "garage"
 """
 
 
-def front_config(garage, obs, cos, moto_port):
+def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port):
     return f"""
 [server]
 listen = ["127.0.0.1:@PORT@"]
-metrics = "127.0.0.1:{free_port()}"
+metrics = "127.0.0.1:{metrics_port}"
 [[clients]]
 access_key = "{CLIENT_AK}"
 secret_key = "{CLIENT_SK}"
@@ -188,6 +254,24 @@ endpoint = "http://127.0.0.1:{moto_port}"
 region = "us-east-1"
 access_key = "testing"
 secret_key = "testing"
+[[backends]]
+name = "tripwire"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{trip.port}"
+access_key = "unused"
+secret_key = "unused"
+[[backends]]
+name = "stub"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{stub.port}"
+access_key = "unused"
+secret_key = "unused"
+[[routes]]
+bucket = "trip-*"
+backend = "tripwire"
+[[routes]]
+bucket = "stub-*"
+backend = "stub"
 [[routes]]
 bucket = "*-s3-*"
 backend = "garage"
@@ -222,9 +306,18 @@ def bed():
         started.append(obs)
         cos = Proxy(work, "standin-cos", standin_config(COS_AK, COS_SK, garage))
         started.append(cos)
-        front = Proxy(work, "front", front_config(garage, obs, cos, moto_port))
+        trip = Tripwire()
+        started.append(trip)
+        stub = StubBackend()
+        started.append(stub)
+        metrics_port = free_port()
+        front = Proxy(work, "front", front_config(garage, obs, cos, moto_port, trip, stub, metrics_port),
+                      log_filter="info,dialect_proxy=debug")
         started.append(front)
-        yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "moto_port": moto_port}
+        front.metrics_url = f"http://127.0.0.1:{metrics_port}"
+        wait_until(lambda: port_open(metrics_port), "metrics listener")
+        yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "moto_port": moto_port,
+               "trip": trip, "stub": stub}
     finally:
         for s in reversed(started):
             s.stop()

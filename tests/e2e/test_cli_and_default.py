@@ -1,0 +1,89 @@
+"""The command line contract and the embedded default serving all three SDKs."""
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from clients import SdkError, make
+from conftest import BIN, ROOT, Proc, free_port, port_open, wait_until
+
+CONF_ENV = {k: "x" for k in ["DIALECT_PROXY_CLIENT_SECRET", "GARAGE_KEY_ID", "GARAGE_SECRET", "APP_TEAM_SECRET",
+                             "OBS_AK", "OBS_SK", "COS_SECRET_ID", "COS_SECRET_KEY", "YC_KEY_ID", "YC_SECRET"]}
+
+
+def run(*args, env=None):
+    return subprocess.run([str(BIN), *args], capture_output=True, text=True, timeout=30,
+                          env=dict(os.environ, **(env or {})))
+
+
+def test_check_accepts_every_shipped_config():
+    confs = sorted((ROOT / "conf").glob("*.toml"))
+    assert len(confs) >= 3
+    for f in confs:
+        r = run("check", "--config", str(f), env=CONF_ENV)
+        assert r.returncode == 0, r.stderr
+        assert len(r.stdout.strip().splitlines()) == 1 and "ok" in r.stdout
+
+
+def test_check_names_the_key_and_line_of_a_broken_config(tmp_path):
+    r = run("check", "--config", str(ROOT / "tests/conf-broken/bad-dialect.toml"))
+    assert r.returncode != 0
+    assert "backends[0].dialect" in r.stderr and "line 7" in r.stderr
+    f = tmp_path / "c.toml"
+    f.write_text((ROOT / "conf/garage.toml").read_text())
+    r = run("check", "--config", str(f))  # the secret's variable is not set
+    assert r.returncode != 0 and "DIALECT_PROXY_CLIENT_SECRET" in r.stderr and "clients[0]" in r.stderr
+    f.write_text("[server]\nlisten = [\"nope\"]\n")
+    r = run("check", "--config", str(f))
+    assert r.returncode != 0 and "server.listen[0]" in r.stderr
+
+
+def test_help_version_and_unknown_flags():
+    assert run("--help").returncode == 0
+    r = run("--version")
+    assert r.returncode == 0 and r.stdout.startswith("dialect-proxy ")
+    r = run("--no-such-flag")
+    assert r.returncode != 0 and "Usage" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def default_proxy(tmp_path_factory):
+    work = tmp_path_factory.mktemp("default")
+    port = free_port()
+    env = dict(os.environ, DIALECT_PROXY_LISTEN=f"127.0.0.1:{port}", DIALECT_PROXY_DATA=str(work / "data"))
+    env.pop("DIALECT_PROXY_ACCESS_KEY", None)
+    env.pop("DIALECT_PROXY_SECRET_KEY", None)
+    p = Proc([str(BIN)], work / "default.log", env=env)
+    try:
+        wait_until(lambda: port_open(port), "embedded default")
+        wait_until(lambda: "secret key:" in (work / "default.log").read_text(), "credentials banner")
+        text = (work / "default.log").read_text()
+        ak = text.split("access key:")[1].split()[0]
+        sk = text.split("secret key:")[1].split()[0]
+        yield f"http://127.0.0.1:{port}", ak, sk, work
+    finally:
+        p.stop()
+
+
+def test_embedded_default_serves_every_sdk(default_proxy, monkeypatch):
+    import clients
+    url, ak, sk, work = default_proxy
+    monkeypatch.setattr(clients, "CLIENT_AK", ak)
+    monkeypatch.setattr(clients, "CLIENT_SK", sk)
+    boto = make("boto3", url)
+    boto.c.create_bucket(Bucket="demo-1250000000")
+    data = os.urandom(70000)
+    for mode in ["boto3", "awscli", "obs-native", "obs-v2", "cos"]:
+        c = make(mode, url)
+        key = f"default/{mode}/obj.bin"
+        c.put("demo-1250000000", key, data)
+        assert hashlib.sha256(c.get("demo-1250000000", key)).digest() == hashlib.sha256(data).digest()
+        assert c.head("demo-1250000000", key) == len(data)
+        assert c.list("demo-1250000000", f"default/{mode}/") == [key]
+        c.delete("demo-1250000000", key)
+        with pytest.raises(SdkError):
+            c.get("demo-1250000000", key)
+    assert (work / "data" / "demo-1250000000").is_dir()
+    # The generated secret is printed once, and never logged elsewhere.
+    assert (work / "default.log").read_text().count(sk) == 1
