@@ -100,6 +100,26 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// A backend known only by name and host: enough to render requests for it (tests, tools).
+    pub fn render_only(dialect: Dialect, host: &str, region: &str) -> Backend {
+        Backend {
+            name: host.to_string(),
+            dialect,
+            tls: true,
+            host: host.to_string(),
+            sni: host.to_string(),
+            addr: None,
+            connect: String::new(),
+            region: region.to_string(),
+            addressing: Addressing::Virtual,
+            access_key: String::new(),
+            secret: Secret::new(""),
+            embedded: None,
+            ca_file: None,
+            key_cache: Mutex::new(None),
+        }
+    }
+
     /// SigV4 kSigning for `scope`, derived once per day and region.
     pub fn signing_key(&self, scope: &str) -> [u8; 32] {
         let mut c = self.key_cache.lock().unwrap_or_else(|e| e.into_inner());

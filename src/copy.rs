@@ -61,10 +61,11 @@ pub fn parse_source(
 /// Render a copy source (already renamed to the backend's bucket) for the backend's dialect.
 pub fn render_source(to: Dialect, src: &CopySource, backend: &Backend) -> String {
     let key = sign::uri_encode_path(&src.key);
+    // Version ids go raw, as every SDK sends them.
     let version = src
         .version_id
         .as_ref()
-        .map(|v| format!("?versionId={}", sign::uri_encode(v)))
+        .map(|v| format!("?versionId={v}"))
         .unwrap_or_default();
     match to {
         Dialect::S3 | Dialect::Obs => format!("/{}/{key}{version}", src.bucket),

@@ -200,8 +200,13 @@ impl Gateway {
         if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
             f.out.set_header("content-length", body.len().to_string());
         }
+        if let Some(cp) = f.precheck.take() {
+            if let Err(e) = self.check_conditions(backend, &cp).await {
+                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
+            }
+        }
         f.out.sign(backend, Some(&hash), now());
-        let answer = match self.round_trip(backend, &f, body).await {
+        let answer = match self.round_trip(backend, &f.out, body).await {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(request_id = %rid, backend = %backend.name, error = %e, "backend exchange failed");
@@ -229,15 +234,52 @@ impl Gateway {
         respond(session, out.status, headers, Some(out.body), false).await
     }
 
+    /// Copy conditions the backend cannot express: HEAD the source and decide here.
+    async fn check_conditions(
+        &self,
+        backend: &Backend,
+        cp: &crate::model::CopyPart,
+    ) -> std::result::Result<(), ApiError> {
+        let mut head = request::source_head(cp, backend);
+        head.sign(backend, Some(EMPTY_SHA256), now());
+        let (status, headers, _) = self
+            .round_trip(backend, &head, Bytes::new())
+            .await
+            .map_err(|_| ApiError::unavailable("The backend could not be reached"))?;
+        if status >= 300 {
+            let code = if status == 404 {
+                "NoSuchKey"
+            } else {
+                response::code_for_status(status)
+            };
+            return Err(ApiError::new(
+                status,
+                code,
+                "The copy source could not be read",
+            ));
+        }
+        let get = |n: &str| {
+            headers
+                .iter()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.as_str())
+        };
+        let etag = get("etag").unwrap_or("");
+        let modified = get("last-modified")
+            .and_then(crate::auth::parse_date)
+            .unwrap_or(0);
+        cp.conditions.evaluate(etag, modified)
+    }
+
     async fn round_trip(
         &self,
         backend: &Backend,
-        f: &Forward,
+        out: &crate::outbound::Outbound,
         body: Bytes,
     ) -> Result<(u16, Vec<(String, String)>, Vec<u8>)> {
         let peer = peer_for(backend)?;
         let (mut up, _) = self.connector.get_http_session(&peer).await?;
-        up.write_request_header(Box::new(request_header(&f.out)?))
+        up.write_request_header(Box::new(request_header(out)?))
             .await?;
         if !body.is_empty() {
             up.write_request_body(body, true).await?;
@@ -259,7 +301,7 @@ impl Gateway {
             })
             .collect();
         let mut buf = Vec::new();
-        if f.out.method != "HEAD" {
+        if out.method != "HEAD" {
             while let Some(chunk) = up.read_response_body().await? {
                 if buf.len() + chunk.len() > MAX_SMALL_RESPONSE {
                     return Error::e_explain(

@@ -3,10 +3,12 @@
 
 use crate::addressing;
 use crate::auth::{self, Payload, WireRequest};
+use crate::config::Backend;
 use crate::config::Config;
 use crate::copy;
 use crate::dialect::{translate_header, Dialect};
 use crate::error::ApiError;
+use crate::model::{CopyPart, Field};
 use crate::outbound::Outbound;
 use crate::sign;
 
@@ -77,6 +79,8 @@ pub struct Forward {
     pub out: Outbound,
     pub payload: Payload,
     pub resource: String,
+    /// Copy conditions the backend cannot express, to check against a HEAD of the source first.
+    pub precheck: Option<CopyPart>,
 }
 
 pub enum Plan {
@@ -270,7 +274,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     }
     out.query
         .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
-    translate_request_headers(client, backend.dialect, inb, &mut out).map_err(rej)?;
+    translate_request_headers(client, backend.dialect, op, inb, &mut out).map_err(rej)?;
 
     if matches!(op, Op::UploadPart | Op::UploadPartCopy) {
         copy::check_part_number(inb.query_get("partNumber").as_deref()).map_err(rej)?;
@@ -280,35 +284,33 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
             )));
         }
     }
+    let mut precheck = None;
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
-        let name = format!("{}copy-source", client.vocab().prefix);
-        let raw = inb.header(&name).unwrap_or("");
-        let mut src = copy::parse_source(client, raw, &cfg.suffixes).map_err(rej)?;
+        let mut cp = CopyPart::parse(client, &inb.headers, &cfg.suffixes).map_err(rej)?;
+        if op == Op::CopyObject && cp.range.is_some() {
+            return Err(rej(ApiError::invalid_argument(
+                "A byte range applies only to Upload Part - Copy",
+            )));
+        }
         let src_route = cfg
-            .route(&src.bucket)
-            .ok_or_else(|| rej(ApiError::no_such_bucket(&src.bucket)))?;
+            .route(&cp.source.bucket)
+            .ok_or_else(|| rej(ApiError::no_such_bucket(&cp.source.bucket)))?;
         if src_route.backend_index != routed.backend_index {
             return Err(rej(ApiError::not_implemented(
                 "Copying between buckets on different backends is not supported yet",
             )));
         }
-        src.bucket = src_route.bucket;
-        let to = backend.dialect;
-        out.set_header(
-            &format!("{}copy-source", to.vocab().prefix),
-            copy::render_source(to, &src, backend),
-        );
-        let range_name = format!("{}copy-source-range", to.vocab().prefix);
-        if let Some(r) = out.header(&range_name).map(str::to_string) {
-            if r.trim().is_empty() {
-                out.headers.retain(|(k, _)| *k != range_name);
-            } else if op == Op::UploadPartCopy {
-                copy::check_range(&r).map_err(rej)?;
-            }
+        cp.source.bucket = src_route.bucket;
+        // A combination the backend cannot express is evaluated here against a HEAD of the source.
+        let here = !cp.conditions.expressible_in(backend.dialect);
+        out.headers
+            .extend(cp.headers(backend.dialect, backend, !here));
+        if here {
+            precheck = Some(cp);
         }
-        check_sse(&out, to, "copy-source-server-side-encryption-customer-").map_err(rej)?;
+    } else {
+        check_sse(&out, backend.dialect, "server-side-encryption-customer-").map_err(rej)?;
     }
-    check_sse(&out, backend.dialect, "server-side-encryption-customer-").map_err(rej)?;
 
     Ok(Plan::Forward(Box::new(Forward {
         client,
@@ -317,6 +319,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         out,
         payload,
         resource,
+        precheck,
     })))
 }
 
@@ -386,32 +389,27 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
     }
 }
 
-/// Characters the OBS SDK leaves unencoded in header values.
-const OBS_HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~')
-    .remove(b' ')
-    .remove(b';')
-    .remove(b'/')
-    .remove(b'?')
-    .remove(b':')
-    .remove(b'@')
-    .remove(b'&')
-    .remove(b'=')
-    .remove(b'+')
-    .remove(b'$')
-    .remove(b',')
-    .remove(b'\'')
-    .remove(b'*');
+/// Neutral suffixes UploadPart / UploadPartCopy refuse: they belong on Initiate.
+const NOT_ON_PARTS: &[&str] = &[
+    "server-side-encryption",
+    "server-side-encryption-aws-kms-key-id",
+    "server-side-encryption-context",
+    "server-side-encryption-bucket-key-enabled",
+    "storage-class",
+    "acl",
+    "website-redirect-location",
+    "tagging",
+];
 
 fn translate_request_headers(
     client: Dialect,
     to: Dialect,
+    op: Op,
     inb: &Inbound,
     out: &mut Outbound,
 ) -> Result<(), ApiError> {
+    let copy_op = matches!(op, Op::UploadPartCopy | Op::CopyObject);
+    let part_op = matches!(op, Op::UploadPartCopy | Op::UploadPart);
     for (k, v) in &inb.headers {
         if PASS_HEADERS.contains(&k.as_str()) {
             if k == "content-encoding" {
@@ -432,7 +430,13 @@ fn translate_request_headers(
         let Some(suffix) = client.neutral_suffix(k) else {
             continue;
         };
-        if DROP_SUFFIXES.contains(&suffix.as_str()) {
+        if DROP_SUFFIXES.contains(&suffix.as_str())
+            || (copy_op && crate::dialect::is_copy_field(&suffix))
+            || (part_op
+                && (NOT_ON_PARTS.contains(&suffix.as_str())
+                    || suffix.starts_with("meta-")
+                    || suffix.starts_with("grant-")))
+        {
             continue;
         }
         // The OBS SDK percent-encodes every header value; the neutral form is decoded.
@@ -443,7 +447,7 @@ fn translate_request_headers(
         };
         if let Some((name, mut value)) = translate_header(client, to, k, &value) {
             if to == Dialect::Obs && name.starts_with("x-obs-meta-") {
-                value = percent_encoding::utf8_percent_encode(&value, OBS_HEADER_SAFE).to_string();
+                value = crate::dialect::obs::encode_header_value(&value);
             }
             out.headers.push((name, value));
         }
@@ -455,4 +459,32 @@ fn translate_request_headers(
         out.set_header("content-length", n.to_string());
     }
     Ok(())
+}
+
+/// The HEAD of a copy's source, as the backend receives it (for conditions evaluated here).
+pub fn source_head(cp: &CopyPart, backend: &Backend) -> Outbound {
+    let mut out = Outbound {
+        method: "HEAD".into(),
+        ..Default::default()
+    };
+    out.address(
+        backend,
+        Some(&cp.source.bucket),
+        Some(&sign::uri_encode_path(&cp.source.key)),
+    );
+    if let Some(v) = &cp.source.version_id {
+        out.query.push(("versionId".into(), Some(v.clone())));
+    }
+    if let Some(s) = &cp.source_sse_c {
+        let d = backend.dialect;
+        out.headers
+            .push((d.copy_header(Field::SseAlgorithm), s.algorithm.clone()));
+        out.headers
+            .push((d.copy_header(Field::SseKey), s.key.clone()));
+        if let Some(m) = &s.key_md5 {
+            out.headers
+                .push((d.copy_header(Field::SseKeyMd5), m.clone()));
+        }
+    }
+    out
 }

@@ -5,7 +5,41 @@ pub mod cos;
 pub mod obs;
 pub mod s3;
 
+use crate::model::Field;
 use serde::Deserialize;
+
+/// Header suffixes of the copy fields; the same in all three namespaces.
+pub const COPY_FIELDS: &[(Field, &str)] = &[
+    (Field::Source, "copy-source"),
+    (Field::Range, "copy-source-range"),
+    (Field::IfMatch, "copy-source-if-match"),
+    (Field::IfNoneMatch, "copy-source-if-none-match"),
+    (Field::IfModifiedSince, "copy-source-if-modified-since"),
+    (Field::IfUnmodifiedSince, "copy-source-if-unmodified-since"),
+    (
+        Field::SseAlgorithm,
+        "server-side-encryption-customer-algorithm",
+    ),
+    (Field::SseKey, "server-side-encryption-customer-key"),
+    (Field::SseKeyMd5, "server-side-encryption-customer-key-md5"),
+    (
+        Field::SourceSseAlgorithm,
+        "copy-source-server-side-encryption-customer-algorithm",
+    ),
+    (
+        Field::SourceSseKey,
+        "copy-source-server-side-encryption-customer-key",
+    ),
+    (
+        Field::SourceSseKeyMd5,
+        "copy-source-server-side-encryption-customer-key-md5",
+    ),
+];
+
+/// Is this neutral suffix one of the copy fields (owned by the copy model)?
+pub fn is_copy_field(suffix: &str) -> bool {
+    COPY_FIELDS.iter().any(|(_, s)| *s == suffix)
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "lowercase")]

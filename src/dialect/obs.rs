@@ -27,3 +27,28 @@ pub const VOCAB: Vocabulary = Vocabulary {
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
 };
+
+/// Characters esdk-obs-python leaves unencoded in header values (it percent-encodes the rest).
+const HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b' ')
+    .remove(b';')
+    .remove(b'/')
+    .remove(b'?')
+    .remove(b':')
+    .remove(b'@')
+    .remove(b'&')
+    .remove(b'=')
+    .remove(b'+')
+    .remove(b'$')
+    .remove(b',')
+    .remove(b'\'')
+    .remove(b'*');
+
+/// Encode a header value the way the OBS SDK does, so an OBS server decodes it back.
+pub fn encode_header_value(v: &str) -> String {
+    percent_encoding::utf8_percent_encode(v, HEADER_SAFE).to_string()
+}

@@ -263,7 +263,7 @@ pub fn render_copy_result(to: Dialect, part: bool, r: &CopyResult) -> String {
     } else {
         "CopyObjectResult"
     };
-    let etag = format!("<ETag>&quot;{}&quot;</ETag>", escape(&r.etag));
+    let etag = format!("<ETag>\"{}\"</ETag>", escape(&r.etag));
     let lm = r
         .last_modified
         .as_deref()
