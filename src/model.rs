@@ -117,12 +117,14 @@ fn http_date(t: i64) -> String {
 }
 
 impl CopyPart {
-    /// Parse from a request's headers (lower-case names) in `dialect`. Values from the OBS SDK are
-    /// percent-encoded; `decode` undoes that for every field but the source (which `parse_source` decodes).
+    /// Parse from a request's headers (lower-case names) in `dialect`. `encoded_values` says the
+    /// client percent-encodes header values (the OBS SDK, in every signing mode); they are decoded,
+    /// except the source, which `parse_source` decodes.
     pub fn parse(
         dialect: Dialect,
         headers: &[(String, String)],
         suffixes: &[String],
+        encoded_values: bool,
     ) -> Result<Self, ApiError> {
         let get = |f: Field| -> Option<String> {
             let name = dialect.copy_header(f);
@@ -130,7 +132,7 @@ impl CopyPart {
                 .iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.as_str())?;
-            Some(if dialect == Dialect::Obs && f != Field::Source {
+            Some(if encoded_values && f != Field::Source {
                 crate::sign::percent_decode(v)
             } else {
                 v.to_string()

@@ -286,7 +286,13 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     }
     let mut precheck = None;
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
-        let mut cp = CopyPart::parse(client, &inb.headers, &cfg.suffixes).map_err(rej)?;
+        let mut cp = CopyPart::parse(
+            client,
+            &inb.headers,
+            &cfg.suffixes,
+            encoded_values(client, inb),
+        )
+        .map_err(rej)?;
         if op == Op::CopyObject && cp.range.is_some() {
             return Err(rej(ApiError::invalid_argument(
                 "A byte range applies only to Upload Part - Copy",
@@ -389,6 +395,14 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
     }
 }
 
+/// Does this client percent-encode its header values? The OBS SDK does, whichever signature it uses.
+fn encoded_values(client: Dialect, inb: &Inbound) -> bool {
+    client == Dialect::Obs
+        || inb
+            .header("user-agent")
+            .is_some_and(|ua| ua.starts_with("obs-sdk-"))
+}
+
 /// Neutral suffixes UploadPart / UploadPartCopy refuse: they belong on Initiate.
 const NOT_ON_PARTS: &[&str] = &[
     "server-side-encryption",
@@ -440,7 +454,7 @@ fn translate_request_headers(
             continue;
         }
         // The OBS SDK percent-encodes every header value; the neutral form is decoded.
-        let value = if client == Dialect::Obs {
+        let value = if encoded_values(client, inb) {
             sign::percent_decode(v)
         } else {
             v.clone()

@@ -22,7 +22,7 @@ class Boto3:
         from botocore.config import Config
         self.c = boto3.client("s3", endpoint_url=url, aws_access_key_id=CLIENT_AK, aws_secret_access_key=CLIENT_SK,
                               region_name="us-east-1",
-                              config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+                              config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
 
     def _call(self, fn, **kw):
         from botocore.exceptions import ClientError
@@ -31,11 +31,15 @@ class Boto3:
         except ClientError as e:
             raise SdkError(e.response["ResponseMetadata"]["HTTPStatusCode"], e.response["Error"]["Code"], e.response) from None
 
-    def put(self, b, k, data):
-        return self._call(self.c.put_object, Bucket=b, Key=k, Body=data)["ETag"]
+    @staticmethod
+    def _sse(ssec, prefix=""):
+        return {f"{prefix}SSECustomerAlgorithm": "AES256", f"{prefix}SSECustomerKey": ssec} if ssec else {}
 
-    def get(self, b, k):
-        return self._call(self.c.get_object, Bucket=b, Key=k)["Body"].read()
+    def put(self, b, k, data, ssec=None):
+        return self._call(self.c.put_object, Bucket=b, Key=k, Body=data, **self._sse(ssec))["ETag"]
+
+    def get(self, b, k, ssec=None):
+        return self._call(self.c.get_object, Bucket=b, Key=k, **self._sse(ssec))["Body"].read()
 
     def head(self, b, k):
         return self._call(self.c.head_object, Bucket=b, Key=k)["ContentLength"]
@@ -47,17 +51,17 @@ class Boto3:
         r = self._call(self.c.list_objects_v2, Bucket=b, Prefix=prefix)
         return sorted(o["Key"] for o in r.get("Contents", []))
 
-    def initiate(self, b, k):
-        return self._call(self.c.create_multipart_upload, Bucket=b, Key=k)["UploadId"]
+    def initiate(self, b, k, ssec=None):
+        return self._call(self.c.create_multipart_upload, Bucket=b, Key=k, **self._sse(ssec))["UploadId"]
 
     def upload_part(self, b, k, uid, n, data):
         return self._call(self.c.upload_part, Bucket=b, Key=k, UploadId=uid, PartNumber=n, Body=data)["ETag"]
 
-    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None, ssec=None, src_ssec=None):
         src = {"Bucket": sb, "Key": sk}
         if version:
             src["VersionId"] = version
-        kw = {}
+        kw = dict(self._sse(ssec), **self._sse(src_ssec, "CopySource"))
         if rng:
             kw["CopySourceRange"] = rng
         for name, v in (cond or {}).items():
@@ -96,16 +100,21 @@ class AwsCli:
             raise SdkError(None, code, err)
         return r.stdout
 
-    def put(self, b, k, data):
+    @staticmethod
+    def _sse(ssec, prefix=""):
+        return [f"--{prefix}sse-customer-algorithm", "AES256", f"--{prefix}sse-customer-key", ssec] if ssec else []
+
+    def put(self, b, k, data, ssec=None):
         with tempfile.NamedTemporaryFile() as f:
             f.write(data)
             f.flush()
-            return json.loads(self.run("s3api", "put-object", "--bucket", b, "--key", k, "--body", f.name))["ETag"]
+            return json.loads(self.run("s3api", "put-object", "--bucket", b, "--key", k, "--body", f.name,
+                                       *self._sse(ssec)))["ETag"]
 
-    def get(self, b, k):
+    def get(self, b, k, ssec=None):
         with tempfile.TemporaryDirectory() as d:
             out = Path(d) / "obj"
-            self.run("s3api", "get-object", "--bucket", b, "--key", k, str(out))
+            self.run("s3api", "get-object", "--bucket", b, "--key", k, *self._sse(ssec), str(out))
             return out.read_bytes()
 
     def head(self, b, k):
@@ -118,8 +127,9 @@ class AwsCli:
         out = self.run("s3api", "list-objects-v2", "--bucket", b, "--prefix", prefix)
         return sorted(o["Key"] for o in (json.loads(out) if out.strip() else {}).get("Contents", []))
 
-    def initiate(self, b, k):
-        return json.loads(self.run("s3api", "create-multipart-upload", "--bucket", b, "--key", k))["UploadId"]
+    def initiate(self, b, k, ssec=None):
+        return json.loads(self.run("s3api", "create-multipart-upload", "--bucket", b, "--key", k,
+                                   *self._sse(ssec)))["UploadId"]
 
     def upload_part(self, b, k, uid, n, data):
         with tempfile.NamedTemporaryFile() as f:
@@ -128,11 +138,11 @@ class AwsCli:
             return json.loads(self.run("s3api", "upload-part", "--bucket", b, "--key", k, "--upload-id", uid,
                                        "--part-number", str(n), "--body", f.name))["ETag"]
 
-    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None, ssec=None, src_ssec=None):
         # botocore percent-encodes a string copy source itself.
         src = f"{sb}/{sk}" + (f"?versionId={version}" if version else "")
         args = ["s3api", "upload-part-copy", "--bucket", b, "--key", k, "--upload-id", uid,
-                "--part-number", str(n), "--copy-source", src]
+                "--part-number", str(n), "--copy-source", src, *self._sse(ssec), *self._sse(src_ssec, "copy-source-")]
         if rng:
             args += ["--copy-source-range", rng]
         for name, v in (cond or {}).items():
@@ -166,11 +176,20 @@ class Obs:
             raise SdkError(r.status, r.errorCode, r)
         return r
 
-    def put(self, b, k, data):
-        return self._check(self.c.putContent(b, k, content=data)).body.etag
+    @staticmethod
+    def _sse(ssec):
+        from obs import SseCHeader
+        return SseCHeader(encryption="AES256", key=ssec) if ssec else None
 
-    def get(self, b, k):
-        r = self._check(self.c.getObject(b, k, loadStreamInMemory=True))
+    def put(self, b, k, data, ssec=None):
+        from obs import PutObjectHeader
+        headers = PutObjectHeader(sseHeader=self._sse(ssec)) if ssec else None
+        return self._check(self.c.putContent(b, k, content=data, headers=headers)).body.etag
+
+    def get(self, b, k, ssec=None):
+        from obs import GetObjectHeader
+        headers = GetObjectHeader(sseHeader=self._sse(ssec)) if ssec else None
+        r = self._check(self.c.getObject(b, k, loadStreamInMemory=True, headers=headers))
         return r.body.buffer
 
     def head(self, b, k):
@@ -184,18 +203,19 @@ class Obs:
         r = self._check(self.c.listObjects(b, prefix=prefix))
         return sorted(c.key for c in r.body.contents)
 
-    def initiate(self, b, k):
-        return self._check(self.c.initiateMultipartUpload(b, k)).body.uploadId
+    def initiate(self, b, k, ssec=None):
+        return self._check(self.c.initiateMultipartUpload(b, k, sseHeader=self._sse(ssec))).body.uploadId
 
     def upload_part(self, b, k, uid, n, data):
         return self._check(self.c.uploadPart(b, k, n, uid, object=data)).body.etag
 
-    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None, ssec=None, src_ssec=None):
         # The SDK percent-encodes the copy source itself; callers pass the raw key.
         src = f"/{sb}/{sk}" + (f"?versionId={version}" if version else "")
         headers = {"x-obs-copy-source-" + name if self.name == "obs-native" else "x-amz-copy-source-" + name: v
                    for name, v in (cond or {}).items()}
         r = self._check(self.c.copyPart(b, k, n, uid, src, copySourceRange=rng[len("bytes="):] if rng else None,
+                                        destSseHeader=self._sse(ssec), sourceSseHeader=self._sse(src_ssec),
                                         extensionHeaders=headers or None))
         return r.body.etag
 
@@ -229,11 +249,22 @@ class Cos:
         except CosServiceError as e:
             raise SdkError(e.get_status_code(), e.get_error_code(), e) from None
 
-    def put(self, b, k, data):
-        return self._call(self.c.put_object, Bucket=b, Key=k, Body=data)["ETag"]
+    @staticmethod
+    def _sse(ssec, prefix=""):
+        if not ssec:
+            return {}
+        import base64
+        import hashlib
+        key = ssec.encode()
+        return {f"{prefix}SSECustomerAlgorithm": "AES256",
+                f"{prefix}SSECustomerKey": base64.b64encode(key).decode(),
+                f"{prefix}SSECustomerKeyMD5": base64.b64encode(hashlib.md5(key).digest()).decode()}
 
-    def get(self, b, k):
-        r = self._call(self.c.get_object, Bucket=b, Key=k)
+    def put(self, b, k, data, ssec=None):
+        return self._call(self.c.put_object, Bucket=b, Key=k, Body=data, **self._sse(ssec))["ETag"]
+
+    def get(self, b, k, ssec=None):
+        r = self._call(self.c.get_object, Bucket=b, Key=k, **self._sse(ssec))
         return r["Body"].get_raw_stream().read()
 
     def head(self, b, k):
@@ -246,17 +277,17 @@ class Cos:
         r = self._call(self.c.list_objects, Bucket=b, Prefix=prefix)
         return sorted(c["Key"] for c in r.get("Contents", []))
 
-    def initiate(self, b, k):
-        return self._call(self.c.create_multipart_upload, Bucket=b, Key=k)["UploadId"]
+    def initiate(self, b, k, ssec=None):
+        return self._call(self.c.create_multipart_upload, Bucket=b, Key=k, **self._sse(ssec))["UploadId"]
 
     def upload_part(self, b, k, uid, n, data):
         return self._call(self.c.upload_part, Bucket=b, Key=k, UploadId=uid, PartNumber=n, Body=data)["ETag"]
 
-    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None):
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None, ssec=None, src_ssec=None):
         src = {"Bucket": sb, "Key": sk, "Region": "ap-guangzhou"}
         if version:
             src["VersionId"] = version
-        kw = {}
+        kw = dict(self._sse(ssec), **self._sse(src_ssec, "CopySource"))
         for name, v in (cond or {}).items():
             kw["CopySource" + {"if-match": "IfMatch", "if-none-match": "IfNoneMatch",
                                "if-modified-since": "IfModifiedSince", "if-unmodified-since": "IfUnmodifiedSince"}[name]] = v
