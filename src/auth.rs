@@ -50,7 +50,10 @@ pub enum Payload {
     /// aws-chunked body; `signed` chunks chain from `seed` under `key`.
     Streaming {
         signed: bool,
-        trailer: bool,
+        /// The checksum header named by `x-amz-trailer`, if any.
+        trailer: Option<String>,
+        /// `x-amz-decoded-content-length`.
+        decoded_len: Option<u64>,
         seed: String,
         key: [u8; 32],
         scope: String,
@@ -459,7 +462,10 @@ fn verify_v4<'k>(
         | "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER"
         | "STREAMING-UNSIGNED-PAYLOAD-TRAILER" => Payload::Streaming {
             signed: payload_hash.starts_with("STREAMING-AWS4"),
-            trailer: payload_hash.ends_with("TRAILER"),
+            trailer: req.header("x-amz-trailer").map(str::to_string),
+            decoded_len: req
+                .header("x-amz-decoded-content-length")
+                .and_then(|v| v.trim().parse().ok()),
             seed: auth.signature.clone(),
             key: skey,
             scope: auth.scope.clone(),

@@ -2,6 +2,7 @@
 
 pub mod addressing;
 pub mod auth;
+pub mod body;
 pub mod chunked;
 pub mod config;
 pub mod copy;

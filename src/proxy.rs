@@ -2,6 +2,7 @@
 //! the protocol itself lives in those modules.
 
 use crate::auth::Payload;
+use crate::body::BodyCheck;
 use crate::config::{Backend, Config};
 use crate::dialect::Dialect;
 use crate::error::ApiError;
@@ -17,7 +18,6 @@ use pingora::connectors::http::Connector;
 use pingora::http::{RequestHeader, ResponseHeader};
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
-use sha2::Digest;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -50,7 +50,10 @@ pub struct Ctx {
     /// Streamed answers that are errors are collected here and re-rendered at the end.
     error_body: Option<BytesMut>,
     error_status: u16,
-    body_hash: Option<(sha2::Sha256, String)>,
+    /// Proof the request body still owes (hash, aws-chunked framing); `None` when it owes none.
+    body_check: Option<BodyCheck>,
+    /// Why the body was refused, for the error answer.
+    body_error: Option<ApiError>,
 }
 
 fn now() -> i64 {
@@ -178,24 +181,12 @@ impl Gateway {
             body.extend_from_slice(&chunk);
         }
         let body = body.freeze();
+        let body = match BodyCheck::new(&f.payload).and_then(|mut c| c.push(Some(body), true)) {
+            Ok(b) => b.unwrap_or_default(),
+            Err(e) => return respond_error(session, f.client, &e, &f.resource, &rid, head).await,
+        };
+        let body = request::rewrite_small_body(&mut f, body);
         let hash = sign::sha256_hex(&body);
-        match &f.payload {
-            Payload::Sha256(h) if *h != hash => {
-                let e = ApiError::new(
-                    400,
-                    "XAmzContentSHA256Mismatch",
-                    "The provided 'x-amz-content-sha256' header does not match what was computed.",
-                );
-                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
-            }
-            Payload::Streaming { .. } => {
-                let e = ApiError::not_implemented(
-                    "aws-chunked bodies are not supported for this operation",
-                );
-                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
-            }
-            _ => {}
-        }
         let backend = &cfg.backends[f.backend];
         if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
             f.out.set_header("content-length", body.len().to_string());
@@ -352,24 +343,33 @@ impl ProxyHttp for Gateway {
             }
             Ok(Plan::Forward(f)) => {
                 ctx.client = Some(f.client);
-                if f.op.streamed() {
-                    if matches!(f.payload, Payload::Streaming { .. }) {
-                        let e = ApiError::not_implemented(
-                            "aws-chunked request bodies are not supported yet",
-                        );
-                        respond_error(
-                            session,
-                            f.client,
-                            &e,
-                            &f.resource,
-                            &ctx.request_id,
-                            ctx.head,
-                        )
+                // The request is authenticated and routed: let a waiting client send its body.
+                if inb
+                    .header("expect")
+                    .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+                {
+                    session
+                        .as_downstream_mut()
+                        .write_continue_response()
                         .await?;
-                        return Ok(true);
-                    }
-                    if let Payload::Sha256(h) = &f.payload {
-                        ctx.body_hash = Some((sha2::Sha256::new(), h.clone()));
+                }
+                if f.op.streamed() {
+                    let check = BodyCheck::new(&f.payload);
+                    match check {
+                        Ok(c) if c.passes_through() => {}
+                        Ok(c) => ctx.body_check = Some(c),
+                        Err(e) => {
+                            respond_error(
+                                session,
+                                f.client,
+                                &e,
+                                &f.resource,
+                                &ctx.request_id,
+                                ctx.head,
+                            )
+                            .await?;
+                            return Ok(true);
+                        }
                     }
                     ctx.fwd = Some(f);
                     ctx.cfg = Some(cfg);
@@ -417,19 +417,14 @@ impl ProxyHttp for Gateway {
         end: bool,
         ctx: &mut Ctx,
     ) -> Result<()> {
-        if let Some((hasher, _)) = &mut ctx.body_hash {
-            if let Some(b) = body {
-                hasher.update(b);
-            }
-        }
-        if end {
-            if let Some((hasher, expected)) = ctx.body_hash.take() {
-                if hex::encode(hasher.finalize()) != expected {
-                    // Failing here aborts the upstream body before it is complete: nothing is committed.
-                    return Error::e_explain(
-                        ErrorType::HTTPStatus(400),
-                        "XAmzContentSHA256Mismatch",
-                    );
+        if let Some(check) = &mut ctx.body_check {
+            match check.push(body.take(), end) {
+                Ok(out) => *body = out,
+                Err(e) => {
+                    tracing::info!(request_id = %ctx.request_id, code = %e.code, "request body refused");
+                    ctx.body_error = Some(e);
+                    // Failing here drops the upstream connection before the body is complete.
+                    return Error::e_explain(ErrorType::HTTPStatus(400), "request body refused");
                 }
             }
         }
@@ -507,13 +502,9 @@ impl ProxyHttp for Gateway {
             .as_ref()
             .map(|f| f.resource.clone())
             .unwrap_or_default();
-        let err = match e.etype() {
-            ErrorType::HTTPStatus(400) => ApiError::new(
-                400,
-                "XAmzContentSHA256Mismatch",
-                "The provided 'x-amz-content-sha256' header does not match what was computed.",
-            ),
-            _ if e.esource() == &ErrorSource::Upstream => {
+        let err = match ctx.body_error.take() {
+            Some(body_error) => body_error,
+            None if e.esource() == &ErrorSource::Upstream => {
                 ApiError::new(502, "BadGateway", "The backend connection failed")
             }
             _ if e.esource() == &ErrorSource::Downstream => {

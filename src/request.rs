@@ -127,6 +127,9 @@ pub fn guess_dialect(inb: &Inbound) -> Dialect {
     }
 }
 
+/// Largest part (and single PUT) every dialect accepts.
+const MAX_PART: u64 = 5 << 30;
+
 /// Query parameters that carry credentials and never go upstream.
 const AUTH_PARAMS: &[&str] = &[
     "AccessKeyId",
@@ -186,6 +189,9 @@ const DROP_SUFFIXES: &[&str] = &[
     "trailer",
     "copy-source",
     "sdk-checksum-algorithm",
+    // Checksums are verified at the edge; the backend cannot be told a trailer's value in advance.
+    "checksum-algorithm",
+    "checksum-type",
     "api",
 ];
 
@@ -276,6 +282,21 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
     translate_request_headers(client, backend.dialect, op, inb, &mut out).map_err(rej)?;
 
+    if matches!(op, Op::UploadPart | Op::PutObject) {
+        let len = inb
+            .header("x-amz-decoded-content-length")
+            .or(inb.header("content-length"));
+        if len
+            .and_then(|l| l.trim().parse::<u64>().ok())
+            .is_some_and(|l| l > MAX_PART)
+        {
+            return Err(rej(ApiError::new(
+                400,
+                "EntityTooLarge",
+                "Your proposed upload exceeds the maximum allowed size (5 GiB)",
+            )));
+        }
+    }
     if matches!(op, Op::UploadPart | Op::UploadPartCopy) {
         copy::check_part_number(inb.query_get("partNumber").as_deref()).map_err(rej)?;
         if inb.query_get("uploadId").is_none_or(|u| u.is_empty()) {
@@ -501,4 +522,16 @@ pub fn source_head(cp: &CopyPart, backend: &Backend) -> Outbound {
         }
     }
     out
+}
+
+/// Adjust a small request body for the backend. Complete: part checksums go (see DROP_SUFFIXES),
+/// and with them a Content-MD5 that no longer holds.
+pub fn rewrite_small_body(f: &mut Forward, body: bytes::Bytes) -> bytes::Bytes {
+    if f.op == Op::Complete {
+        if let Some(b) = crate::xml::strip_elements(&body, "Checksum") {
+            f.out.headers.retain(|(k, _)| k != "content-md5");
+            return bytes::Bytes::from(b);
+        }
+    }
+    body
 }

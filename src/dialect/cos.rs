@@ -20,6 +20,11 @@ pub const VOCAB: Vocabulary = Vocabulary {
         ("server-side-encryption", "aws:kms", "cos/kms"),
     ],
     unsupported: &[
+        "checksum-crc32",
+        "checksum-crc32c",
+        "checksum-crc64nvme",
+        "checksum-sha1",
+        "checksum-sha256",
         "checksum-mode",
         "sdk-checksum-algorithm",
         "request-payer",

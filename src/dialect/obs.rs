@@ -19,6 +19,11 @@ pub const VOCAB: Vocabulary = Vocabulary {
         ("server-side-encryption", "aws:kms", "kms"),
     ],
     unsupported: &[
+        "checksum-crc32",
+        "checksum-crc32c",
+        "checksum-crc64nvme",
+        "checksum-sha1",
+        "checksum-sha256",
         "traffic-limit",
         "server-side-encryption-context",
         "checksum-mode",

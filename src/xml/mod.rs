@@ -165,11 +165,54 @@ mod tests {
     }
 
     #[test]
+    fn checksums_are_stripped_from_complete() {
+        let b = br#"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"a"</ETag><ChecksumCRC32>Xg5djw==</ChecksumCRC32><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>"#;
+        let out = String::from_utf8(strip_elements(b, "Checksum").unwrap()).unwrap();
+        assert_eq!(
+            out,
+            r#"<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Part><ETag>"a"</ETag><PartNumber>1</PartNumber></Part></CompleteMultipartUpload>"#
+        );
+        assert_eq!(strip_elements(b"<A><B>1</B></A>", "Checksum"), None);
+    }
+
+    #[test]
     fn namespace_rewrite() {
         let b = br#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name></ListBucketResult>"#;
         let out = String::from_utf8(rewrite_namespace(b, Dialect::Cos).unwrap()).unwrap();
         assert!(out.contains(r#"<ListBucketResult xmlns="http://www.qcloud.com/document/product/436/7751"><Name>b</Name>"#), "{out}");
     }
+}
+
+/// Remove every element whose local name starts with `prefix` (with its content).
+/// `None` when the body is not XML or nothing was removed.
+pub fn strip_elements(body: &[u8], prefix: &str) -> Option<Vec<u8>> {
+    let mut r = Reader::from_reader(body.trim_ascii_start());
+    let mut w = Writer::new(Vec::with_capacity(body.len()));
+    let mut buf = Vec::new();
+    let mut skipping = 0usize;
+    let mut removed = false;
+    loop {
+        let ev = r.read_event_into(&mut buf).ok()?;
+        match ev {
+            Event::Eof => break,
+            Event::Start(ref e)
+                if skipping > 0 || e.local_name().as_ref().starts_with(prefix.as_bytes()) =>
+            {
+                skipping += 1;
+                removed = true;
+            }
+            Event::Empty(ref e)
+                if skipping > 0 || e.local_name().as_ref().starts_with(prefix.as_bytes()) =>
+            {
+                removed = true;
+            }
+            Event::End(_) if skipping > 0 => skipping -= 1,
+            _ if skipping > 0 => {}
+            other => w.write_event(other).ok()?,
+        }
+        buf.clear();
+    }
+    removed.then(|| w.into_inner())
 }
 
 /// ETag and LastModified of a copy result (`CopyPartResult` or `CopyObjectResult`, any order,

@@ -17,12 +17,15 @@ class SdkError(Exception):
 class Boto3:
     name = "boto3"
 
-    def __init__(self, url):
+    def __init__(self, url, verify=None, checksums=True):
         import boto3
         from botocore.config import Config
+        extra = {} if checksums else {"request_checksum_calculation": "when_required",
+                                      "response_checksum_validation": "when_required"}
         self.c = boto3.client("s3", endpoint_url=url, aws_access_key_id=CLIENT_AK, aws_secret_access_key=CLIENT_SK,
-                              region_name="us-east-1",
-                              config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1}))
+                              region_name="us-east-1", verify=verify,
+                              config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1},
+                                            **extra))
 
     def _call(self, fn, **kw):
         from botocore.exceptions import ClientError

@@ -195,6 +195,31 @@ class StubBackend:
         self.server.server_close()
 
 
+def self_signed(work):
+    """A certificate for 127.0.0.1/localhost, its own CA, for the HTTPS listener."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dialect-proxy e2e")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    crt, pem = work / "tls.crt", work / "tls.key"
+    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    return crt, pem
+
+
 def standin_config(ak, sk, garage):
     return f"""
 [server]
@@ -215,10 +240,13 @@ backend = "garage"
 """
 
 
-def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port):
+def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port, crt, key):
     return f"""
 [server]
 listen = ["127.0.0.1:@PORT@"]
+tls_listen = ["127.0.0.1:{tls_port}"]
+tls_cert = "{crt}"
+tls_key = "{key}"
 metrics = "127.0.0.1:{metrics_port}"
 [[clients]]
 access_key = "{CLIENT_AK}"
@@ -310,10 +338,13 @@ def bed():
         started.append(trip)
         stub = StubBackend()
         started.append(stub)
-        metrics_port = free_port()
-        front = Proxy(work, "front", front_config(garage, obs, cos, moto_port, trip, stub, metrics_port),
-                      log_filter="info,dialect_proxy=debug")
+        metrics_port, tls_port = free_port(), free_port()
+        crt, key = self_signed(work)
+        front = Proxy(work, "front", front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port,
+                                                  crt, key), log_filter="info,dialect_proxy=debug")
         started.append(front)
+        front.https_url, front.ca = f"https://127.0.0.1:{tls_port}", str(crt)
+        wait_until(lambda: port_open(tls_port), "https listener")
         front.metrics_url = f"http://127.0.0.1:{metrics_port}"
         wait_until(lambda: port_open(metrics_port), "metrics listener")
         yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "moto_port": moto_port,

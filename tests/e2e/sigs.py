@@ -34,3 +34,30 @@ def cos_authorization(method, path, host, secret, ak, start, end):
 
 def now():
     return int(time.time())
+
+
+def sigv4_headers(method, host, path, query, headers, payload_hash, ak, secret, region="us-east-1", t=None):
+    """SigV4 header auth for a hand-built request; signs host, x-amz-* and content-* headers given."""
+    import datetime
+    t = t or datetime.datetime.now(datetime.timezone.utc)
+    amz = t.strftime("%Y%m%dT%H%M%SZ")
+    scope = f"{amz[:8]}/{region}/s3/aws4_request"
+    h = {k.lower(): v for k, v in headers.items()}
+    h.update({"host": host, "x-amz-date": amz, "x-amz-content-sha256": payload_hash})
+    signed = sorted(h)
+    cq = "&".join(sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in query))
+    cr = "\n".join([method, path, cq, "".join(f"{k}:{' '.join(str(h[k]).split())}\n" for k in signed),
+                    ";".join(signed), payload_hash])
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(cr.encode()).hexdigest()])
+    k = hmac.new(("AWS4" + secret).encode(), amz[:8].encode(), hashlib.sha256).digest()
+    for part in (region, "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    h["authorization"] = f"AWS4-HMAC-SHA256 Credential={ak}/{scope}, SignedHeaders={';'.join(signed)}, Signature={sig}"
+    return h, k, scope, amz, sig
+
+
+def chunk_signature(key, scope, amz, prev, data):
+    sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz, scope, prev, hashlib.sha256(b"").hexdigest(),
+                     hashlib.sha256(data).hexdigest()])
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
