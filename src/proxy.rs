@@ -191,6 +191,11 @@ impl Gateway {
         if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
             f.out.set_header("content-length", body.len().to_string());
         }
+        if f.op == request::Op::Complete {
+            if let Err(e) = self.check_part_sizes(backend, &f, &body).await {
+                return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
+            }
+        }
         if let Some(cp) = f.precheck.take() {
             if let Err(e) = self.check_conditions(backend, &cp).await {
                 return respond_error(session, f.client, &e, &f.resource, &rid, head).await;
@@ -223,6 +228,50 @@ impl Gateway {
         }
         metrics::request(f.client, out.status);
         respond(session, out.status, headers, Some(out.body), false).await
+    }
+
+    /// Parts below the backend dialect's minimum are refused at Complete, as the backend would.
+    async fn check_part_sizes(
+        &self,
+        backend: &Backend,
+        f: &Forward,
+        body: &[u8],
+    ) -> std::result::Result<(), ApiError> {
+        let mut sizes = Vec::new();
+        let mut marker = 0u32;
+        loop {
+            let mut list = request::list_parts_request(f, marker);
+            list.sign(backend, Some(EMPTY_SHA256), now());
+            let (status, _, answer) = self
+                .round_trip(backend, &list, Bytes::new())
+                .await
+                .map_err(|_| ApiError::unavailable("The backend could not be reached"))?;
+            if status >= 300 {
+                // Let the Complete itself report NoSuchUpload and the like.
+                return Ok(());
+            }
+            let numbers = xml::texts(&answer, "PartNumber").unwrap_or_default();
+            let lens = xml::texts(&answer, "Size").unwrap_or_default();
+            sizes.extend(
+                numbers
+                    .iter()
+                    .zip(&lens)
+                    .filter_map(|(n, s)| Some((n.parse().ok()?, s.parse().ok()?))),
+            );
+            let truncated = xml::texts(&answer, "IsTruncated")
+                .unwrap_or_default()
+                .first()
+                .is_some_and(|t| t == "true");
+            let next = xml::texts(&answer, "NextPartNumberMarker")
+                .unwrap_or_default()
+                .first()
+                .and_then(|m| m.parse().ok());
+            match next {
+                Some(n) if truncated && n > marker => marker = n,
+                _ => break,
+            }
+        }
+        request::too_small(body, &sizes, request::min_part_size(backend.dialect))
     }
 
     /// Copy conditions the backend cannot express: HEAD the source and decide here.

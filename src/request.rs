@@ -535,3 +535,61 @@ pub fn rewrite_small_body(f: &mut Forward, body: bytes::Bytes) -> bytes::Bytes {
     }
     body
 }
+
+/// The smallest non-last part each backend dialect accepts.
+pub fn min_part_size(d: Dialect) -> u64 {
+    match d {
+        Dialect::S3 => 5 << 20,
+        Dialect::Cos => 1 << 20,
+        Dialect::Obs => 100 << 10,
+    }
+}
+
+/// ListParts for the upload a Complete names, from `marker` on (to check part sizes at the edge).
+pub fn list_parts_request(f: &Forward, marker: u32) -> Outbound {
+    let mut out = Outbound {
+        method: "GET".into(),
+        path: f.out.path.clone(),
+        bucket: f.out.bucket.clone(),
+        ..Default::default()
+    };
+    let upload = f
+        .out
+        .query
+        .iter()
+        .find(|(k, _)| k == "uploadId")
+        .and_then(|(_, v)| v.clone())
+        .unwrap_or_default();
+    out.query = vec![
+        ("uploadId".into(), Some(upload)),
+        ("max-parts".into(), Some("1000".into())),
+        ("part-number-marker".into(), Some(marker.to_string())),
+    ];
+    if let Some(h) = f.out.header("host") {
+        out.headers.push(("host".into(), h.to_string()));
+    }
+    out
+}
+
+/// The non-last parts of a Complete that are below the backend's minimum, given the listed sizes.
+pub fn too_small(complete_body: &[u8], sizes: &[(u32, u64)], min: u64) -> Result<(), ApiError> {
+    let wanted: Vec<u32> = crate::xml::texts(complete_body, "PartNumber")
+        .ok_or_else(|| {
+            ApiError::new(
+                400,
+                "MalformedXML",
+                "The XML you provided was not well-formed",
+            )
+        })?
+        .iter()
+        .filter_map(|n| n.trim().parse().ok())
+        .collect();
+    for n in wanted.iter().take(wanted.len().saturating_sub(1)) {
+        if let Some((_, size)) = sizes.iter().find(|(p, _)| p == n) {
+            if *size < min {
+                return Err(ApiError::new(400, "EntityTooSmall", format!("Your proposed upload is smaller than the minimum allowed object size: part {n} is {size} bytes, the minimum is {min}")));
+            }
+        }
+    }
+    Ok(())
+}

@@ -97,18 +97,9 @@ pub fn body(
     }
     if status >= 300 {
         // An error answer that is not an S3 error document: keep the status, give the client a document it can parse.
-        if body.is_empty() {
-            return Body {
-                status,
-                body: Vec::new(),
-                failed_200: false,
-            };
-        }
-        let err = ApiError::new(
-            status,
-            code_for_status(status),
-            String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned(),
-        );
+        // An empty or non-XML error body still becomes a document the client's SDK can parse.
+        let message = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
+        let err = ApiError::new(status, code_for_status(status), message);
         return Body {
             status,
             body: xml::render_error(to, &err, resource, request_id).into_bytes(),

@@ -176,6 +176,13 @@ mod tests {
     }
 
     #[test]
+    fn element_texts() {
+        let b = b"<ListPartsResult><Part><PartNumber>1</PartNumber><Size>5</Size></Part><Part><PartNumber>2</PartNumber><Size>7</Size></Part><IsTruncated>false</IsTruncated></ListPartsResult>";
+        assert_eq!(texts(b, "Size").unwrap(), vec!["5", "7"]);
+        assert_eq!(texts(b, "IsTruncated").unwrap(), vec!["false"]);
+    }
+
+    #[test]
     fn namespace_rewrite() {
         let b = br#"<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name></ListBucketResult>"#;
         let out = String::from_utf8(rewrite_namespace(b, Dialect::Cos).unwrap()).unwrap();
@@ -213,6 +220,26 @@ pub fn strip_elements(body: &[u8], prefix: &str) -> Option<Vec<u8>> {
         buf.clear();
     }
     removed.then(|| w.into_inner())
+}
+
+/// Text of every element named `name` at any depth, in document order.
+pub fn texts(body: &[u8], name: &str) -> Option<Vec<String>> {
+    let mut r = Reader::from_reader(body.trim_ascii_start());
+    r.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut inside = false;
+    let mut out = Vec::new();
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Start(e) => inside = e.local_name().as_ref() == name.as_bytes(),
+            Event::Text(t) if inside => out.push(t.unescape().ok()?.into_owned()),
+            Event::End(_) => inside = false,
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    Some(out)
 }
 
 /// ETag and LastModified of a copy result (`CopyPartResult` or `CopyObjectResult`, any order,
