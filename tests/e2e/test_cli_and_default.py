@@ -87,3 +87,57 @@ def test_embedded_default_serves_every_sdk(default_proxy, monkeypatch):
     assert (work / "data" / "demo-1250000000").is_dir()
     # The generated secret is printed once, and never logged elsewhere.
     assert (work / "default.log").read_text().count(sk) == 1
+
+
+def test_sidecar_mode_without_inbound_verification(bed, tmp_path):
+    """inbound_auth = "none": a trusted sidecar forwards unsigned requests, signed for the backend."""
+    from conftest import Proxy
+    g = bed["garage"]
+    cfg = f"""
+[server]
+listen = ["127.0.0.1:@PORT@"]
+inbound_auth = "none"
+[[backends]]
+name = "garage"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{g.port}"
+region = "garage"
+access_key = "{g.key_id}"
+secret_key = "{g.secret}"
+[[routes]]
+bucket = "*"
+backend = "garage"
+"""
+    p = Proxy(tmp_path, "sidecar", cfg)
+    try:
+        import boto3
+        from botocore import UNSIGNED
+        from botocore.config import Config
+        c = boto3.client("s3", endpoint_url=p.url, region_name="us-east-1",
+                         config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
+        c.put_object(Bucket="via-s3-1250000000", Key="sidecar/k", Body=b"unsigned")
+        assert c.get_object(Bucket="via-s3-1250000000", Key="sidecar/k")["Body"].read() == b"unsigned"
+        # A COS-shaped request is answered in COS's dialect, guessed from its Host.
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", p.port, timeout=10)
+        conn.request("GET", "/sidecar/missing", headers={"Host": "via-s3-1250000000.cos.ap-guangzhou.myqcloud.com"})
+        r = conn.getresponse()
+        body = r.read().decode()
+        assert r.status == 404 and "<TraceId>" in body and r.getheader("x-cos-request-id")
+    finally:
+        p.stop()
+
+
+def test_deploy_manifests_carry_valid_configs(tmp_path):
+    import yaml
+    env = dict(CONF_ENV, COS_SECRET_ID="x", COS_SECRET_KEY="x")
+    n = 0
+    for f in sorted((ROOT / "deploy" / "kubernetes").glob("*.yaml")):
+        for doc in yaml.safe_load_all(f.read_text()):
+            if doc and doc.get("kind") == "ConfigMap":
+                conf = tmp_path / f"{f.stem}.toml"
+                conf.write_text(doc["data"]["config.toml"])
+                r = run("check", "--config", str(conf), env=env)
+                assert r.returncode == 0, (f, r.stderr)
+                n += 1
+    assert n == 2
