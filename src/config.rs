@@ -3,12 +3,13 @@
 
 use crate::dialect::Dialect;
 use crate::sign::Secret;
+use pingora::utils::tls::WrappedX509;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -94,7 +95,8 @@ pub struct Backend {
     pub access_key: String,
     pub secret: Secret,
     pub embedded: Option<PathBuf>,
-    pub ca_file: Option<PathBuf>,
+    /// Trust anchors for an https backend instead of the system roots.
+    pub ca: Option<Arc<[WrappedX509]>>,
     /// Derived signing keys, reused while their scope/window is current.
     key_cache: Mutex<Option<(String, Vec<u8>)>>,
 }
@@ -115,7 +117,7 @@ impl Backend {
             access_key: String::new(),
             secret: Secret::new(""),
             embedded: None,
-            ca_file: None,
+            ca: None,
             key_cache: Mutex::new(None),
         }
     }
@@ -472,6 +474,16 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                 (ak, sk)
             };
         let region = b.region.clone().unwrap_or_else(|| "us-east-1".into());
+        let ca = match &b.ca_file {
+            Some(f) => match load_ca(f) {
+                Ok(ca) => Some(ca),
+                Err(m) => {
+                    err(key("ca_file"), t, "ca_file", m);
+                    None
+                }
+            },
+            None => None,
+        };
         backends.push(Backend {
             name: b.name.clone(),
             dialect,
@@ -485,7 +497,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             access_key,
             secret,
             embedded,
-            ca_file: b.ca_file.as_ref().map(PathBuf::from),
+            ca,
             key_cache: Mutex::new(None),
         });
     }
@@ -544,6 +556,25 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         backends,
         routes,
     })
+}
+
+/// PEM certificates from `path`, each checked to parse, ready for the TLS connector.
+fn load_ca(path: &str) -> Result<Arc<[WrappedX509]>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    let mut out = Vec::new();
+    for item in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let der = item.map_err(|e| format!("'{path}' is not PEM: {e}"))?;
+        x509_parser::parse_x509_certificate(der.as_ref())
+            .map_err(|e| format!("'{path}' holds a bad certificate: {e}"))?;
+        out.push(WrappedX509::new(
+            der.as_ref().to_vec(),
+            pingora::utils::tls::parse_x509,
+        ));
+    }
+    if out.is_empty() {
+        return Err(format!("'{path}' holds no certificate"));
+    }
+    Ok(out.into())
 }
 
 fn secret_of(

@@ -93,6 +93,7 @@ fn peer_for(b: &Backend) -> Result<HttpPeer> {
     peer.options.connection_timeout = Some(Duration::from_secs(10));
     peer.options.read_timeout = Some(Duration::from_secs(300));
     peer.options.write_timeout = Some(Duration::from_secs(300));
+    peer.options.ca = b.ca.clone();
     Ok(peer)
 }
 

@@ -196,28 +196,36 @@ class StubBackend:
 
 
 def self_signed(work):
-    """A certificate for 127.0.0.1/localhost, its own CA, for the HTTPS listener."""
+    """A test CA and a server certificate it signs for 127.0.0.1/localhost (the HTTPS listener).
+    Returns (server chain, server key, CA certificate)."""
     import datetime
     import ipaddress
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dialect-proxy e2e")])
     now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
-                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256()))
-    crt, pem = work / "tls.crt", work / "tls.key"
-    crt.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                      serialization.NoEncryption()))
-    return crt, pem
+
+    def cert(subject, issuer, pub, signer, ca):
+        b = (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(pub)
+             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(hours=1))
+             .not_valid_after(now + datetime.timedelta(days=2))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), True))
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                             x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        return b.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "dialect-proxy e2e CA")])
+    ca = cert(ca_name, ca_name, ca_key.public_key(), ca_key, True)
+    leaf = cert(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]), ca_name, key.public_key(), ca_key, False)
+    pem = serialization.Encoding.PEM
+    crt, pkey, ca_path = work / "tls.crt", work / "tls.key", work / "ca.crt"
+    crt.write_bytes(leaf.public_bytes(pem))
+    ca_path.write_bytes(ca.public_bytes(pem))
+    pkey.write_bytes(key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return crt, pkey, ca_path
 
 
 def standin_config(ak, sk, garage):
@@ -339,11 +347,11 @@ def bed():
         stub = StubBackend()
         started.append(stub)
         metrics_port, tls_port = free_port(), free_port()
-        crt, key = self_signed(work)
+        crt, key, ca = self_signed(work)
         front = Proxy(work, "front", front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port,
                                                   crt, key), log_filter="info,dialect_proxy=debug")
         started.append(front)
-        front.https_url, front.ca = f"https://127.0.0.1:{tls_port}", str(crt)
+        front.https_url, front.ca = f"https://127.0.0.1:{tls_port}", str(ca)
         wait_until(lambda: port_open(tls_port), "https listener")
         front.metrics_url = f"http://127.0.0.1:{metrics_port}"
         wait_until(lambda: port_open(metrics_port), "metrics listener")

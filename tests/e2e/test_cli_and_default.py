@@ -141,3 +141,44 @@ def test_deploy_manifests_carry_valid_configs(tmp_path):
                 assert r.returncode == 0, (f, r.stderr)
                 n += 1
     assert n == 2
+
+
+def test_https_backend_trusted_through_ca_file(bed, tmp_path):
+    """A proxy whose backend is the front proxy's HTTPS listener: trusted with ca_file, refused without."""
+    from conftest import CLIENT_AK, CLIENT_SK, Proxy
+    port = bed["front"].https_url.rsplit(":", 1)[1]
+
+    def cfg(ca_line):
+        return f"""
+[server]
+listen = ["127.0.0.1:@PORT@"]
+[[clients]]
+access_key = "{CLIENT_AK}"
+secret_key = "{CLIENT_SK}"
+[[backends]]
+name = "front-tls"
+dialect = "s3"
+endpoint = "https://127.0.0.1:{port}"
+{ca_line}
+access_key = "{CLIENT_AK}"
+secret_key = "{CLIENT_SK}"
+[[routes]]
+bucket = "*"
+backend = "front-tls"
+"""
+    trusted = Proxy(tmp_path, "tls-trusted", cfg(f'ca_file = "{bed["front"].ca}"'))
+    untrusted = Proxy(tmp_path, "tls-untrusted", cfg(""))
+    try:
+        c = make("boto3", trusted.url)
+        c.put("via-s3-1250000000", "tls/k", b"over tls")
+        assert c.get("via-s3-1250000000", "tls/k") == b"over tls"
+        with pytest.raises(SdkError) as e:
+            make("boto3", untrusted.url).get("via-s3-1250000000", "tls/k")
+        assert e.value.status in (502, 503)
+    finally:
+        trusted.stop()
+        untrusted.stop()
+    r = run("check", "--config", str(tmp_path / "bad.toml"))
+    (tmp_path / "bad.toml").write_text(cfg('ca_file = "/nonexistent/ca.pem"').replace("@PORT@", "1"))
+    r = run("check", "--config", str(tmp_path / "bad.toml"))
+    assert r.returncode != 0 and "backends[0].ca_file" in r.stderr
