@@ -27,6 +27,25 @@ def upload_part(port, bucket, key, upload_id, path, size, ak, sk, region):
     dt = time.monotonic() - t
     c.close()
     assert r.status == 200, r.status
+    return dt, r.getheader("ETag")
+
+
+def download(port, bucket, key, ak, sk, region):
+    h, *_ = sigs.sigv4_headers("GET", f"127.0.0.1:{port}", f"/{bucket}/{key}", [], {},
+                               "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", ak, sk, region)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    t = time.monotonic()
+    c.request("GET", f"/{bucket}/{key}", headers=h)
+    r = c.getresponse()
+    n = 0
+    while True:
+        b = r.read(MiB)
+        if not b:
+            break
+        n += len(b)
+    dt = time.monotonic() - t
+    c.close()
+    assert r.status == 200 and n > 0, r.status
     return dt
 
 
@@ -60,12 +79,23 @@ def main():
         for i in range(2):
             uid = direct.create_multipart_upload(Bucket="bench-1250000000", Key=f"d{i}")["UploadId"]
             results["direct"].append(upload_part(garage.port, "bench-1250000000", f"d{i}", uid, data, size,
-                                                 garage.key_id, garage.secret, "garage"))
+                                                 garage.key_id, garage.secret, "garage")[0])
             direct.abort_multipart_upload(Bucket="bench-1250000000", Key=f"d{i}", UploadId=uid)
             uid = direct.create_multipart_upload(Bucket="bench-1250000000", Key=f"p{i}")["UploadId"]
-            results["proxy"].append(upload_part(proxy.port, "bench-1250000000", f"p{i}", uid, data, size,
-                                                conftest.CLIENT_AK, conftest.CLIENT_SK, "us-east-1"))
-            direct.abort_multipart_upload(Bucket="bench-1250000000", Key=f"p{i}", UploadId=uid)
+            dt, etag = upload_part(proxy.port, "bench-1250000000", f"p{i}", uid, data, size,
+                                   conftest.CLIENT_AK, conftest.CLIENT_SK, "us-east-1")
+            results["proxy"].append(dt)
+            if i == 0:
+                direct.complete_multipart_upload(Bucket="bench-1250000000", Key="p0", UploadId=uid,
+                                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+            else:
+                direct.abort_multipart_upload(Bucket="bench-1250000000", Key=f"p{i}", UploadId=uid)
+        downloads = {"direct": [], "proxy": []}
+        for _ in range(2):
+            downloads["direct"].append(download(garage.port, "bench-1250000000", "p0", garage.key_id, garage.secret,
+                                                "garage"))
+            downloads["proxy"].append(download(proxy.port, "bench-1250000000", "p0", conftest.CLIENT_AK,
+                                               conftest.CLIENT_SK, "us-east-1"))
         best = {k: min(v) for k, v in results.items()}
         mibs = {k: size / MiB / v for k, v in best.items()}
         rss = peak_rss_mib(proxy.proc.p.pid)
@@ -73,6 +103,9 @@ def main():
         print(f"direct to Garage: {mibs['direct']:.1f} MiB/s ({best['direct']:.2f} s)")
         print(f"through the proxy: {mibs['proxy']:.1f} MiB/s ({best['proxy']:.2f} s)")
         print(f"ratio proxy/direct: {mibs['proxy'] / mibs['direct']:.2f} (target >= 0.90)")
+        down = {k: size / MiB / min(v) for k, v in downloads.items()}
+        print(f"download direct: {down['direct']:.1f} MiB/s, through the proxy: {down['proxy']:.1f} MiB/s "
+              f"(ratio {down['proxy'] / down['direct']:.2f})")
         print(f"proxy peak RSS: {rss:.1f} MiB (idle {rss_before:.1f} MiB; target < 64 MiB)")
     finally:
         if proxy:

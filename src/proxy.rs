@@ -231,6 +231,87 @@ impl Gateway {
         respond(session, out.status, headers, Some(out.body), false).await
     }
 
+    /// A download: the backend's answer streams to the client chunk by chunk (each write awaited, so
+    /// a slow client slows the backend read); an error answer is read whole and re-rendered, so even an
+    /// empty error body reaches the client as a document in its dialect.
+    async fn relay(
+        &self,
+        session: &mut Session,
+        ctx: &mut Ctx,
+        cfg: &Config,
+        mut f: Forward,
+    ) -> Result<()> {
+        let rid = ctx.request_id.clone();
+        let backend = &cfg.backends[f.backend];
+        f.out.sign(backend, Some(EMPTY_SHA256), now());
+        let peer = peer_for(backend)?;
+        let started = async {
+            let (mut up, _) = self.connector.get_http_session(&peer).await?;
+            up.write_request_header(Box::new(request_header(&f.out)?))
+                .await?;
+            up.finish_request_body().await?;
+            up.read_response_header().await?;
+            Ok::<_, Box<Error>>(up)
+        }
+        .await;
+        let mut up = match started {
+            Ok(up) => up,
+            Err(e) => {
+                tracing::warn!(request_id = %rid, backend = %backend.name, error = %e, "backend exchange failed");
+                let e = ApiError::new(502, "BadGateway", "The backend connection failed");
+                return respond_error(session, f.client, &e, &f.resource, &rid, false).await;
+            }
+        };
+        let resp = up
+            .response_header()
+            .ok_or_else(|| Error::explain(ErrorType::InvalidHTTPHeader, "no response header"))?;
+        let status = resp.status.as_u16();
+        let input: Vec<(String, String)> = resp
+            .headers
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut headers = response::headers(backend.dialect, f.client, &input, &rid);
+        metrics::request(f.client, status);
+        if status >= 300 && status != 304 {
+            let mut buf = Vec::new();
+            while let Some(chunk) = up.read_response_body().await? {
+                if buf.len() + chunk.len() <= MAX_SMALL_RESPONSE {
+                    buf.extend_from_slice(&chunk);
+                }
+            }
+            self.connector.release_http_session(up, &peer, None).await;
+            let out = response::body(f.op, status, f.client, &buf, &rid, &f.resource);
+            headers.retain(|(k, _)| k != "content-length" && k != "content-type");
+            headers.push(("content-type".into(), "application/xml".into()));
+            return respond(session, out.status, headers, Some(out.body), false).await;
+        }
+        let no_body = status == 304 || up.response_done();
+        session
+            .write_response_header(Box::new(response_header(status, &headers)?), no_body)
+            .await?;
+        if !no_body {
+            // Read the next piece while the previous one is written: one piece in flight, no more.
+            let mut pending = up.read_response_body().await?;
+            while let Some(chunk) = pending {
+                let (next, written) = tokio::join!(
+                    up.read_response_body(),
+                    session.write_response_body(Some(chunk), false)
+                );
+                written?;
+                pending = next?;
+            }
+            session.write_response_body(None, true).await?;
+        }
+        self.connector.release_http_session(up, &peer, None).await;
+        Ok(())
+    }
+
     /// Parts below the backend dialect's minimum are refused at Complete, as the backend would.
     async fn check_part_sizes(
         &self,
@@ -425,7 +506,11 @@ impl ProxyHttp for Gateway {
                     ctx.cfg = Some(cfg);
                     return Ok(false);
                 }
-                self.exchange(session, ctx, &cfg, *f).await?;
+                if f.op == request::Op::GetObject {
+                    self.relay(session, ctx, &cfg, *f).await?;
+                } else {
+                    self.exchange(session, ctx, &cfg, *f).await?;
+                }
                 Ok(true)
             }
         }

@@ -60,9 +60,10 @@ pub enum Op {
 }
 
 impl Op {
-    /// Bodies of these flow through; all others are small and buffered with a cap.
+    /// Request bodies of these flow through the proxy; GetObject's answer is relayed as a stream;
+    /// all others are small and buffered with a cap.
     pub fn streamed(self) -> bool {
-        matches!(self, Op::GetObject | Op::PutObject | Op::UploadPart)
+        matches!(self, Op::PutObject | Op::UploadPart)
     }
     /// Operations whose 200 answer may carry an error document.
     pub fn may_fail_with_200(self) -> bool {
