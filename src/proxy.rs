@@ -72,17 +72,20 @@ fn inbound(req: &RequestHeader) -> Inbound {
         method: req.method.as_str().to_string(),
         raw_path: req.uri.path().to_string(),
         raw_query: req.uri.query().unwrap_or("").to_string(),
-        headers: req
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: header_pairs(&req.headers),
     }
+}
+
+/// Header names and values as text (names are already lower-case; odd bytes become U+FFFD).
+fn header_pairs(map: &http::HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 fn peer_for(b: &Backend) -> Result<HttpPeer> {
@@ -266,16 +269,7 @@ impl Gateway {
             .response_header()
             .ok_or_else(|| Error::explain(ErrorType::InvalidHTTPHeader, "no response header"))?;
         let status = resp.status.as_u16();
-        let input: Vec<(String, String)> = resp
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let input: Vec<(String, String)> = header_pairs(&resp.headers);
         let mut headers = response::headers(backend.dialect, f.client, &input, &rid);
         metrics::request(f.client, status);
         if status >= 300 && status != 304 {
@@ -412,16 +406,7 @@ impl Gateway {
             .response_header()
             .ok_or_else(|| Error::explain(ErrorType::InvalidHTTPHeader, "no response header"))?;
         let status = resp.status.as_u16();
-        let headers: Vec<(String, String)> = resp
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers: Vec<(String, String)> = header_pairs(&resp.headers);
         let mut buf = Vec::new();
         if out.method != "HEAD" {
             while let Some(chunk) = up.read_response_body().await? {
@@ -577,16 +562,7 @@ impl ProxyHttp for Gateway {
         };
         let backend = &cfg.backends[f.backend];
         let status = resp.status.as_u16();
-        let input: Vec<(String, String)> = resp
-            .headers
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let input: Vec<(String, String)> = header_pairs(&resp.headers);
         let mut headers = response::headers(backend.dialect, f.client, &input, &ctx.request_id);
         if status >= 300 && !ctx.head && status != 304 {
             headers.retain(|(k, _)| k != "content-length" && k != "content-type");
