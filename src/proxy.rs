@@ -68,12 +68,12 @@ fn new_request_id() -> String {
 }
 
 fn inbound(req: &RequestHeader) -> Inbound {
-    Inbound {
-        method: req.method.as_str().to_string(),
-        raw_path: req.uri.path().to_string(),
-        raw_query: req.uri.query().unwrap_or("").to_string(),
-        headers: header_pairs(&req.headers),
-    }
+    Inbound::new(
+        req.method.as_str().to_string(),
+        req.uri.path().to_string(),
+        req.uri.query().unwrap_or("").to_string(),
+        header_pairs(&req.headers),
+    )
 }
 
 /// Header names and values as text (names are already lower-case; odd bytes become U+FFFD).

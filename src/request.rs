@@ -19,9 +19,35 @@ pub struct Inbound {
     pub raw_query: String,
     /// (lower-case name, value) in received order.
     pub headers: Vec<(String, String)>,
+    /// Query parameters as (raw name, raw value), split once.
+    params: Vec<(String, Option<String>)>,
 }
 
 impl Inbound {
+    pub fn new(
+        method: String,
+        raw_path: String,
+        raw_query: String,
+        headers: Vec<(String, String)>,
+    ) -> Self {
+        let params = sign::split_query(&raw_query)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect();
+        Inbound {
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            params,
+        }
+    }
+
+    /// Whether every query parameter satisfies `f` (true for no parameters).
+    fn params_all(&self, f: impl Fn(&str) -> bool) -> bool {
+        self.params.iter().all(|(k, _)| f(k))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -29,15 +55,13 @@ impl Inbound {
             .map(|(_, v)| v.as_str())
     }
     fn query_has(&self, name: &str) -> bool {
-        sign::split_query(&self.raw_query)
-            .iter()
-            .any(|(k, _)| *k == name)
+        self.params.iter().any(|(k, _)| k == name)
     }
     fn query_get(&self, name: &str) -> Option<String> {
-        sign::split_query(&self.raw_query)
-            .into_iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| sign::percent_decode(v.unwrap_or("")))
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| sign::percent_decode(v.as_deref().unwrap_or("")))
     }
 }
 
@@ -263,22 +287,18 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());
     let encoded_key = target.key.as_deref().map(sign::uri_encode_path);
     out.address(backend, backend_bucket.as_deref(), encoded_key.as_deref());
-    out.query = sign::split_query(&inb.raw_query)
-        .into_iter()
+    // COS presigned URLs use '+' for spaces.
+    let decode = if client == Dialect::Cos {
+        sign::form_decode
+    } else {
+        sign::percent_decode
+    };
+    out.query = inb
+        .params
+        .iter()
         .filter(|(k, _)| !is_auth_param(k))
-        .map(|(k, v)| (sign::percent_decode(k), v.map(sign::percent_decode)))
+        .map(|(k, v)| (sign::percent_decode(k), v.as_deref().map(decode)))
         .collect();
-    if client == Dialect::Cos {
-        // COS presigned URLs use '+' for spaces.
-        for (k, v) in out.query.iter_mut() {
-            if let Some(raw) = sign::split_query(&inb.raw_query)
-                .into_iter()
-                .find(|(rk, _)| sign::percent_decode(rk) == *k)
-            {
-                *v = raw.1.map(sign::form_decode);
-            }
-        }
-    }
     out.query
         .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
     translate_request_headers(client, backend.dialect, op, inb, &mut out).map_err(rej)?;
@@ -369,9 +389,9 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
         return match m {
             "GET" if inb.query_has("uploads") => Op::ListUploads,
             "GET"
-                if sign::split_query(&inb.raw_query).iter().all(|(k, _)| {
+                if inb.params_all(|k| {
                     matches!(
-                        *k,
+                        k,
                         "list-type"
                             | "prefix"
                             | "delimiter"
@@ -400,14 +420,7 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
             }
         }
         "PUT" if has_copy => Op::CopyObject,
-        "PUT"
-            if inb.raw_query.is_empty()
-                || sign::split_query(&inb.raw_query)
-                    .iter()
-                    .all(|(k, _)| is_auth_param(k)) =>
-        {
-            Op::PutObject
-        }
+        "PUT" if inb.params_all(is_auth_param) => Op::PutObject,
         "POST" if inb.query_has("uploads") => Op::Initiate,
         "POST" if inb.query_has("uploadId") => Op::Complete,
         "DELETE" if inb.query_has("uploadId") => Op::Abort,
