@@ -134,6 +134,13 @@ def test_copy_an_older_version(bed, versioned, mode):
     assert sha(got) == sha(v1data) != sha(v2data)
 
 
+def test_get_an_older_version(bed, versioned):
+    v1, v1data, _ = versioned
+    c = make("boto3", bed["front"].url).c
+    assert sha(c.get_object(Bucket="ver-src-1250000000", Key="doc v.bin", VersionId=v1)["Body"].read()) == sha(v1data)
+    assert c.head_object(Bucket="ver-src-1250000000", Key="doc v.bin", VersionId=v1)["VersionId"] == v1
+
+
 def test_awscli_multipart_copy_of_20_mib(bed, tmp_path):
     from clients import AwsCli
     cli = AwsCli(bed["front"].url)
