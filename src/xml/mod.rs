@@ -294,7 +294,11 @@ pub fn copy_result(body: &[u8]) -> Option<CopyResult> {
 /// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm]` (or none) -> `YYYY-MM-DDTHH:MM:SS.sssZ`.
 pub fn normalize_timestamp(s: &str) -> String {
     let s = s.trim();
-    let (date_time, frac_zone) = s.split_at(s.len().min(19));
+    // Not the shape we know (or not ASCII where it should be): pass it on unchanged.
+    if s.len() < 19 || !s.is_char_boundary(19) {
+        return s.to_string();
+    }
+    let (date_time, frac_zone) = s.split_at(19);
     let mut millis = String::from("000");
     let mut rest = frac_zone;
     if let Some(f) = rest.strip_prefix('.') {
