@@ -155,7 +155,8 @@ async fn respond_error(
     metrics::error(client, &err.code);
     metrics::request(client, err.status);
     if let Some(d) = &err.detail {
-        tracing::debug!(request_id, code = %err.code, canonical = %d, "request refused");
+        let canonical = sign::redact(d);
+        tracing::debug!(request_id, code = %err.code, %canonical, "request refused");
     } else {
         tracing::info!(request_id, code = %err.code, status = err.status, "request refused");
     }
@@ -499,6 +500,13 @@ impl ProxyHttp for Gateway {
                 Ok(true)
             }
         }
+    }
+
+    /// What pingora's own log lines name a request by: method and path, never the query
+    /// (a presigned URL's signature lives there).
+    fn request_summary(&self, session: &Session, _ctx: &Ctx) -> String {
+        let req = session.req_header();
+        format!("{} {}", req.method, req.uri.path())
     }
 
     async fn upstream_peer(&self, _session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {

@@ -98,6 +98,40 @@ pub fn split_query(raw: &str) -> Vec<(&str, Option<&str>)> {
         .collect()
 }
 
+/// A canonical string safe for a log: values of SSE-C keys and security tokens are replaced.
+/// Handles `name:value` lines (V2, SigV4) and `name=value&...` lines (COS).
+pub fn redact(canonical: &str) -> String {
+    fn secret_name(n: &str) -> bool {
+        let n = n.to_ascii_lowercase();
+        (n.ends_with("customer-key") || n.contains("security-token")) && !n.ends_with("md5")
+    }
+    canonical
+        .split('\n')
+        .map(|line| {
+            if let Some((name, _)) = line.split_once(':') {
+                if secret_name(name) {
+                    return format!("{name}:<redacted>");
+                }
+            }
+            if line.contains('=') && line.contains('&')
+                || line.contains("customer-key=")
+                || line.contains("security-token=")
+            {
+                return line
+                    .split('&')
+                    .map(|p| match p.split_once('=') {
+                        Some((n, _)) if secret_name(n) => format!("{n}=<redacted>"),
+                        _ => p.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("&");
+            }
+            line.to_string()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +140,22 @@ mod tests {
     fn secret_debug_is_redacted() {
         let s = Secret::new("very-secret");
         assert!(!format!("{s:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn canonical_strings_are_redacted() {
+        let v4 = "PUT\n/b/k\n\nhost:h\nx-amz-server-side-encryption-customer-key:S3CR3T\nx-amz-server-side-encryption-customer-key-md5:md5\nx-amz-security-token:T0K\n";
+        let r = redact(v4);
+        assert!(
+            !r.contains("S3CR3T") && !r.contains("T0K") && r.contains("key-md5:md5"),
+            "{r}"
+        );
+        let cos = "put\n/k\n\nhost=h&x-cos-copy-source-server-side-encryption-customer-key=S3CR3T&x-cos-security-token=T0K\n";
+        let r = redact(cos);
+        assert!(
+            !r.contains("S3CR3T") && !r.contains("T0K") && r.contains("host=h"),
+            "{r}"
+        );
     }
 
     #[test]

@@ -124,13 +124,19 @@ def test_no_route_is_no_such_bucket(bed):
 
 
 def test_signature_mismatch_logs_canonical_string_not_secret(bed):
+    import base64
     c = make("boto3", bed["front"].url)
     c.c._request_signer._credentials.secret_key = "wrong-secret-xyz"
     with pytest.raises(SdkError):
         c.get(BUCKETS["s3"], "logged/key.bin")
+    sse_key = "sse-c-key-that-must-not-be-logged"[:32].ljust(32, "x")
+    with pytest.raises(SdkError):
+        c.put(BUCKETS["s3"], "logged/sse.bin", b"x", ssec=sse_key)
     log = bed["front"].log_path.read_text(errors="replace")
     assert "logged/key.bin" in log and "x-amz-content-sha256" in log
+    assert "x-amz-server-side-encryption-customer-key:<redacted>" in log
     assert CLIENT_SK not in log and "wrong-secret-xyz" not in log
+    assert base64.b64encode(sse_key.encode()).decode() not in log
 
 
 def test_apiversion_probe(bed):
