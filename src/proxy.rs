@@ -225,10 +225,10 @@ impl Gateway {
             metrics::failed_200(f.client);
             tracing::warn!(request_id = %rid, status = out.status, "backend answered 200 with an error");
         }
-        headers.retain(|(k, _)| k != "content-length" && k != "etag" || out.status < 300);
+        // The body was re-rendered: its length is recomputed; an error carries no result headers.
         headers.retain(|(k, _)| k != "content-length");
         if out.status >= 300 {
-            headers.retain(|(k, _)| k != "content-type");
+            headers.retain(|(k, _)| k != "content-type" && k != "etag");
             headers.push(("content-type".into(), "application/xml".into()));
         }
         metrics::request(f.client, out.status);
