@@ -110,6 +110,77 @@ fn random_token(n: usize) -> String {
         .collect()
 }
 
+/// Validate a configuration and make it ready to serve: embedded stores running (reused from
+/// `previous` when unchanged), addresses resolved. Errors are one line each.
+fn load(text: &str, previous: Option<&config::Config>) -> Result<config::Config, Vec<String>> {
+    let mut cfg = config::parse(text, &env)
+        .map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    for b in cfg.backends.iter_mut().filter(|b| b.embedded.is_some()) {
+        let same = previous.and_then(|p| {
+            p.backends
+                .iter()
+                .find(|o| o.name == b.name && o.embedded == b.embedded && o.addr.is_some())
+        });
+        if let Some(old) = same {
+            b.host = old.host.clone();
+            b.addr = old.addr;
+            b.access_key = old.access_key.clone();
+            b.secret = old.secret.clone();
+            continue;
+        }
+        if b.access_key.is_empty() {
+            b.access_key = format!("EMB{}", random_token(16).to_uppercase());
+            b.secret = dialect_proxy::sign::Secret::new(random_token(40));
+        }
+        let root = b.embedded.clone().unwrap_or_default();
+        let addr = embedded::start(&root, &b.access_key, b.secret.expose())
+            .map_err(|e| vec![format!("embedded store at {}: {e}", root.display())])?;
+        tracing::info!(backend = %b.name, root = %root.display(), "embedded store ready");
+        b.host = addr.to_string();
+        b.addr = Some(addr);
+    }
+    cfg.resolve().map_err(|e| vec![e.to_string()])?;
+    Ok(cfg)
+}
+
+/// SIGHUP re-reads the file; a configuration that fails validation never replaces the running one.
+/// Listener addresses are fixed at start-up; everything else (keys, backends, routes) is swapped in.
+fn reload_on_hangup(path: PathBuf, shared: Arc<ArcSwap<config::Config>>) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // Registered now, before serving, so a SIGHUP never takes the default action (exit).
+    let mut hangup = rt.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    })?;
+    std::thread::Builder::new().name("config-reload".into()).spawn(move || {
+        rt.block_on(async move {
+            while hangup.recv().await.is_some() {
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::error!(file = %path.display(), error = %e, "reload failed; keeping the running configuration");
+                        continue;
+                    }
+                };
+                let current = shared.load_full();
+                match load(&text, Some(&current)) {
+                    Ok(c) => {
+                        shared.store(Arc::new(c));
+                        tracing::info!(file = %path.display(), "configuration reloaded");
+                    }
+                    Err(errs) => {
+                        for e in errs {
+                            tracing::error!(file = %path.display(), problem = %e, "reload refused; keeping the running configuration");
+                        }
+                    }
+                }
+            }
+        });
+    })?;
+    Ok(())
+}
+
 fn serve(path: Option<PathBuf>) -> ExitCode {
     let (name, text) = match &path {
         Some(p) => match std::fs::read_to_string(p) {
@@ -121,7 +192,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         },
         None => ("embedded default".to_string(), default_config()),
     };
-    let mut cfg = match config::parse(&text, &env) {
+    let cfg = match load(&text, None) {
         Ok(c) => c,
         Err(errs) => {
             for e in errs {
@@ -130,28 +201,6 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    for b in cfg.backends.iter_mut().filter(|b| b.embedded.is_some()) {
-        if b.access_key.is_empty() {
-            b.access_key = format!("EMB{}", random_token(16).to_uppercase());
-            b.secret = dialect_proxy::sign::Secret::new(random_token(40));
-        }
-        let root = b.embedded.clone().unwrap_or_default();
-        match embedded::start(&root, &b.access_key, b.secret.expose()) {
-            Ok(addr) => {
-                tracing::info!(backend = %b.name, root = %root.display(), "embedded store ready");
-                b.host = addr.to_string();
-                b.addr = Some(addr);
-            }
-            Err(e) => {
-                eprintln!("{name}: embedded store at {}: {e}", root.display());
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    if let Err(e) = cfg.resolve() {
-        eprintln!("{name}: {e}");
-        return ExitCode::FAILURE;
-    }
 
     let conf = ServerConf {
         threads: 2,
@@ -169,6 +218,12 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     );
     let metrics_addr = cfg.metrics.clone();
     let shared = Arc::new(ArcSwap::from_pointee(cfg));
+    if let Some(p) = path.clone() {
+        if let Err(e) = reload_on_hangup(p, shared.clone()) {
+            eprintln!("{name}: cannot watch for SIGHUP: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let mut svc =
         pingora::proxy::http_proxy_service(&server.configuration, proxy::Gateway::new(shared));
     for l in &listen {

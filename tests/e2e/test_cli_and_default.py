@@ -182,3 +182,33 @@ backend = "front-tls"
     (tmp_path / "bad.toml").write_text(cfg('ca_file = "/nonexistent/ca.pem"').replace("@PORT@", "1"))
     r = run("check", "--config", str(tmp_path / "bad.toml"))
     assert r.returncode != 0 and "backends[0].ca_file" in r.stderr
+
+
+def test_sighup_reloads_and_keeps_a_running_config_when_the_new_one_is_broken(bed, tmp_path, monkeypatch):
+    import signal
+    import clients
+    from conftest import Proxy, standin_config, wait_until
+    g = bed["garage"]
+    p = Proxy(tmp_path, "reload", standin_config("AKFIRST", "first-secret", g))
+    try:
+        def works(ak, sk):
+            monkeypatch.setattr(clients, "CLIENT_AK", ak)
+            monkeypatch.setattr(clients, "CLIENT_SK", sk)
+            try:
+                make("boto3", p.url).put("via-s3-1250000000", "reload/k", b"x")
+                return True
+            except SdkError as e:
+                assert e.code == "InvalidAccessKeyId"
+                return False
+
+        assert works("AKFIRST", "first-secret") and not works("AKSECOND", "second-secret")
+        p.conf.write_text(standin_config("AKSECOND", "second-secret", g).replace("@PORT@", str(p.port)))
+        p.proc.p.send_signal(signal.SIGHUP)
+        wait_until(lambda: works("AKSECOND", "second-secret"), "reloaded configuration")
+        assert not works("AKFIRST", "first-secret")
+        p.conf.write_text("[[routes]]\nbucket = 1\n")
+        p.proc.p.send_signal(signal.SIGHUP)
+        wait_until(lambda: "reload refused" in p.log_path.read_text(errors="replace"), "refused reload")
+        assert works("AKSECOND", "second-secret") and p.proc.p.poll() is None
+    finally:
+        p.stop()
