@@ -176,3 +176,63 @@ pub fn code_for_status(status: u16) -> &'static str {
         _ => "InternalError",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn copy_answer_headers_move_to_the_client_namespace() {
+        let backend = h(&[
+            ("x-amz-request-id", "R1"),
+            ("x-amz-id-2", "I2"),
+            ("x-amz-copy-source-version-id", "V1"),
+            ("x-amz-server-side-encryption", "aws:kms"),
+            ("x-amz-server-side-encryption-aws-kms-key-id", "K"),
+            ("x-amz-server-side-encryption-customer-key-md5", "M"),
+            ("etag", "\"e\""),
+            ("connection", "close"),
+        ]);
+        let obs = headers(Dialect::S3, Dialect::Obs, &backend, "OURS");
+        for (k, v) in [
+            ("x-obs-request-id", "R1"),
+            ("x-obs-id-2", "I2"),
+            ("x-obs-copy-source-version-id", "V1"),
+            ("x-obs-server-side-encryption", "kms"),
+            ("x-obs-server-side-encryption-kms-key-id", "K"),
+            ("x-obs-server-side-encryption-customer-key-md5", "M"),
+            ("etag", "\"e\""),
+            ("server", "OBS"),
+        ] {
+            assert!(
+                obs.contains(&(k.to_string(), v.to_string())),
+                "{k}: {obs:?}"
+            );
+        }
+        assert!(!obs
+            .iter()
+            .any(|(k, _)| k.starts_with("x-amz-") || k == "connection"));
+        let cos = headers(Dialect::S3, Dialect::Cos, &backend, "OURS");
+        assert!(cos.contains(&("x-cos-request-id".into(), "R1".into())));
+        assert!(cos.contains(&("x-cos-server-side-encryption".into(), "cos/kms".into())));
+        assert!(cos.contains(&("x-cos-copy-source-version-id".into(), "V1".into())));
+        assert!(!cos.iter().any(|(k, _)| k.ends_with("id-2")));
+        // A backend that sends no request id: the proxy's own goes out.
+        let bare = headers(Dialect::S3, Dialect::Cos, &h(&[("etag", "x")]), "OURS");
+        assert!(bare.contains(&("x-cos-request-id".into(), "OURS".into())));
+    }
+
+    #[test]
+    fn wire_case_spells_headers_like_the_clouds() {
+        assert_eq!(wire_case("etag"), "ETag");
+        assert_eq!(wire_case("content-length"), "Content-Length");
+        assert_eq!(wire_case("x-cos-request-id"), "x-cos-request-id");
+    }
+}
