@@ -182,6 +182,26 @@ class StubBackend:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def do_POST(self):
+                # CompleteMultipartUpload: S3 may pad a slow answer with whitespace, then fail inside a 200.
+                n = int(self.headers.get("Content-Length") or 0)
+                self.rfile.read(n)
+                body = (b"\n   \n<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>"
+                        if "err200" in self.path else
+                        b"   <CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><ETag>\"c-2\"</ETag></CompleteMultipartUploadResult>")
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self):
+                # ListParts for the part-size check before a Complete: one small last part.
+                body = b"<ListPartsResult><Part><PartNumber>1</PartNumber><Size>10</Size></Part></ListPartsResult>"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def log_message(self, *a):
                 pass
 

@@ -228,3 +228,14 @@ def test_copy_response_headers_reach_the_client_namespace(bed, backend):
     assert r["SSECustomerKeyMD5"] == base64.b64encode(h.md5(SSE_KEY.encode()).digest()).decode()
     assert r["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
     c.abort_multipart_upload(Bucket=dst, Key="hdr/dst.bin", UploadId=uid)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_complete_answering_200_with_padding_then_an_error(bed, mode):
+    c = make(mode, bed["front"].url)
+    before = metric(bed, "dialect_proxy_backend_200_errors_total")
+    with pytest.raises(SdkError) as e:
+        c.complete("stub-bucket-1250000000", "err200", "u1", [(1, '"e1"')])
+    assert e.value.code == "InternalError"
+    assert metric(bed, "dialect_proxy_backend_200_errors_total") == before + 1
+    assert c.complete("stub-bucket-1250000000", "fine", "u1", [(1, '"e1"')]).strip('"') == "c-2"
