@@ -692,6 +692,16 @@ backend_bucket = "{bucket}-x"
     }
 
     #[test]
+    fn a_put_with_an_sdk_operation_hint_is_still_streamed() {
+        // Newer AWS SDKs add `x-id=PutObject`; the upload must not fall into the small-body path.
+        let inb = inbound("PUT", "/b/k", "x-id=PutObject", &[("host", "h")]);
+        assert_eq!(classify(&inb, true, true, Dialect::S3), Op::PutObject);
+        assert!(classify(&inb, true, true, Dialect::S3).streamed());
+        let inb = inbound("PUT", "/b/k", "tagging", &[("host", "h")]);
+        assert_eq!(classify(&inb, true, true, Dialect::S3), Op::Object);
+    }
+
+    #[test]
     fn copy_source_on_another_backend_is_not_implemented() {
         let text = r#"
 [server]
