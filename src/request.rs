@@ -420,7 +420,7 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
             }
         }
         "PUT" if has_copy => Op::CopyObject,
-        "PUT" if inb.params_all(is_auth_param) => Op::PutObject,
+        "PUT" if inb.params_all(|k| is_auth_param(k) || k == "x-id") => Op::PutObject,
         "POST" if inb.query_has("uploads") => Op::Initiate,
         "POST" if inb.query_has("uploadId") => Op::Complete,
         "DELETE" if inb.query_has("uploadId") => Op::Abort,
