@@ -317,34 +317,17 @@ impl Gateway {
         let mut sizes = Vec::new();
         let mut marker = 0u32;
         loop {
-            let mut list = request::list_parts_request(f, marker);
-            list.sign(backend, Some(EMPTY_SHA256), now());
             let (status, _, answer) = self
-                .round_trip(backend, &list, Bytes::new())
-                .await
-                .map_err(|_| ApiError::unavailable("The backend could not be reached"))?;
+                .side_request(backend, request::list_parts_request(f, marker))
+                .await?;
             if status >= 300 {
                 // Let the Complete itself report NoSuchUpload and the like.
                 return Ok(());
             }
-            let numbers = xml::texts(&answer, "PartNumber").unwrap_or_default();
-            let lens = xml::texts(&answer, "Size").unwrap_or_default();
-            sizes.extend(
-                numbers
-                    .iter()
-                    .zip(&lens)
-                    .filter_map(|(n, s)| Some((n.parse().ok()?, s.parse().ok()?))),
-            );
-            let truncated = xml::texts(&answer, "IsTruncated")
-                .unwrap_or_default()
-                .first()
-                .is_some_and(|t| t == "true");
-            let next = xml::texts(&answer, "NextPartNumberMarker")
-                .unwrap_or_default()
-                .first()
-                .and_then(|m| m.parse().ok());
-            match next {
-                Some(n) if truncated && n > marker => marker = n,
+            let page = xml::list_parts_page(&answer);
+            sizes.extend(page.parts);
+            match page.next_marker {
+                Some(n) if n > marker => marker = n,
                 _ => break,
             }
         }
@@ -357,12 +340,9 @@ impl Gateway {
         backend: &Backend,
         cp: &crate::model::CopyPart,
     ) -> std::result::Result<(), ApiError> {
-        let mut head = request::source_head(cp, backend);
-        head.sign(backend, Some(EMPTY_SHA256), now());
         let (status, headers, _) = self
-            .round_trip(backend, &head, Bytes::new())
-            .await
-            .map_err(|_| ApiError::unavailable("The backend could not be reached"))?;
+            .side_request(backend, request::source_head(cp, backend))
+            .await?;
         if status >= 300 {
             let code = if status == 404 {
                 "NoSuchKey"
@@ -386,6 +366,18 @@ impl Gateway {
             .and_then(crate::auth::parse_date)
             .unwrap_or(0);
         cp.conditions.evaluate(etag, modified)
+    }
+
+    /// A bodiless request of the proxy's own (ListParts, HEAD of a copy source), signed and sent.
+    async fn side_request(
+        &self,
+        backend: &Backend,
+        mut out: crate::outbound::Outbound,
+    ) -> std::result::Result<(u16, Vec<(String, String)>, Vec<u8>), ApiError> {
+        out.sign(backend, Some(EMPTY_SHA256), now());
+        self.round_trip(backend, &out, Bytes::new())
+            .await
+            .map_err(|_| ApiError::unavailable("The backend could not be reached"))
     }
 
     async fn round_trip(

@@ -180,6 +180,10 @@ mod tests {
         let b = b"<ListPartsResult><Part><PartNumber>1</PartNumber><Size>5</Size></Part><Part><PartNumber>2</PartNumber><Size>7</Size></Part><IsTruncated>false</IsTruncated></ListPartsResult>";
         assert_eq!(texts(b, "Size").unwrap(), vec!["5", "7"]);
         assert_eq!(texts(b, "IsTruncated").unwrap(), vec!["false"]);
+        let page = list_parts_page(b);
+        assert_eq!((page.parts, page.next_marker), (vec![(1, 5), (2, 7)], None));
+        let more = b"<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>2</NextPartNumberMarker></ListPartsResult>";
+        assert_eq!(list_parts_page(more).next_marker, Some(2));
     }
 
     #[test]
@@ -240,6 +244,27 @@ pub fn texts(body: &[u8], name: &str) -> Option<Vec<String>> {
         buf.clear();
     }
     Some(out)
+}
+
+/// One page of a ListPartsResult: (part number, size) pairs and the marker of the next page.
+pub struct PartsPage {
+    pub parts: Vec<(u32, u64)>,
+    pub next_marker: Option<u32>,
+}
+
+pub fn list_parts_page(body: &[u8]) -> PartsPage {
+    let all = |name| texts(body, name).unwrap_or_default();
+    let parts = all("PartNumber")
+        .iter()
+        .zip(&all("Size"))
+        .filter_map(|(n, s)| Some((n.trim().parse().ok()?, s.trim().parse().ok()?)))
+        .collect();
+    let truncated = all("IsTruncated").first().is_some_and(|t| t == "true");
+    let next_marker = all("NextPartNumberMarker")
+        .first()
+        .and_then(|m| m.trim().parse().ok())
+        .filter(|_| truncated);
+    PartsPage { parts, next_marker }
 }
 
 /// ETag and LastModified of a copy result (`CopyPartResult` or `CopyObjectResult`, any order,
