@@ -225,12 +225,7 @@ impl Gateway {
             metrics::failed_200(f.client);
             tracing::warn!(request_id = %rid, status = out.status, "backend answered 200 with an error");
         }
-        // The body was re-rendered: its length is recomputed; an error carries no result headers.
-        headers.retain(|(k, _)| k != "content-length");
-        if out.status >= 300 {
-            headers.retain(|(k, _)| k != "content-type" && k != "etag");
-            headers.push(("content-type".into(), "application/xml".into()));
-        }
+        response::for_rendered_body(&mut headers, out.status);
         metrics::request(f.client, out.status);
         respond(session, out.status, headers, Some(out.body), false).await
     }
@@ -282,8 +277,7 @@ impl Gateway {
             }
             self.connector.release_http_session(up, &peer, None).await;
             let out = response::body(f.op, status, f.client, &buf, &rid, &f.resource);
-            headers.retain(|(k, _)| k != "content-length" && k != "content-type");
-            headers.push(("content-type".into(), "application/xml".into()));
+            response::for_rendered_body(&mut headers, out.status);
             return respond(session, out.status, headers, Some(out.body), false).await;
         }
         let no_body = status == 304 || up.response_done();
@@ -565,8 +559,7 @@ impl ProxyHttp for Gateway {
         let input: Vec<(String, String)> = header_pairs(&resp.headers);
         let mut headers = response::headers(backend.dialect, f.client, &input, &ctx.request_id);
         if status >= 300 && !ctx.head && status != 304 {
-            headers.retain(|(k, _)| k != "content-length" && k != "content-type");
-            headers.push(("content-type".into(), "application/xml".into()));
+            response::for_rendered_body(&mut headers, status);
             ctx.error_body = Some(BytesMut::new());
             ctx.error_status = status;
         }

@@ -56,6 +56,16 @@ pub fn finish(to: Dialect, out: &mut Vec<(String, String)>, request_id: &str) {
     out.push(("server".into(), v.server.to_string()));
 }
 
+/// Headers for an answer whose body the proxy re-rendered: the length is recomputed by whoever
+/// writes the body, and an error document carries no result headers.
+pub fn for_rendered_body(headers: &mut Vec<(String, String)>, status: u16) {
+    headers.retain(|(k, _)| k != "content-length");
+    if status >= 300 {
+        headers.retain(|(k, _)| k != "content-type" && k != "etag");
+        headers.push(("content-type".into(), "application/xml".into()));
+    }
+}
+
 /// What to send for a buffered backend answer: (status, body, counted as a failed 200).
 pub struct Body {
     pub status: u16,

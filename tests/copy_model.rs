@@ -7,27 +7,15 @@ use dialect_proxy::config::Backend;
 use dialect_proxy::dialect::{is_copy_field, Dialect};
 use dialect_proxy::model::CopyPart;
 use serde_json::Value;
+
+mod common;
 use std::collections::BTreeSet;
 
 fn vectors() -> Vec<Value> {
-    let mut out = Vec::new();
-    for f in ["obs", "cos", "s3"] {
-        let text = std::fs::read_to_string(format!(
-            "{}/tests/vectors/{f}.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let doc: Value = serde_json::from_str(&text).unwrap();
-        out.extend(
-            doc["vectors"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|v| v["id"].as_str().unwrap().contains("copypart"))
-                .cloned(),
-        );
-    }
-    out
+    common::all_vectors()
+        .into_iter()
+        .filter(|v| v["id"].as_str().unwrap().contains("copypart"))
+        .collect()
 }
 
 fn dialect_of(v: &Value) -> Dialect {
@@ -85,17 +73,7 @@ fn parse_then_render_reproduces_the_sdk_headers() {
     for v in vectors() {
         let id = v["id"].as_str().unwrap();
         let d = dialect_of(&v);
-        let headers: Vec<(String, String)> = v["request"]["headers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| {
-                (
-                    h[0].as_str().unwrap().to_ascii_lowercase(),
-                    h[1].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
+        let headers = common::headers(&v);
         let cp = CopyPart::parse(
             d,
             &headers,

@@ -6,6 +6,8 @@ use dialect_proxy::auth::{self, Scheme, WireRequest};
 use dialect_proxy::sign::{self, cos, sigv4, v2, Secret};
 use serde_json::Value;
 
+mod common;
+
 struct Vector {
     id: String,
     json: Value,
@@ -21,66 +23,48 @@ struct Vector {
 
 fn load() -> Vec<Vector> {
     let mut out = Vec::new();
-    for f in ["obs", "cos", "s3"] {
-        let text = std::fs::read_to_string(format!(
-            "{}/tests/vectors/{f}.json",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
-        let doc: Value = serde_json::from_str(&text).unwrap();
-        for v in doc["vectors"].as_array().unwrap() {
-            let r = &v["request"];
-            let (raw_path, raw_query) = match v["auth"]["location"].as_str() {
-                Some("query") => {
-                    let url = v["auth"]["presigned_url"].as_str().unwrap();
-                    let after_host = &url[url.find("://").unwrap() + 3..];
-                    let target = &after_host[after_host.find('/').unwrap()..];
-                    let (p, q) = target.split_once('?').unwrap_or((target, ""));
-                    (p.to_string(), q.to_string())
-                }
-                _ => (
-                    r["raw_path"].as_str().unwrap().to_string(),
-                    r["raw_query"].as_str().unwrap().to_string(),
-                ),
-            };
-            let headers: Vec<(String, String)> = r["headers"]
-                .as_array()
+    for v in &common::all_vectors() {
+        let r = &v["request"];
+        let (raw_path, raw_query) = match v["auth"]["location"].as_str() {
+            Some("query") => {
+                let url = v["auth"]["presigned_url"].as_str().unwrap();
+                let after_host = &url[url.find("://").unwrap() + 3..];
+                let target = &after_host[after_host.find('/').unwrap()..];
+                let (p, q) = target.split_once('?').unwrap_or((target, ""));
+                (p.to_string(), q.to_string())
+            }
+            _ => (
+                r["raw_path"].as_str().unwrap().to_string(),
+                r["raw_query"].as_str().unwrap().to_string(),
+            ),
+        };
+        let headers = common::headers(v);
+        let host = r["host"].as_str().unwrap();
+        let path_style = v["sdk"]["client_config"]["path_style"]
+            .as_bool()
+            .unwrap_or(false);
+        let host_bucket = if path_style {
+            None
+        } else {
+            addressing::bucket_from_host(host, &[])
+        };
+        let c = &v["credentials"];
+        out.push(Vector {
+            id: v["id"].as_str().unwrap().to_string(),
+            json: v.clone(),
+            method: r["method"].as_str().unwrap().to_string(),
+            raw_path,
+            raw_query,
+            headers,
+            host_bucket,
+            secret: Secret::new(c["secret_key"].as_str().unwrap()),
+            access_key: c["access_key"]
+                .as_str()
+                .or(c["secret_id"].as_str())
                 .unwrap()
-                .iter()
-                .map(|h| {
-                    (
-                        h[0].as_str().unwrap().to_ascii_lowercase(),
-                        h[1].as_str().unwrap().to_string(),
-                    )
-                })
-                .collect();
-            let host = r["host"].as_str().unwrap();
-            let path_style = v["sdk"]["client_config"]["path_style"]
-                .as_bool()
-                .unwrap_or(false);
-            let host_bucket = if path_style {
-                None
-            } else {
-                addressing::bucket_from_host(host, &[])
-            };
-            let c = &v["credentials"];
-            out.push(Vector {
-                id: v["id"].as_str().unwrap().to_string(),
-                json: v.clone(),
-                method: r["method"].as_str().unwrap().to_string(),
-                raw_path,
-                raw_query,
-                headers,
-                host_bucket,
-                secret: Secret::new(c["secret_key"].as_str().unwrap()),
-                access_key: c["access_key"]
-                    .as_str()
-                    .or(c["secret_id"].as_str())
-                    .unwrap()
-                    .to_string(),
-                now: v["timestamp"]["epoch"].as_i64().unwrap(),
-            });
-        }
+                .to_string(),
+            now: v["timestamp"]["epoch"].as_i64().unwrap(),
+        });
     }
     out
 }
