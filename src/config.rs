@@ -10,6 +10,36 @@ use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Deadlines and retries for one backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP (and TLS) connection set-up.
+    pub connect: Duration,
+    /// Longest wait for the next byte, read or write, once connected.
+    pub idle: Duration,
+    /// Whole buffered exchange (everything but streamed bodies), retries and backoff included.
+    pub total: Duration,
+    /// Attempts after the first, for requests that can safely be sent again.
+    pub retries: u32,
+    /// First backoff; doubled per retry, capped at `backoff_max`, with jitter.
+    pub backoff: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            idle: Duration::from_secs(30),
+            total: Duration::from_secs(300),
+            retries: 3,
+            backoff: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+}
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -22,6 +52,38 @@ struct FileConfig {
     backends: Vec<BackendEntry>,
     #[serde(default)]
     routes: Vec<RouteEntry>,
+    /// Backend deadlines and retries, defaults for every backend.
+    timeouts: Option<TimeoutsEntry>,
+}
+
+/// Durations are written as "5s", "250ms", "2m" (or a bare number of seconds).
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+struct TimeoutsEntry {
+    connect: Option<DurationText>,
+    idle: Option<DurationText>,
+    total: Option<DurationText>,
+    retries: Option<u32>,
+    backoff: Option<DurationText>,
+    backoff_max: Option<DurationText>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum DurationText {
+    Secs(u64),
+    Text(String),
+}
+
+impl DurationText {
+    fn parse(&self) -> Result<Duration, String> {
+        match self {
+            DurationText::Secs(s) => Ok(Duration::from_secs(*s)),
+            DurationText::Text(t) => humantime::parse_duration(t).map_err(|e| {
+                format!("'{t}' is not a duration ({e}); write e.g. \"5s\" or \"250ms\"")
+            }),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -37,6 +99,10 @@ struct ServerSection {
     max_clock_skew_secs: Option<u64>,
     #[serde(default)]
     virtual_host_suffixes: Vec<String>,
+    /// Downstream: longest wait for the next bytes of a request, or for a client to take answer bytes.
+    client_timeout: Option<DurationText>,
+    /// Downstream: how long an idle keep-alive connection waits for its next request.
+    client_keepalive: Option<DurationText>,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +128,8 @@ struct BackendEntry {
     secret_key_env: Option<String>,
     embedded: Option<String>,
     ca_file: Option<String>,
+    /// Overrides of the global [timeouts] for this backend.
+    timeouts: Option<TimeoutsEntry>,
 }
 
 #[derive(Deserialize)]
@@ -97,6 +165,7 @@ pub struct Backend {
     pub embedded: Option<PathBuf>,
     /// Trust anchors for an https backend instead of the system roots.
     pub ca: Option<Arc<[WrappedX509]>>,
+    pub timeouts: Timeouts,
     /// Derived signing keys, reused while their scope/window is current.
     key_cache: Mutex<Option<(String, Vec<u8>)>>,
 }
@@ -118,6 +187,7 @@ impl Backend {
             secret: Secret::new(""),
             embedded: None,
             ca: None,
+            timeouts: Timeouts::default(),
             key_cache: Mutex::new(None),
         }
     }
@@ -167,6 +237,8 @@ pub struct Config {
     pub metrics: Option<String>,
     pub verify: bool,
     pub max_skew: i64,
+    pub client_timeout: Duration,
+    pub client_keepalive: Duration,
     pub suffixes: Vec<String>,
     pub clients: HashMap<String, Secret>,
     pub backends: Vec<Backend>,
@@ -335,6 +407,46 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         );
     }
 
+    let mut duration = |v: &Option<DurationText>, default: Duration, key: &str, field: &str| match v
+    {
+        Some(d) => match d.parse() {
+            Ok(d) if !d.is_zero() => d,
+            Ok(_) => {
+                err(
+                    format!("server.{key}"),
+                    Some(("server", 0)),
+                    field,
+                    "must be above zero".into(),
+                );
+                default
+            }
+            Err(m) => {
+                err(format!("server.{key}"), Some(("server", 0)), field, m);
+                default
+            }
+        },
+        None => default,
+    };
+    let client_timeout = duration(
+        &s.client_timeout,
+        Duration::from_secs(60),
+        "client_timeout",
+        "client_timeout",
+    );
+    let client_keepalive = duration(
+        &s.client_keepalive,
+        Duration::from_secs(60),
+        "client_keepalive",
+        "client_keepalive",
+    );
+    let global_timeouts = match &file.timeouts {
+        Some(t) => timeouts_of(&Timeouts::default(), t).unwrap_or_else(|(f, m)| {
+            err(format!("timeouts.{f}"), Some(("timeouts", 0)), f, m);
+            Timeouts::default()
+        }),
+        None => Timeouts::default(),
+    };
+
     let mut clients = HashMap::new();
     for (i, c) in file.clients.iter().enumerate() {
         let t = Some(("clients", i));
@@ -484,6 +596,13 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             },
             None => None,
         };
+        let timeouts = match &b.timeouts {
+            Some(e) => timeouts_of(&global_timeouts, e).unwrap_or_else(|(f, m)| {
+                err(key(&format!("timeouts.{f}")), t, f, m);
+                global_timeouts.clone()
+            }),
+            None => global_timeouts.clone(),
+        };
         backends.push(Backend {
             name: b.name.clone(),
             dialect,
@@ -498,6 +617,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             secret,
             embedded,
             ca,
+            timeouts,
             key_cache: Mutex::new(None),
         });
     }
@@ -551,6 +671,8 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         metrics: s.metrics.clone(),
         verify,
         max_skew: max_skew as i64,
+        client_timeout,
+        client_keepalive,
         suffixes: s.virtual_host_suffixes.clone(),
         clients,
         backends,
@@ -575,6 +697,34 @@ fn load_ca(path: &str) -> Result<Arc<[WrappedX509]>, String> {
         return Err(format!("'{path}' holds no certificate"));
     }
     Ok(out.into())
+}
+
+/// `base` with the fields `e` sets; `Err((field, message))` for the first bad one.
+fn timeouts_of(base: &Timeouts, e: &TimeoutsEntry) -> Result<Timeouts, (&'static str, String)> {
+    let mut t = base.clone();
+    let fields: [(&'static str, &Option<DurationText>, &mut Duration); 5] = [
+        ("connect", &e.connect, &mut t.connect),
+        ("idle", &e.idle, &mut t.idle),
+        ("total", &e.total, &mut t.total),
+        ("backoff", &e.backoff, &mut t.backoff),
+        ("backoff_max", &e.backoff_max, &mut t.backoff_max),
+    ];
+    for (name, value, slot) in fields {
+        if let Some(v) = value {
+            let d = v.parse().map_err(|m| (name, m))?;
+            if d.is_zero() && name != "backoff" {
+                return Err((name, "must be above zero".into()));
+            }
+            *slot = d;
+        }
+    }
+    if let Some(r) = e.retries {
+        if r > 10 {
+            return Err(("retries", "must be 0..10".into()));
+        }
+        t.retries = r;
+    }
+    Ok(t)
 }
 
 fn secret_of(

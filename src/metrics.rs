@@ -34,6 +34,30 @@ static FAILED_200: LazyLock<IntCounterVec> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+static UPSTREAM_ERRORS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_upstream_errors_total",
+        "Backend exchanges that failed (after retries), by backend and kind",
+        &["backend", "kind"]
+    )
+    .expect("metric registers once")
+});
+static UPSTREAM_RETRIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_upstream_retries_total",
+        "Backend requests sent again after a failure that proved the backend did not act",
+        &["backend"]
+    )
+    .expect("metric registers once")
+});
+
+pub fn upstream_error(backend: &str, kind: &str) {
+    UPSTREAM_ERRORS.with_label_values(&[backend, kind]).inc();
+}
+pub fn upstream_retry(backend: &str) {
+    UPSTREAM_RETRIES.with_label_values(&[backend]).inc();
+}
+
 pub fn request(d: Dialect, status: u16) {
     REQUESTS
         .with_label_values(&[d.name(), &status.to_string()])

@@ -18,7 +18,11 @@ const DROP: &[&str] = &[
     "upgrade",
 ];
 
-/// Translate backend response headers. Always ends with the client's request-id header.
+/// The header that carries the backend's own request id beside the proxy's.
+pub const BACKEND_REQUEST_ID: &str = "x-dialect-proxy-backend-request-id";
+
+/// Translate backend response headers. The client's request-id headers always carry the proxy's
+/// id (the one in error bodies and logs); the backend's id moves to `BACKEND_REQUEST_ID`.
 pub fn headers(
     from: Dialect,
     to: Dialect,
@@ -30,7 +34,14 @@ pub fn headers(
         if DROP.contains(&k.as_str()) {
             continue;
         }
-        if from.neutral_suffix(k).is_some() {
+        if let Some(suffix) = from.neutral_suffix(k) {
+            if suffix == "request-id" {
+                out.push((BACKEND_REQUEST_ID.to_string(), v.clone()));
+                continue;
+            }
+            if suffix == "id-2" {
+                continue;
+            }
             if let Some(t) = translate_header(from, to, k, v) {
                 out.push(t);
             }
@@ -63,6 +74,57 @@ pub fn for_rendered_body(headers: &mut Vec<(String, String)>, status: u16) {
     if status >= 300 {
         headers.retain(|(k, _)| k != "content-type" && k != "etag");
         headers.push(("content-type".into(), "application/xml".into()));
+    }
+}
+
+/// The client's answer to a backend answer.
+pub struct ClientAnswer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    /// The re-rendered body; `None` when the backend's body streams through unchanged.
+    pub body: Option<Vec<u8>>,
+    /// A backend 200 that was no success (error inside, no parsable result).
+    pub failed_200: bool,
+}
+
+/// What a backend answer said, for `translate`.
+pub struct BackendAnswer<'a> {
+    pub status: u16,
+    pub headers: &'a [(String, String)],
+    /// The whole body when it was buffered; `None` when it streams through (2xx/304 downloads,
+    /// answers to HEAD).
+    pub body: Option<&'a [u8]>,
+}
+
+/// Where a request came from and went, for `translate`.
+pub struct Exchange<'a> {
+    pub op: Op,
+    pub backend: Dialect,
+    pub client: Dialect,
+    pub request_id: &'a str,
+    pub resource: &'a str,
+}
+
+/// The one place a backend answer becomes the client's answer: headers into the client's
+/// namespace and request id, buffered bodies re-rendered (errors into the client's shape, results
+/// into its namespace, a 200 that proves no success into an error).
+pub fn translate(x: &Exchange, a: &BackendAnswer) -> ClientAnswer {
+    let mut headers = headers(x.backend, x.client, a.headers, x.request_id);
+    let Some(raw) = a.body else {
+        return ClientAnswer {
+            status: a.status,
+            headers,
+            body: None,
+            failed_200: false,
+        };
+    };
+    let out = body(x.op, a.status, x.client, raw, x.request_id, x.resource);
+    for_rendered_body(&mut headers, out.status);
+    ClientAnswer {
+        status: out.status,
+        headers,
+        body: Some(out.body),
+        failed_200: out.failed_200,
     }
 }
 
@@ -116,28 +178,31 @@ pub fn body(
             failed_200: false,
         };
     }
-    if op.may_fail_with_200() {
-        match xml::copy_result(body) {
-            Some(r) if op == Op::UploadPartCopy || op == Op::CopyObject => {
-                return Body {
-                    status,
-                    body: xml::render_copy_result(to, op == Op::UploadPartCopy, &r).into_bytes(),
-                    failed_200: false,
-                };
+    if op == Op::UploadPartCopy || op == Op::CopyObject {
+        if let Some(mut r) = xml::copy_result(body) {
+            // Clients parse LastModified; a backend that omits it gets the time of the answer.
+            if r.last_modified.is_none() {
+                r.last_modified = Some(xml::timestamp_now());
             }
-            Some(_) => {}
-            None if op != Op::Complete => {
-                let err = ApiError::internal(
-                    "The backend answered 200 without an ETag; the copy did not happen",
-                );
-                return Body {
-                    status: 500,
-                    body: xml::render_error(to, &err, resource, request_id).into_bytes(),
-                    failed_200: true,
-                };
-            }
-            None => {}
+            return Body {
+                status,
+                body: xml::render_copy_result(to, op == Op::UploadPartCopy, &r).into_bytes(),
+                failed_200: false,
+            };
         }
+    }
+    // Copy results were handled above; what is left of these operations proves no success.
+    if op.may_fail_with_200() && !(op == Op::Complete && xml::complete_etag(body).is_some()) {
+        let err = ApiError::internal(if op == Op::Complete {
+            "The backend answered 200 without a complete result holding an ETag; the upload may not be complete"
+        } else {
+            "The backend answered 200 without an ETag; the copy did not happen"
+        });
+        return Body {
+            status: 500,
+            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+            failed_200: true,
+        };
     }
     match xml::rewrite_namespace(body, to) {
         Some(b) => Body {
@@ -212,8 +277,9 @@ mod tests {
         ]);
         let obs = headers(Dialect::S3, Dialect::Obs, &backend, "OURS");
         for (k, v) in [
-            ("x-obs-request-id", "R1"),
-            ("x-obs-id-2", "I2"),
+            ("x-obs-request-id", "OURS"),
+            ("x-obs-id-2", "OURS"),
+            (BACKEND_REQUEST_ID, "R1"),
             ("x-obs-copy-source-version-id", "V1"),
             ("x-obs-server-side-encryption", "kms"),
             ("x-obs-server-side-encryption-kms-key-id", "K"),
@@ -230,13 +296,66 @@ mod tests {
             .iter()
             .any(|(k, _)| k.starts_with("x-amz-") || k == "connection"));
         let cos = headers(Dialect::S3, Dialect::Cos, &backend, "OURS");
-        assert!(cos.contains(&("x-cos-request-id".into(), "R1".into())));
+        // One request id per answer: the proxy's, the backend's beside it.
+        assert!(cos.contains(&("x-cos-request-id".into(), "OURS".into())));
+        assert!(cos.contains(&(BACKEND_REQUEST_ID.into(), "R1".into())));
+        assert_eq!(
+            cos.iter().filter(|(k, _)| k == "x-cos-request-id").count(),
+            1
+        );
         assert!(cos.contains(&("x-cos-server-side-encryption".into(), "cos/kms".into())));
         assert!(cos.contains(&("x-cos-copy-source-version-id".into(), "V1".into())));
         assert!(!cos.iter().any(|(k, _)| k.ends_with("id-2")));
         // A backend that sends no request id: the proxy's own goes out.
         let bare = headers(Dialect::S3, Dialect::Cos, &h(&[("etag", "x")]), "OURS");
         assert!(bare.contains(&("x-cos-request-id".into(), "OURS".into())));
+    }
+
+    #[test]
+    fn a_200_proves_success_only_with_a_whole_result_holding_an_etag() {
+        let run = |op, b: &[u8]| body(op, 200, Dialect::S3, b, "RID", "/b/k");
+        let good = b"  <CompleteMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><ETag>\"e-2\"</ETag></CompleteMultipartUploadResult>";
+        assert_eq!(run(Op::Complete, good).status, 200);
+        for bad in [
+            &b""[..],
+            b"   \n\t ",
+            b"<CompleteMultipartUploadResult><Bucket>b</Bucket><ETag>\"e-2\"</ETag>",
+            b"<CompleteMultipartUploadResult><Bucket>b</Bucket></CompleteMultipartUploadResult>",
+            b"<CompleteMultipartUploadResult><ETag>\"e",
+            b"<Other><ETag>x</ETag></Other>",
+        ] {
+            let out = run(Op::Complete, bad);
+            assert_eq!((out.status, out.failed_200), (500, true), "{bad:?}");
+            assert!(String::from_utf8_lossy(&out.body).contains("<Code>InternalError</Code>"));
+        }
+        let cut = run(
+            Op::UploadPartCopy,
+            b"<CopyPartResult><ETag>\"e\"</ETag><LastModified>2024-",
+        );
+        assert_eq!((cut.status, cut.failed_200), (500, true));
+    }
+
+    #[test]
+    fn copy_results_always_carry_last_modified() {
+        for to in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
+            let out = body(
+                Op::UploadPartCopy,
+                200,
+                to,
+                b"<CopyPartResult><ETag>\"e\"</ETag></CopyPartResult>",
+                "RID",
+                "/b/k",
+            );
+            let text = String::from_utf8(out.body).unwrap();
+            assert_eq!(out.status, 200);
+            let lm = text
+                .split("<LastModified>")
+                .nth(1)
+                .and_then(|t| t.split("</LastModified>").next())
+                .unwrap_or_else(|| panic!("no LastModified: {text}"));
+            assert_eq!(lm.len(), "2024-03-15T12:34:56.000Z".len(), "{lm}");
+            assert!(lm.ends_with('Z'));
+        }
     }
 
     #[test]

@@ -276,18 +276,33 @@ pub struct CopyResult {
 }
 
 pub fn copy_result(body: &[u8]) -> Option<CopyResult> {
+    result_fields(body, &[b"CopyPartResult", b"CopyObjectResult"])
+}
+
+/// The ETag of a whole `CompleteMultipartUploadResult`; `None` for anything else.
+pub fn complete_etag(body: &[u8]) -> Option<String> {
+    result_fields(body, &[b"CompleteMultipartUploadResult"]).map(|r| r.etag)
+}
+
+/// ETag and LastModified of a result document whose root is one of `roots`, read to its end:
+/// a document cut before its root closes, or without an ETag, is no result.
+fn result_fields(body: &[u8], roots: &[&[u8]]) -> Option<CopyResult> {
     let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
     let mut buf = Vec::new();
     let mut depth = 0usize;
     let mut current: Option<Vec<u8>> = None;
     let (mut etag, mut lm) = (None, None);
+    let mut closed = false;
     loop {
         match r.read_event_into(&mut buf).ok()? {
             Event::Start(e) => {
+                if closed {
+                    return None;
+                }
                 depth += 1;
                 let name = e.local_name().as_ref().to_vec();
-                if depth == 1 && name != b"CopyPartResult" && name != b"CopyObjectResult" {
+                if depth == 1 && !roots.contains(&name.as_slice()) {
                     return None;
                 }
                 current = (depth == 2).then_some(name);
@@ -303,6 +318,7 @@ pub fn copy_result(body: &[u8]) -> Option<CopyResult> {
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
                 current = None;
+                closed |= depth == 0;
             }
             Event::Eof => break,
             _ => {}
@@ -310,10 +326,25 @@ pub fn copy_result(body: &[u8]) -> Option<CopyResult> {
         buf.clear();
     }
     let etag = etag?.trim().trim_matches('"').to_string();
-    (!etag.is_empty()).then_some(CopyResult {
+    (closed && !etag.is_empty()).then_some(CopyResult {
         etag,
         last_modified: lm,
     })
+}
+
+/// The time now as a result document's LastModified (`YYYY-MM-DDTHH:MM:SS.sssZ`).
+pub fn timestamp_now() -> String {
+    let t = time::OffsetDateTime::now_utc();
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm]` (or none) -> `YYYY-MM-DDTHH:MM:SS.sssZ`.

@@ -1,0 +1,385 @@
+//! The one client to backends. Every exchange goes through here: forwarded requests of every
+//! operation, the proxy's own side requests, and streamed bodies in both directions.
+//!
+//! Guarantees: connect, idle (between bytes) and total deadlines from the backend's
+//! `Timeouts`; retries with capped, jittered backoff only for requests that can be sent again
+//! (nothing of a streamed body consumed yet) and only on failures that prove the backend did not
+//! act (connect failure, reset before the status line, `503`); a body cut short by the backend is
+//! an error, never a shorter success.
+
+use crate::config::Backend;
+use crate::error::ApiError;
+use crate::metrics;
+use crate::outbound::Outbound;
+use bytes::Bytes;
+use pingora::connectors::http::Connector;
+use pingora::http::RequestHeader;
+use pingora::prelude::{HttpPeer, Result as PResult};
+use pingora::protocols::http::client::HttpSession;
+use pingora::{Error, ErrorType};
+use std::time::{Duration, Instant};
+
+/// Largest backend answer buffered for translation.
+pub const MAX_SMALL_ANSWER: usize = 16 << 20;
+
+/// Why an exchange with a backend failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// No answer could be had: connect failure, or the connection ended before the status line.
+    Unreachable(String),
+    /// A deadline passed (the stage names which).
+    Timeout(String),
+    /// The answer started but was cut, malformed or too large.
+    Broken(String),
+}
+
+impl Failure {
+    /// The error a client sees: every one is a 5xx, which every SDK retries.
+    pub fn api_error(&self) -> ApiError {
+        match self {
+            Failure::Unreachable(_) => ApiError::unavailable("The backend could not be reached"),
+            Failure::Timeout(_) => {
+                ApiError::new(504, "GatewayTimeout", "The backend did not answer in time")
+            }
+            Failure::Broken(_) => {
+                ApiError::internal("The backend's answer was cut short or malformed")
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Unreachable(_) => "unreachable",
+            Failure::Timeout(_) => "timeout",
+            Failure::Broken(_) => "broken",
+        }
+    }
+
+    fn from_pingora(e: &Error, stage: &str) -> Failure {
+        let what = format!("{stage}: {e}");
+        match e.etype() {
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+                Failure::Timeout(what)
+            }
+            _ if stage == "connect" || stage == "status" => Failure::Unreachable(what),
+            _ => Failure::Broken(what),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unreachable(s) | Failure::Timeout(s) | Failure::Broken(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A whole, buffered answer.
+pub struct Answer {
+    pub status: u16,
+    /// (lower-case name, value).
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct Upstream {
+    connector: Connector,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            connector: Connector::new(None),
+        }
+    }
+}
+
+/// An open exchange: the request header is sent; the body (if any) streams through `write`, the
+/// answer through `read`.
+pub struct Exchange<'a> {
+    up: &'a Upstream,
+    session: HttpSession,
+    peer: HttpPeer,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+fn peer_for(b: &Backend) -> Result<HttpPeer, Failure> {
+    let addr = b
+        .addr
+        .ok_or_else(|| Failure::Unreachable("backend address is not resolved".into()))?;
+    let mut peer = HttpPeer::new(addr, b.tls, b.sni.clone());
+    let t = &b.timeouts;
+    peer.options.connection_timeout = Some(t.connect);
+    peer.options.total_connection_timeout = Some(t.connect);
+    peer.options.read_timeout = Some(t.idle);
+    peer.options.write_timeout = Some(t.idle);
+    peer.options.idle_timeout = Some(Duration::from_secs(60));
+    peer.options.ca = b.ca.clone();
+    Ok(peer)
+}
+
+fn request_header(out: &Outbound) -> PResult<RequestHeader> {
+    let mut h = RequestHeader::build(
+        out.method.as_str(),
+        out.uri().as_bytes(),
+        Some(out.headers.len()),
+    )?;
+    for (k, v) in &out.headers {
+        h.append_header(k.clone(), v.as_str())?;
+    }
+    Ok(h)
+}
+
+/// Header names and values as text (names are lower-case; odd bytes become U+FFFD).
+pub fn header_pairs(map: &http::HeaderMap) -> Vec<(String, String)> {
+    map.iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The wait before retry `n` (1-based): `backoff * 2^(n-1)`, capped, with full jitter.
+fn backoff(b: &Backend, n: u32) -> Duration {
+    let t = &b.timeouts;
+    let cap = t
+        .backoff
+        .saturating_mul(1u32 << (n - 1).min(16))
+        .min(t.backoff_max);
+    cap.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+}
+
+impl Upstream {
+    async fn connect(&self, b: &Backend) -> Result<(HttpSession, HttpPeer), Failure> {
+        let peer = peer_for(b)?;
+        let (mut session, _reused) = self
+            .connector
+            .get_http_session(&peer)
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "connect"))?;
+        session.set_read_timeout(Some(b.timeouts.idle));
+        session.set_write_timeout(Some(b.timeouts.idle));
+        Ok((session, peer))
+    }
+
+    /// Sign `out` for `b` and send its header; the body follows through `Exchange::write`.
+    /// `payload`: the hex SHA-256 of the body when known (`None`: unsigned / streamed).
+    pub async fn start(
+        &self,
+        b: &Backend,
+        out: &mut Outbound,
+        payload: Option<&str>,
+    ) -> Result<Exchange<'_>, Failure> {
+        let (mut session, peer) = self.connect(b).await?;
+        out.sign(b, payload, now());
+        let header = request_header(out).map_err(|e| Failure::Broken(e.to_string()))?;
+        session
+            .write_request_header(Box::new(header))
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "status"))?;
+        Ok(Exchange {
+            up: self,
+            session,
+            peer,
+            status: 0,
+            headers: Vec::new(),
+        })
+    }
+
+    /// A request with a small (or no) body, its answer buffered whole (up to `MAX_SMALL_ANSWER`).
+    /// Sent again on failures that prove the backend did not act, within the total deadline.
+    pub async fn exchange(
+        &self,
+        b: &Backend,
+        out: &mut Outbound,
+        body: Bytes,
+        payload: Option<&str>,
+    ) -> Result<Answer, Failure> {
+        let deadline = Instant::now() + b.timeouts.total;
+        let attempts = async {
+            let mut n = 0u32;
+            loop {
+                let result = self.attempt(b, out, body.clone(), payload).await;
+                let retry = match &result {
+                    Err(Failure::Unreachable(_)) => true,
+                    Ok(a) => a.status == 503,
+                    Err(_) => false,
+                };
+                if !retry || n >= b.timeouts.retries {
+                    return result;
+                }
+                n += 1;
+                let wait = backoff(b, n);
+                if Instant::now() + wait >= deadline {
+                    return result;
+                }
+                metrics::upstream_retry(&b.name);
+                tracing::debug!(backend = %b.name, attempt = n, "retrying backend exchange");
+                tokio::time::sleep(wait).await;
+            }
+        };
+        let result = match tokio::time::timeout_at(deadline.into(), attempts).await {
+            Ok(r) => r,
+            Err(_) => Err(Failure::Timeout("total deadline".into())),
+        };
+        if let Err(f) = &result {
+            metrics::upstream_error(&b.name, f.kind());
+        }
+        result
+    }
+
+    async fn attempt(
+        &self,
+        b: &Backend,
+        out: &mut Outbound,
+        body: Bytes,
+        payload: Option<&str>,
+    ) -> Result<Answer, Failure> {
+        let mut x = self.start(b, out, payload).await?;
+        if !body.is_empty() {
+            x.write(body).await?;
+        }
+        x.finish().await?;
+        let head = out.method == "HEAD";
+        let mut buf = Vec::new();
+        if !head {
+            while let Some(chunk) = x.read().await? {
+                if buf.len() + chunk.len() > MAX_SMALL_ANSWER {
+                    return Err(Failure::Broken(
+                        "backend answer is too large to translate".into(),
+                    ));
+                }
+                buf.extend_from_slice(&chunk);
+            }
+        }
+        let (status, headers) = (x.status, std::mem::take(&mut x.headers));
+        x.release().await;
+        Ok(Answer {
+            status,
+            headers,
+            body: buf,
+        })
+    }
+
+    /// A bodiless request whose answer streams (a download): retried like `exchange` until the
+    /// status line arrives; the body is then read through the returned `Exchange`.
+    pub async fn open(
+        &self,
+        b: &Backend,
+        out: &mut Outbound,
+        payload: Option<&str>,
+    ) -> Result<Exchange<'_>, Failure> {
+        let deadline = Instant::now() + b.timeouts.total;
+        let mut n = 0u32;
+        let result = loop {
+            let result = async {
+                let mut x = self.start(b, out, payload).await?;
+                x.finish().await?;
+                Ok::<_, Failure>(x)
+            }
+            .await;
+            let retry = match &result {
+                Err(Failure::Unreachable(_)) => true,
+                Ok(x) => x.status == 503,
+                Err(_) => false,
+            };
+            if !retry || n >= b.timeouts.retries {
+                break result;
+            }
+            n += 1;
+            let wait = backoff(b, n);
+            if Instant::now() + wait >= deadline {
+                break result;
+            }
+            metrics::upstream_retry(&b.name);
+            tokio::time::sleep(wait).await;
+        };
+        if let Err(f) = &result {
+            metrics::upstream_error(&b.name, f.kind());
+        }
+        result
+    }
+}
+
+impl Exchange<'_> {
+    /// Send a piece of the request body (the idle deadline bounds each write).
+    pub async fn write(&mut self, data: Bytes) -> Result<(), Failure> {
+        self.session
+            .write_request_body(data, false)
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "write"))
+    }
+
+    /// End the request body and read the answer's status and headers.
+    pub async fn finish(&mut self) -> Result<(), Failure> {
+        self.session
+            .finish_request_body()
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "write"))?;
+        self.read_header().await
+    }
+
+    /// Read the answer's status and headers (also after a failed write: a backend may refuse
+    /// a body early and say why).
+    pub async fn read_header(&mut self) -> Result<(), Failure> {
+        self.session
+            .read_response_header()
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "status"))?;
+        let resp = self
+            .session
+            .response_header()
+            .ok_or_else(|| Failure::Unreachable("no response header".into()))?;
+        self.status = resp.status.as_u16();
+        self.headers = header_pairs(&resp.headers);
+        Ok(())
+    }
+
+    /// Whether the answer has no (more) body.
+    pub fn done(&mut self) -> bool {
+        self.session.response_done()
+    }
+
+    /// The next piece of the answer's body; `None` at its proper end. A connection that ends
+    /// short of the stated length or the last chunk is an error.
+    pub async fn read(&mut self) -> Result<Option<Bytes>, Failure> {
+        self.session
+            .read_response_body()
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "read"))
+    }
+
+    /// Return the connection to the pool (only after the answer was read to its end; otherwise
+    /// dropping the exchange closes it).
+    pub async fn release(mut self) {
+        if self.session.response_done() {
+            self.up
+                .connector
+                .release_http_session(self.session, &self.peer, None)
+                .await;
+        } else {
+            self.session.shutdown().await;
+        }
+    }
+}
