@@ -287,8 +287,13 @@ async fn download(
     );
     metrics::request(f.client, status);
     let no_body = status == 304 || x.done();
+    let mut headers = out.headers;
+    if !no_body && !headers.iter().any(|(k, _)| k == "content-length") {
+        // Without a length the client must get chunks, or a cut would look like the end.
+        headers.push(("transfer-encoding".into(), "chunked".into()));
+    }
     session
-        .write_response_header(Box::new(response_header(status, &out.headers)?), no_body)
+        .write_response_header(Box::new(response_header(status, &headers)?), no_body)
         .await?;
     if no_body {
         x.release().await;
@@ -415,26 +420,29 @@ async fn upload(
             backend_failed = x.write(b).await.err();
         }
     }
-    let answered = match backend_failed {
-        // The backend may have refused the body early and said why.
-        Some(e) => x.read_header().await.map_err(|_| e),
-        None => x.finish().await,
-    };
     let mut body = Vec::new();
-    let answered = match answered {
-        Ok(()) => {
-            async {
-                while let Some(c) = x.read().await? {
-                    if body.len() + c.len() > MAX_SMALL_ANSWER {
-                        return Err(Failure::Broken("backend answer is too large".into()));
-                    }
-                    body.extend_from_slice(&c);
-                }
-                Ok(())
-            }
-            .await
+    let answer = async {
+        match backend_failed {
+            // The backend may have refused the body early and said why.
+            Some(e) => x.read_header().await.map_err(|_| e)?,
+            None => x.finish().await?,
         }
-        Err(e) => Err(e),
+        while let Some(c) = x.read().await? {
+            if body.len() + c.len() > MAX_SMALL_ANSWER {
+                return Err(Failure::Broken("backend answer is too large".into()));
+            }
+            body.extend_from_slice(&c);
+        }
+        Ok(())
+    };
+    // Once the whole body is read, a client that hangs up releases the backend at once.
+    let answered = if session.is_body_done() {
+        tokio::select! {
+            a = answer => a,
+            _ = client_gone(session) => return Err(hung_up()),
+        }
+    } else {
+        answer.await
     };
     if let Err(e) = answered {
         let e = failed(backend, rid, &e);

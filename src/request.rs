@@ -89,6 +89,13 @@ impl Op {
     pub fn streamed(self) -> bool {
         matches!(self, Op::PutObject | Op::UploadPart)
     }
+    /// Operations whose 2xx answer must be one whole XML document.
+    pub fn xml_result(self) -> bool {
+        matches!(
+            self,
+            Op::ListBuckets | Op::ListObjects | Op::ListUploads | Op::ListParts | Op::Initiate
+        ) || self.may_fail_with_200()
+    }
     /// Operations whose 200 answer may carry an error document.
     pub fn may_fail_with_200(self) -> bool {
         matches!(self, Op::CopyObject | Op::UploadPartCopy | Op::Complete)

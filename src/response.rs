@@ -204,6 +204,14 @@ pub fn body(
             failed_200: true,
         };
     }
+    if op.xml_result() && !xml::whole_document(body) {
+        let err = ApiError::internal("The backend's result document is empty or cut short");
+        return Body {
+            status: 500,
+            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+            failed_200: true,
+        };
+    }
     match xml::rewrite_namespace(body, to) {
         Some(b) => Body {
             status,

@@ -86,6 +86,30 @@ pub fn parse_error(body: &[u8]) -> Option<ParsedError> {
     seen_root.then_some(out)
 }
 
+/// Whether `body` is one whole XML document: a root element that closes, nothing broken.
+pub fn whole_document(body: &[u8]) -> bool {
+    let mut r = Reader::from_reader(body.trim_ascii_start());
+    let mut buf = Vec::new();
+    let (mut depth, mut roots) = (0usize, 0usize);
+    loop {
+        match r.read_event_into(&mut buf) {
+            Err(_) => return false,
+            Ok(Event::Start(_)) => {
+                roots += usize::from(depth == 0);
+                depth += 1;
+            }
+            Ok(Event::Empty(_)) => roots += usize::from(depth == 0),
+            Ok(Event::End(_)) => depth = depth.saturating_sub(1),
+            Ok(Event::Text(t)) if depth == 0 && !t.iter().all(u8::is_ascii_whitespace) => {
+                return false
+            }
+            Ok(Event::Eof) => return roots == 1 && depth == 0,
+            Ok(_) => {}
+        }
+        buf.clear();
+    }
+}
+
 /// Re-issue a result document with the client dialect's namespace on its root.
 /// Returns `None` when the body is not XML (it is then passed through untouched).
 pub fn rewrite_namespace(body: &[u8], to: Dialect) -> Option<Vec<u8>> {
@@ -184,6 +208,25 @@ mod tests {
         assert_eq!((page.parts, page.next_marker), (vec![(1, 5), (2, 7)], None));
         let more = b"<ListPartsResult><IsTruncated>true</IsTruncated><NextPartNumberMarker>2</NextPartNumberMarker></ListPartsResult>";
         assert_eq!(list_parts_page(more).next_marker, Some(2));
+    }
+
+    #[test]
+    fn whole_documents() {
+        assert!(whole_document(
+            b"<?xml version=\"1.0\"?>\n<A><B>x</B><C/></A>\n"
+        ));
+        assert!(whole_document(b"  <A/>"));
+        for bad in [
+            &b""[..],
+            b"   ",
+            b"<A><B>x</B>",
+            b"<A><B>x</A>",
+            b"<A></A><A></A>",
+            b"<A></A>junk",
+            b"<A><B>x</B></",
+        ] {
+            assert!(!whole_document(bad), "{bad:?}");
+        }
     }
 
     #[test]

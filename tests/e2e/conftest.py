@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from faults import FaultBackend
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("DIALECT_PROXY_BIN", ROOT / "target" / "release" / "dialect-proxy"))
 CACHE = Path(os.environ.get("DIALECT_PROXY_CACHE", Path.home() / ".cache" / "dialect-proxy"))
@@ -25,6 +27,8 @@ APPID = "1250000000"
 # Client-visible bucket per backend dialect (COS clients need an appid suffix, so every bucket has one).
 BUCKETS = {"s3": f"via-s3-{APPID}", "obs": f"via-obs-{APPID}", "cos": f"via-cos-{APPID}"}
 SRC_BUCKETS = {d: f"src-{d}-{APPID}" for d in BUCKETS}
+# Deadlines of the misbehaving backend, in seconds.
+FAULT_IDLE, FAULT_TOTAL = 1, 4
 
 
 def free_port():
@@ -268,7 +272,7 @@ backend = "garage"
 """
 
 
-def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port, crt, key):
+def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port, crt, key, faults):
     return f"""
 [server]
 listen = ["127.0.0.1:@PORT@"]
@@ -322,6 +326,26 @@ dialect = "s3"
 endpoint = "http://127.0.0.1:{stub.port}"
 access_key = "unused"
 secret_key = "unused"
+[[backends]]
+name = "faults"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{faults.port}"
+access_key = "unused"
+secret_key = "unused"
+timeouts = {{ connect = "1s", idle = "{FAULT_IDLE}s", total = "{FAULT_TOTAL}s", retries = 2, backoff = "20ms", backoff_max = "100ms" }}
+[[backends]]
+name = "faults-slow"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{faults.port}"
+access_key = "unused"
+secret_key = "unused"
+timeouts = {{ idle = "30s", total = "60s" }}
+[[routes]]
+bucket = "fault-*"
+backend = "faults"
+[[routes]]
+bucket = "slowfault-*"
+backend = "faults-slow"
 [[routes]]
 bucket = "trip-*"
 backend = "tripwire"
@@ -366,17 +390,19 @@ def bed():
         started.append(trip)
         stub = StubBackend()
         started.append(stub)
+        faults = FaultBackend()
+        started.append(faults)
         metrics_port, tls_port = free_port(), free_port()
         crt, key, ca = self_signed(work)
         front = Proxy(work, "front", front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port,
-                                                  crt, key), log_filter="info,dialect_proxy=debug")
+                                                  crt, key, faults), log_filter="info,dialect_proxy=debug")
         started.append(front)
         front.https_url, front.ca = f"https://127.0.0.1:{tls_port}", str(ca)
         wait_until(lambda: port_open(tls_port), "https listener")
         front.metrics_url = f"http://127.0.0.1:{metrics_port}"
         wait_until(lambda: port_open(metrics_port), "metrics listener")
         yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "moto_port": moto_port,
-               "trip": trip, "stub": stub}
+               "trip": trip, "stub": stub, "faults": faults}
     finally:
         for s in reversed(started):
             s.stop()
