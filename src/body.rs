@@ -5,7 +5,7 @@
 
 use crate::auth::Payload;
 use crate::chunked::{ChunkSigning, Decoder};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use bytes::{Bytes, BytesMut};
 use sha2::Digest;
 
@@ -36,8 +36,7 @@ impl BodyCheck {
             } => {
                 let declared = decoded_len.ok_or_else(|| {
                     ApiError::new(
-                        411,
-                        "MissingContentLength",
+                        Code::MissingContentLength,
                         "aws-chunked bodies need x-amz-decoded-content-length",
                     )
                 })?;
@@ -101,7 +100,7 @@ impl BodyCheck {
                 if hex::encode(h.finalize()) == expected {
                     Ok(())
                 } else {
-                    Err(ApiError::new(400, "XAmzContentSHA256Mismatch", "The provided 'x-amz-content-sha256' header does not match what was computed."))
+                    Err(ApiError::new(Code::XAmzContentSHA256Mismatch, "The provided 'x-amz-content-sha256' header does not match what was computed."))
                 }
             }
             Kind::Chunked(d) => d.finish(),

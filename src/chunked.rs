@@ -1,7 +1,7 @@
 //! aws-chunked request bodies: remove the framing as bytes arrive, verify chunk signatures
 //! (signed variants) and the trailing checksum, in bounded memory.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::sign::{self, sigv4};
 use base64::Engine;
 use bytes::BytesMut;
@@ -83,8 +83,7 @@ pub struct Decoder {
 
 fn framing(msg: &str) -> ApiError {
     ApiError::new(
-        400,
-        "IncompleteBody",
+        Code::IncompleteBody,
         format!("The aws-chunked body is malformed: {msg}"),
     )
 }
@@ -292,8 +291,7 @@ impl Decoder {
                 .ok_or_else(|| framing("the declared trailer checksum is missing"))?;
             if c.finish_b64() != sent {
                 return Err(ApiError::new(
-                    400,
-                    "BadDigest",
+                    Code::BadDigest,
                     format!("The {name} you specified did not match the calculated checksum."),
                 ));
             }

@@ -12,7 +12,7 @@ use crate::auth::Payload;
 use crate::body::BodyCheck;
 use crate::config::{Backend, Config};
 use crate::dialect::Dialect;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::request::{self, Forward, Op};
 use crate::response::{self, BackendAnswer, Exchange};
@@ -69,7 +69,7 @@ pub async fn respond_error(
     request_id: &str,
     head: bool,
 ) -> Result<()> {
-    metrics::error(client, &err.code);
+    metrics::error(client, err.code.as_str());
     metrics::request(client, err.status);
     if let Some(d) = &err.detail {
         let canonical = sign::redact(d);
@@ -127,8 +127,7 @@ async fn read_small_body(
     while let Some(chunk) = session.read_request_body().await? {
         if body.len() + chunk.len() > MAX_SMALL_REQUEST {
             return Ok(Err(ApiError::new(
-                400,
-                "MaxMessageLengthExceeded",
+                Code::MaxMessageLengthExceeded,
                 "Your request was too big.",
             )));
         }
@@ -509,14 +508,9 @@ async fn check_conditions(
         .await
         .map_err(|e| e.api_error())?;
     if a.status >= 300 {
-        let code = if a.status == 404 {
-            "NoSuchKey"
-        } else {
-            response::code_for_status(a.status)
-        };
-        return Err(ApiError::new(
+        return Err(ApiError::relayed(
             a.status,
-            code,
+            response::code_for_status(a.status).as_str(),
             "The copy source could not be read",
         ));
     }

@@ -4,7 +4,7 @@
 use crate::config::Backend;
 use crate::copy::{self, CopySource};
 use crate::dialect::{Dialect, COPY_FIELDS};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use std::fmt;
 
 /// An inclusive byte range `first..=last`.
@@ -88,8 +88,7 @@ impl Conditions {
     pub fn evaluate(&self, etag: &str, last_modified: i64) -> Result<(), ApiError> {
         let failed = || {
             ApiError::new(
-                412,
-                "PreconditionFailed",
+                Code::PreconditionFailed,
                 "At least one of the pre-conditions you specified did not hold",
             )
         };

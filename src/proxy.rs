@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::dialect::Dialect;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::forward::{self, respond, respond_error};
 use crate::metrics;
 use crate::request::{self, Inbound, Plan};
@@ -136,7 +136,7 @@ impl ProxyHttp for Gateway {
         }
         let err = match e.esource() {
             ErrorSource::Downstream => {
-                ApiError::new(400, "IncompleteBody", "The request body could not be read")
+                ApiError::new(Code::IncompleteBody, "The request body could not be read")
             }
             ErrorSource::Upstream => ApiError::unavailable("The backend could not be reached"),
             _ => ApiError::internal("The gateway could not complete the request"),

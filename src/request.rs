@@ -7,7 +7,7 @@ use crate::config::Backend;
 use crate::config::Config;
 use crate::copy;
 use crate::dialect::{translate_header, Dialect};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::model::{CopyPart, Field};
 use crate::outbound::Outbound;
 use crate::sign;
@@ -319,8 +319,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
             .is_some_and(|l| l > MAX_PART)
         {
             return Err(rej(ApiError::new(
-                400,
-                "EntityTooLarge",
+                Code::EntityTooLarge,
                 "Your proposed upload exceeds the maximum allowed size (5 GiB)",
             )));
         }
@@ -597,8 +596,7 @@ pub fn too_small(complete_body: &[u8], sizes: &[(u32, u64)], min: u64) -> Result
     let wanted: Vec<u32> = crate::xml::texts(complete_body, "PartNumber")
         .ok_or_else(|| {
             ApiError::new(
-                400,
-                "MalformedXML",
+                Code::MalformedXML,
                 "The XML you provided was not well-formed",
             )
         })?
@@ -608,7 +606,7 @@ pub fn too_small(complete_body: &[u8], sizes: &[(u32, u64)], min: u64) -> Result
     for n in wanted.iter().take(wanted.len().saturating_sub(1)) {
         if let Some((_, size)) = sizes.iter().find(|(p, _)| p == n) {
             if *size < min {
-                return Err(ApiError::new(400, "EntityTooSmall", format!("Your proposed upload is smaller than the minimum allowed object size: part {n} is {size} bytes, the minimum is {min}")));
+                return Err(ApiError::new(Code::EntityTooSmall, format!("Your proposed upload is smaller than the minimum allowed object size: part {n} is {size} bytes, the minimum is {min}")));
             }
         }
     }

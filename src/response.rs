@@ -2,7 +2,7 @@
 //! error documents into the client's shape, result documents into its namespace.
 
 use crate::dialect::{translate_header, Dialect};
-use crate::error::{status_for_code, ApiError};
+use crate::error::{ApiError, Code};
 use crate::request::Op;
 use crate::xml;
 
@@ -146,20 +146,17 @@ pub fn body(
 ) -> Body {
     if let Some(e) = xml::parse_error(body) {
         let failed_200 = status < 300;
-        let status = if status < 300 {
-            status_for_code(&e.code)
+        let code = if e.code.is_empty() {
+            Code::InternalError
         } else {
-            status
+            Code::parse(&e.code)
         };
-        let err = ApiError::new(
-            status,
-            if e.code.is_empty() {
-                "InternalError"
-            } else {
-                &e.code
-            },
-            e.message,
-        );
+        let err = if failed_200 {
+            ApiError::new(code, e.message)
+        } else {
+            ApiError::relayed(status, code.as_str(), e.message)
+        };
+        let status = err.status;
         let res = e.resource.as_deref().unwrap_or(resource);
         return Body {
             status,
@@ -171,7 +168,7 @@ pub fn body(
         // An error answer that is not an S3 error document: keep the status, give the client a document it can parse.
         // An empty or non-XML error body still becomes a document the client's SDK can parse.
         let message = String::from_utf8_lossy(&body[..body.len().min(256)]).into_owned();
-        let err = ApiError::new(status, code_for_status(status), message);
+        let err = ApiError::relayed(status, code_for_status(status).as_str(), message);
         return Body {
             status,
             body: xml::render_error(to, &err, resource, request_id).into_bytes(),
@@ -244,19 +241,19 @@ pub fn wire_case(lower: &str) -> String {
     out
 }
 
-pub fn code_for_status(status: u16) -> &'static str {
+pub fn code_for_status(status: u16) -> Code {
     match status {
-        400 => "InvalidRequest",
-        403 => "AccessDenied",
-        404 => "NoSuchKey",
-        405 => "MethodNotAllowed",
-        409 => "Conflict",
-        411 => "MissingContentLength",
-        412 => "PreconditionFailed",
-        416 => "InvalidRange",
-        501 => "NotImplemented",
-        503 => "ServiceUnavailable",
-        _ => "InternalError",
+        400 => Code::InvalidRequest,
+        403 => Code::AccessDenied,
+        404 => Code::NoSuchKey,
+        405 => Code::MethodNotAllowed,
+        409 => Code::Conflict,
+        411 => Code::MissingContentLength,
+        412 => Code::PreconditionFailed,
+        416 => Code::InvalidRange,
+        501 => Code::NotImplemented,
+        503 => Code::ServiceUnavailable,
+        _ => Code::InternalError,
     }
 }
 

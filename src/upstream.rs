@@ -8,7 +8,7 @@
 //! an error, never a shorter success.
 
 use crate::config::Backend;
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::outbound::Outbound;
 use bytes::Bytes;
@@ -39,7 +39,7 @@ impl Failure {
         match self {
             Failure::Unreachable(_) => ApiError::unavailable("The backend could not be reached"),
             Failure::Timeout(_) => {
-                ApiError::new(504, "GatewayTimeout", "The backend did not answer in time")
+                ApiError::new(Code::GatewayTimeout, "The backend did not answer in time")
             }
             Failure::Broken(_) => {
                 ApiError::internal("The backend's answer was cut short or malformed")

@@ -20,7 +20,7 @@ pub fn render_error(dialect: Dialect, err: &ApiError, resource: &str, request_id
     format!(
         "{}<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId><{id_tag}>{}</{id_tag}></Error>",
         v.xml_decl,
-        escape(&err.code),
+        escape(err.code.as_str()),
         escape(&err.message),
         escape(resource),
         escape(request_id),
