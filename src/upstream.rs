@@ -173,9 +173,9 @@ fn backoff(b: &Backend, n: u32) -> Duration {
 impl Upstream {
     async fn connect(&self, b: &Backend) -> Result<(HttpSession, HttpPeer), Failure> {
         let peer = peer_for(b)?;
-        let (mut session, _reused) = self
-            .connector
-            .get_http_session(&peer)
+        // Boxed: the connector's future (TLS states included) is large, and every future that
+        // contains it would otherwise be copied whole each time it moves.
+        let (mut session, _reused) = Box::pin(self.connector.get_http_session(&peer))
             .await
             .map_err(|e| Failure::from_pingora(&e, "connect"))?;
         session.set_read_timeout(Some(b.timeouts.idle));
