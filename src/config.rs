@@ -838,6 +838,32 @@ backend = "g"
 "#;
 
     #[test]
+    fn timeouts_have_defaults_globals_and_per_backend_overrides() {
+        let c = parse(GOOD, &no_env).unwrap();
+        assert_eq!(c.backends[0].timeouts, Timeouts::default());
+        assert_eq!(c.client_timeout, Duration::from_secs(60));
+        let text = GOOD.replace(
+            "region = \"garage\"",
+            "region = \"garage\"\ntimeouts = { idle = \"250ms\", retries = 0 }",
+        ) + "[timeouts]\nconnect = \"2s\"\ntotal = 90\n";
+        let c = parse(&text, &no_env).unwrap();
+        let t = &c.backends[0].timeouts;
+        assert_eq!(t.connect, Duration::from_secs(2));
+        assert_eq!(t.total, Duration::from_secs(90));
+        assert_eq!(t.idle, Duration::from_millis(250));
+        assert_eq!(t.retries, 0);
+        let bad = GOOD.to_string() + "[timeouts]\nidle = \"soon\"\n";
+        let errs = parse(&bad, &no_env).unwrap_err();
+        assert_eq!(errs[0].key, "timeouts.idle");
+        assert!(errs[0].line.is_some(), "{}", errs[0]);
+        let zero = GOOD.replace("[server]", "[server]\nclient_timeout = \"0s\"");
+        assert_eq!(
+            parse(&zero, &no_env).unwrap_err()[0].key,
+            "server.client_timeout"
+        );
+    }
+
+    #[test]
     fn good_config_routes() {
         let c = parse(GOOD, &no_env).unwrap();
         assert_eq!(c.route("cos-x").unwrap().bucket, "cos-x-1250000000");

@@ -212,3 +212,28 @@ def test_sighup_reloads_and_keeps_a_running_config_when_the_new_one_is_broken(be
         assert works("AKSECOND", "second-secret") and p.proc.p.poll() is None
     finally:
         p.stop()
+
+
+def test_copy_results_from_the_embedded_store_carry_last_modified(default_proxy, monkeypatch):
+    """s3s-fs answers a copy without LastModified; every SDK still gets one."""
+    import clients
+    url, ak, sk, _ = default_proxy
+    monkeypatch.setattr(clients, "CLIENT_AK", ak)
+    monkeypatch.setattr(clients, "CLIENT_SK", sk)
+    boto = make("boto3", url)
+    try:
+        boto.c.create_bucket(Bucket="lm-1250000000")
+    except Exception:  # noqa: BLE001 - another test may have made it
+        pass
+    boto.put("lm-1250000000", "src", os.urandom(1000))
+    r = boto.c.copy_object(Bucket="lm-1250000000", Key="dst", CopySource={"Bucket": "lm-1250000000", "Key": "src"})
+    assert r["CopyObjectResult"]["LastModified"] and r["CopyObjectResult"]["ETag"]
+    uid = boto.initiate("lm-1250000000", "mp")
+    r = boto.c.upload_part_copy(Bucket="lm-1250000000", Key="mp", UploadId=uid, PartNumber=1,
+                                CopySource={"Bucket": "lm-1250000000", "Key": "src"})
+    assert r["CopyPartResult"]["LastModified"] and r["CopyPartResult"]["ETag"]
+    for mode in ["obs-native", "cos"]:
+        c = make(mode, url)
+        uid = c.initiate("lm-1250000000", f"mp-{mode}")
+        assert c.copy_part("lm-1250000000", f"mp-{mode}", uid, 1, "lm-1250000000", "src")
+        c.abort("lm-1250000000", f"mp-{mode}", uid)
