@@ -36,6 +36,20 @@ pub fn parse_source(
         }
     }
     let trimmed = path.strip_prefix('/').unwrap_or(path);
+    if !trimmed.contains('/') {
+        // Encoded as a whole, slash included (`bucket%2Fdir%2Fkey`), as some OBS SDKs send it:
+        // decoded once, then split; the key is then raw.
+        let whole = sign::percent_decode_strict(trimmed).ok_or_else(bad)?;
+        let (bucket, key) = whole.split_once('/').ok_or_else(bad)?;
+        if bucket.is_empty() || key.is_empty() {
+            return Err(bad());
+        }
+        return Ok(CopySource {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            version_id,
+        });
+    }
     let (first, rest) = trimmed.split_once('/').ok_or_else(bad)?;
     let bucket = if dialect == Dialect::Cos && !path.starts_with('/') && first.contains('.') {
         // Host form: <bucket>-<appid>.cos.<region>.myqcloud.com/key
@@ -181,6 +195,25 @@ mod tests {
         assert_eq!(s.bucket, "srcb-1250000000");
         assert!(parse_source(Dialect::Cos, "evil.example.com/k", &none).is_err());
         assert!(parse_source(Dialect::S3, "nokey", &none).is_err());
+        // Encoded as a whole: decoded once, so an encoded '%' or '+' in the key stays itself.
+        for (value, key) in [
+            ("srcb%2Fdir%2Fsrc%20file.bin", "dir/src file.bin"),
+            ("/srcb%2Fa%25b%2Bc", "a%b+c"),
+            ("srcb%2F%E6%B5%8B%20x", "测 x"),
+        ] {
+            for d in [Dialect::Obs, Dialect::S3] {
+                let s = parse_source(d, value, &none).unwrap();
+                assert_eq!(
+                    (s.bucket.as_str(), s.key.as_str()),
+                    ("srcb", key),
+                    "{value}"
+                );
+            }
+        }
+        let s = parse_source(Dialect::Obs, "srcb%2Fk?versionId=v2", &none).unwrap();
+        assert_eq!(s.version_id.as_deref(), Some("v2"));
+        assert!(parse_source(Dialect::Obs, "srcb%2F", &none).is_err());
+        assert!(parse_source(Dialect::Obs, "%2Fk", &none).is_err());
         assert!(parse_source(Dialect::S3, "/b/", &none).is_err());
     }
 

@@ -61,3 +61,15 @@ def chunk_signature(key, scope, amz, prev, data):
     sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz, scope, prev, hashlib.sha256(b"").hexdigest(),
                      hashlib.sha256(data).hexdigest()])
     return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def v2_header(scheme, prefix, method, resource, secret, ak, headers=None, content_type=""):
+    """`OBS ak:sig` (scheme "OBS", prefix "x-obs-") or AWS V2 `AWS ak:sig` (scheme "AWS", prefix "x-amz-")
+    header auth; `resource` is the canonical resource with its sub-resources."""
+    headers = dict(headers or {})
+    date = formatdate(usegmt=True)
+    canon = "".join(f"{k}:{v}\n" for k, v in sorted((k.lower(), v) for k, v in headers.items()
+                                                      if k.lower().startswith(prefix)))
+    sts = f"{method}\n\n{content_type}\n{date}\n{canon}{resource}"
+    sig = base64.b64encode(hmac.new(secret.encode(), sts.encode(), hashlib.sha1).digest()).decode()
+    return dict(headers, Date=date, Authorization=f"{scheme} {ak}:{sig}")
