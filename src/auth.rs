@@ -1,6 +1,7 @@
 //! Inbound authentication: recognise the client's scheme and verify its signature over the
 //! exact bytes received. Pure: the caller passes the clock and a key lookup.
 
+pub use crate::dates::{format_amz_date, parse_amz_date, parse_date};
 use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::sign::{self, cos, sigv4, v2, Secret};
@@ -152,25 +153,6 @@ fn query_value(raw: &str, name: &str) -> Result<Option<String>, ApiError> {
         }
     }
     Ok(found)
-}
-
-/// Parse an HTTP date in any of the three formats, or an ISO basic `YYYYMMDDTHHMMSSZ`.
-pub fn parse_date(s: &str) -> Option<i64> {
-    let s = s.trim();
-    if let Ok(t) = httpdate::parse_http_date(s) {
-        return t
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs() as i64);
-    }
-    parse_amz_date(s)
-}
-
-pub fn parse_amz_date(s: &str) -> Option<i64> {
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::PrimitiveDateTime::parse(s, &fmt)
-        .ok()
-        .map(|t| t.assume_utc().unix_timestamp())
 }
 
 fn check_skew(t: i64, now: i64, max_skew: i64) -> Result<(), ApiError> {
@@ -481,14 +463,6 @@ fn verify_v4<'k>(
         }
     };
     Ok((auth.access_key, payload))
-}
-
-pub fn format_amz_date(t: i64) -> String {
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&fmt).ok())
-        .unwrap_or_default()
 }
 
 fn verify_cos<'k>(

@@ -517,7 +517,7 @@ async fn check_conditions(
     let etag = a.header("etag").unwrap_or("");
     let modified = a
         .header("last-modified")
-        .and_then(crate::auth::parse_date)
+        .and_then(crate::dates::parse_date)
         .unwrap_or(0);
     cp.conditions.evaluate(etag, modified)
 }

@@ -5,7 +5,7 @@ pub mod auth;
 pub mod body;
 pub mod chunked;
 pub mod config;
-pub mod copy;
+pub mod dates;
 pub mod dialect;
 pub mod embedded;
 pub mod error;

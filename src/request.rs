@@ -5,9 +5,10 @@ use crate::addressing;
 use crate::auth::{self, Payload, WireRequest};
 use crate::config::Backend;
 use crate::config::Config;
-use crate::copy;
+use crate::dialect::copy;
 use crate::dialect::{translate_header, Dialect};
 use crate::error::{ApiError, Code};
+pub use crate::model::Op;
 use crate::model::{CopyPart, Field};
 use crate::outbound::Outbound;
 use crate::sign;
@@ -62,43 +63,6 @@ impl Inbound {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| sign::percent_decode(v.as_deref().unwrap_or("")))
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    ListBuckets,
-    Bucket,
-    ListObjects,
-    ListUploads,
-    Object,
-    GetObject,
-    PutObject,
-    CopyObject,
-    UploadPart,
-    UploadPartCopy,
-    Initiate,
-    Complete,
-    Abort,
-    ListParts,
-}
-
-impl Op {
-    /// Request bodies of these flow through the proxy; GetObject's answer is relayed as a stream;
-    /// all others are small and buffered with a cap.
-    pub fn streamed(self) -> bool {
-        matches!(self, Op::PutObject | Op::UploadPart)
-    }
-    /// Operations whose 2xx answer must be one whole XML document.
-    pub fn xml_result(self) -> bool {
-        matches!(
-            self,
-            Op::ListBuckets | Op::ListObjects | Op::ListUploads | Op::ListParts | Op::Initiate
-        ) || self.may_fail_with_200()
-    }
-    /// Operations whose 200 answer may carry an error document.
-    pub fn may_fail_with_200(self) -> bool {
-        matches!(self, Op::CopyObject | Op::UploadPartCopy | Op::Complete)
     }
 }
 
@@ -334,7 +298,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     }
     let mut precheck = None;
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
-        let mut cp = CopyPart::parse(
+        let mut cp = copy::parse_copy_part(
             client,
             &inb.headers,
             &cfg.suffixes,
@@ -356,9 +320,13 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         }
         cp.source.bucket = src_route.bucket;
         // A combination the backend cannot express is evaluated here against a HEAD of the source.
-        let here = !cp.conditions.expressible_in(backend.dialect);
+        let here = !backend.dialect.accepts_conditions(&cp.conditions);
+        let at = copy::SourceHost {
+            host: &backend.host,
+            region: &backend.region,
+        };
         out.headers
-            .extend(cp.headers(backend.dialect, backend, !here));
+            .extend(copy::copy_part_headers(&cp, backend.dialect, at, !here));
         if here {
             precheck = Some(cp);
         }

@@ -3,7 +3,7 @@
 
 use crate::dialect::{translate_header, Dialect};
 use crate::error::{ApiError, Code};
-use crate::request::Op;
+use crate::model::Op;
 use crate::xml;
 
 /// Response headers that are the transport's business, or replaced by the proxy.

@@ -3,9 +3,8 @@
 //! matches the golden files in `tests/golden/copypart/` (regenerate with UPDATE_GOLDEN=1).
 
 use dialect_proxy::addressing;
-use dialect_proxy::config::Backend;
+use dialect_proxy::dialect::copy::{copy_part_headers, parse_copy_part, SourceHost};
 use dialect_proxy::dialect::{is_copy_field, Dialect};
-use dialect_proxy::model::CopyPart;
 use serde_json::Value;
 
 mod common;
@@ -46,7 +45,7 @@ fn copy_headers(d: Dialect, headers: &[(String, String)]) -> BTreeSet<(String, S
 }
 
 /// The backend the source lives on, as the vector's own source host names it (COS host form).
-fn source_backend(d: Dialect, headers: &[(String, String)]) -> Backend {
+fn source_backend(d: Dialect, headers: &[(String, String)]) -> (String, String) {
     let src = headers
         .iter()
         .find(|(k, _)| k.ends_with("copy-source"))
@@ -57,12 +56,11 @@ fn source_backend(d: Dialect, headers: &[(String, String)]) -> Backend {
         (Dialect::Cos, Some(b)) => {
             let h = host[b.len() + 1..].to_string();
             let region = h.split('.').nth(1).unwrap_or("").to_string();
-            Backend::render_only(Dialect::Cos, &h, &region)
+            (h, region)
         }
-        _ => Backend::render_only(
-            Dialect::Cos,
-            "cos.ap-guangzhou.myqcloud.com",
-            "ap-guangzhou",
+        _ => (
+            "cos.ap-guangzhou.myqcloud.com".into(),
+            "ap-guangzhou".into(),
         ),
     }
 }
@@ -74,14 +72,19 @@ fn parse_then_render_reproduces_the_sdk_headers() {
         let id = v["id"].as_str().unwrap();
         let d = dialect_of(&v);
         let headers = common::headers(&v);
-        let cp = CopyPart::parse(
+        let cp = parse_copy_part(
             d,
             &headers,
             &[],
             v["sdk"]["package"].as_str().unwrap_or("").contains("obs"),
         )
         .unwrap_or_else(|e| panic!("{id}: {e:?}"));
-        let back = cp.headers(d, &source_backend(d, &headers), true);
+        let (host, region) = source_backend(d, &headers);
+        let at = SourceHost {
+            host: &host,
+            region: &region,
+        };
+        let back = copy_part_headers(&cp, d, at, true);
         assert_eq!(copy_headers(d, &back), copy_headers(d, &headers), "{id}");
         n += 1;
 
@@ -89,19 +92,18 @@ fn parse_then_render_reproduces_the_sdk_headers() {
             if to == d {
                 continue;
             }
-            let rendered: Vec<String> = cp
-                .headers(
-                    to,
-                    &Backend::render_only(
-                        Dialect::Cos,
-                        "cos.ap-guangzhou.myqcloud.com",
-                        "ap-guangzhou",
-                    ),
-                    true,
-                )
-                .iter()
-                .map(|(k, v)| format!("{k}: {v}\n"))
-                .collect();
+            let rendered: Vec<String> = copy_part_headers(
+                &cp,
+                to,
+                SourceHost {
+                    host: "cos.ap-guangzhou.myqcloud.com",
+                    region: "ap-guangzhou",
+                },
+                true,
+            )
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\n"))
+            .collect();
             let text = rendered.concat();
             let path = format!(
                 "{}/tests/golden/copypart/{id}.{}.txt",

@@ -5,8 +5,8 @@ use bytes::{Bytes, BytesMut};
 use dialect_proxy::auth::{self, Payload, WireRequest};
 use dialect_proxy::chunked::Decoder;
 use dialect_proxy::config;
+use dialect_proxy::dialect::copy::parse_copy_part;
 use dialect_proxy::dialect::Dialect;
-use dialect_proxy::model::CopyPart;
 use dialect_proxy::request::{self, Inbound};
 use dialect_proxy::sign::Secret;
 use dialect_proxy::xml;
@@ -127,7 +127,7 @@ fn requests_never_panic() {
             900,
         );
         for d in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
-            let _ = CopyPart::parse(d, &headers, &[], i % 2 == 0);
+            let _ = parse_copy_part(d, &headers, &[], i % 2 == 0);
         }
         let inb = Inbound::new("PUT".into(), path, query, headers);
         let _ = request::plan(&cfg, &inb, 1710506096);

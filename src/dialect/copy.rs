@@ -1,18 +1,13 @@
-//! Copy source, byte range and SSE-C checks for copy operations.
+//! The copy fields on the wire: copy-source forms, ranges, conditions and SSE-C keys, read from
+//! and written in any dialect's headers.
 
+use super::Dialect;
 use crate::addressing;
-use crate::config::Backend;
-use crate::dialect::Dialect;
 use crate::error::ApiError;
+pub use crate::model::CopySource;
+use crate::model::{ByteRange, Conditions, CopyPart, Field, SseC};
 use crate::sign;
 use base64::Engine;
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CopySource {
-    pub bucket: String,
-    pub key: String,
-    pub version_id: Option<String>,
-}
 
 /// Parse a copy-source header value in `dialect`'s forms.
 pub fn parse_source(
@@ -72,8 +67,15 @@ pub fn parse_source(
     })
 }
 
+/// Where a copy's source lives: the backend's host name (with port) and region.
+#[derive(Clone, Copy, Debug)]
+pub struct SourceHost<'a> {
+    pub host: &'a str,
+    pub region: &'a str,
+}
+
 /// Render a copy source (already renamed to the backend's bucket) for the backend's dialect.
-pub fn render_source(to: Dialect, src: &CopySource, backend: &Backend) -> String {
+pub fn render_source(to: Dialect, src: &CopySource, at: SourceHost) -> String {
     let key = sign::uri_encode_path(&src.key);
     // Version ids go raw, as every SDK sends them.
     let version = src
@@ -84,11 +86,11 @@ pub fn render_source(to: Dialect, src: &CopySource, backend: &Backend) -> String
     match to {
         Dialect::S3 | Dialect::Obs => format!("/{}/{key}{version}", src.bucket),
         Dialect::Cos => {
-            let host = addressing::strip_port(&backend.host);
+            let host = addressing::strip_port(at.host);
             let host = if host.starts_with("cos.") {
                 host.to_string()
             } else {
-                format!("cos.{}.myqcloud.com", backend.region)
+                format!("cos.{}.myqcloud.com", at.region)
             };
             format!("{}.{host}/{key}{version}", src.bucket)
         }
@@ -161,6 +163,160 @@ pub fn check_sse_c(
         }
     }
     Ok(())
+}
+
+fn http_date(t: i64) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_secs(t.max(0) as u64))
+}
+
+/// Parse from a request's headers (lower-case names) in `dialect`. `encoded_values` says the
+/// client percent-encodes header values (the OBS SDK, in every signing mode); they are decoded,
+/// except the source, which `parse_source` decodes.
+pub fn parse_copy_part(
+    dialect: Dialect,
+    headers: &[(String, String)],
+    suffixes: &[String],
+    encoded_values: bool,
+) -> Result<CopyPart, ApiError> {
+    let get = |f: Field| -> Option<String> {
+        let name = dialect.copy_header(f);
+        let v = headers
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())?;
+        Some(if encoded_values && f != Field::Source {
+            crate::sign::percent_decode(v)
+        } else {
+            v.to_string()
+        })
+    };
+    let source = parse_source(dialect, &get(Field::Source).unwrap_or_default(), suffixes)?;
+    let range = match get(Field::Range) {
+        // The COS SDK sends an empty range for "the whole object".
+        Some(r) if !r.trim().is_empty() => {
+            let (first, last) = check_range(&r)?;
+            Some(ByteRange { first, last })
+        }
+        _ => None,
+    };
+    let date = |f: Field| -> Result<Option<i64>, ApiError> {
+        match get(f) {
+            None => Ok(None),
+            Some(v) => crate::dates::parse_date(&v)
+                .map(Some)
+                .ok_or_else(|| ApiError::invalid_argument(format!("'{v}' is not an HTTP date"))),
+        }
+    };
+    let conditions = Conditions {
+        if_match: get(Field::IfMatch),
+        if_none_match: get(Field::IfNoneMatch),
+        if_modified_since: date(Field::IfModifiedSince)?,
+        if_unmodified_since: date(Field::IfUnmodifiedSince)?,
+    };
+    let sse = |a: Field, k: Field, m: Field| -> Result<Option<SseC>, ApiError> {
+        let (a, k, m) = (get(a), get(k), get(m));
+        check_sse_c(a.as_deref(), k.as_deref(), m.as_deref())?;
+        Ok(match (a, k) {
+            (Some(algorithm), Some(key)) => Some(SseC {
+                algorithm,
+                key,
+                key_md5: m,
+            }),
+            _ => None,
+        })
+    };
+    Ok(CopyPart {
+        source,
+        range,
+        conditions,
+        sse_c: sse(Field::SseAlgorithm, Field::SseKey, Field::SseKeyMd5)?,
+        source_sse_c: sse(
+            Field::SourceSseAlgorithm,
+            Field::SourceSseKey,
+            Field::SourceSseKeyMd5,
+        )?,
+    })
+}
+
+/// Headers for `to`. `source_at` is where the (renamed) source bucket lives;
+/// `conditions` is false when the proxy evaluated them itcp.
+pub fn copy_part_headers(
+    cp: &CopyPart,
+    to: Dialect,
+    source_at: SourceHost,
+    conditions: bool,
+) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(8);
+    // The OBS SDK percent-encodes header values and OBS decodes them; the source has its own encoding.
+    let mut put = |f: Field, v: String| {
+        let v = if to == Dialect::Obs && f != Field::Source {
+            super::obs::encode_header_value(&v)
+        } else {
+            v
+        };
+        out.push((to.copy_header(f), v))
+    };
+    put(Field::Source, render_source(to, &cp.source, source_at));
+    if let Some(r) = cp.range {
+        put(Field::Range, format!("bytes={}-{}", r.first, r.last));
+    }
+    if conditions {
+        let c = &cp.conditions;
+        if let Some(v) = &c.if_match {
+            put(Field::IfMatch, v.clone());
+        }
+        if let Some(v) = &c.if_none_match {
+            put(Field::IfNoneMatch, v.clone());
+        }
+        if let Some(t) = c.if_modified_since {
+            put(Field::IfModifiedSince, http_date(t));
+        }
+        if let Some(t) = c.if_unmodified_since {
+            put(Field::IfUnmodifiedSince, http_date(t));
+        }
+    }
+    for (s, fields) in [
+        (
+            &cp.sse_c,
+            [Field::SseAlgorithm, Field::SseKey, Field::SseKeyMd5],
+        ),
+        (
+            &cp.source_sse_c,
+            [
+                Field::SourceSseAlgorithm,
+                Field::SourceSseKey,
+                Field::SourceSseKeyMd5,
+            ],
+        ),
+    ] {
+        if let Some(s) = s {
+            put(fields[0], s.algorithm.clone());
+            put(fields[1], s.key.clone());
+            if let Some(m) = &s.key_md5 {
+                put(fields[2], m.clone());
+            }
+        }
+    }
+    out
+}
+
+impl Dialect {
+    /// The header that carries `f` in this dialect.
+    pub fn copy_header(self, f: Field) -> String {
+        let suffix = super::COPY_FIELDS
+            .iter()
+            .find(|(x, _)| *x == f)
+            .map(|(_, s)| *s)
+            .unwrap_or("");
+        format!("{}{}", self.vocab().prefix, suffix)
+    }
+
+    /// Whether this dialect's service takes these copy conditions as they are: OBS and COS accept
+    /// only the pairs (if-match, if-unmodified-since) and (if-none-match, if-modified-since); S3
+    /// takes any combination and applies its precedence.
+    pub fn accepts_conditions(self, c: &Conditions) -> bool {
+        self == Dialect::S3 || !c.mixes_pairs()
+    }
 }
 
 #[cfg(test)]
