@@ -1,0 +1,270 @@
+//! What happens to a planned request between the client and the backend: a small exchange
+//! (bodies buffered with a cap, the answer translated whole), a download (the answer streams),
+//! or an upload (the request body streams, verified as it goes). All backend traffic goes through
+//! `upstream`; all answers come from `response::translate` or `respond_error`.
+//!
+//! Integrity: once a 2xx header has gone to the client, a failure returns `Err` and the
+//! connection is cut (pingora then writes nothing more): a Content-Length answer ends short, a
+//! chunked one without its last chunk. A client that hangs up while the backend is working drops
+//! the backend connection at once.
+
+use crate::body::BodyCheck;
+
+mod stream;
+use crate::config::{Backend, Config};
+use crate::dialect::Dialect;
+use crate::error::{ApiError, Code};
+use crate::metrics;
+use crate::request::{self, Forward, Op};
+use crate::response::{self, BackendAnswer, Exchange};
+use crate::sign::{self, sigv4::EMPTY_SHA256};
+use crate::upstream::{Failure, Upstream};
+use crate::xml;
+use bytes::{Bytes, BytesMut};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::Session;
+
+/// Largest request body buffered for a small operation (a 10000-part Complete fits).
+const MAX_SMALL_REQUEST: usize = 2 << 20;
+
+pub(crate) fn response_header(status: u16, headers: &[(String, String)]) -> Result<ResponseHeader> {
+    let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
+    for (k, v) in headers {
+        // A value that is not a valid header value is dropped rather than failing the answer.
+        let _ = h.append_header(response::wire_case(k), v.as_str());
+    }
+    Ok(h)
+}
+
+/// Write a whole answer. A HEAD answer carries the length but no body.
+pub async fn respond(
+    session: &mut Session,
+    status: u16,
+    mut headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    head: bool,
+) -> Result<()> {
+    let body = body.unwrap_or_default();
+    if !headers.iter().any(|(k, _)| k == "content-length") {
+        headers.push(("content-length".into(), body.len().to_string()));
+    }
+    let end = head || body.is_empty();
+    session
+        .write_response_header(Box::new(response_header(status, &headers)?), end)
+        .await?;
+    if !end {
+        session
+            .write_response_body(Some(Bytes::from(body)), true)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The proxy's own error answer, in the client's dialect, with its request id in header and body.
+pub async fn respond_error(
+    session: &mut Session,
+    client: Dialect,
+    err: &ApiError,
+    resource: &str,
+    request_id: &str,
+    head: bool,
+) -> Result<()> {
+    metrics::error(client, err.code.as_str());
+    metrics::request(client, err.status);
+    if let Some(d) = &err.detail {
+        let canonical = sign::redact(d);
+        tracing::debug!(request_id, code = %err.code, %canonical, "request refused");
+    } else {
+        tracing::info!(request_id, code = %err.code, status = err.status, "request refused");
+    }
+    let body = xml::render_error(client, err, resource, request_id).into_bytes();
+    let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
+    response::finish(client, &mut headers, request_id);
+    respond(session, err.status, headers, Some(body), head).await
+}
+
+/// Resolves when the client hangs up (or sends bytes it should not) while it waits for an answer.
+/// Only for requests whose body has been read.
+pub(crate) async fn client_gone(session: &mut Session) {
+    if session
+        .as_downstream_mut()
+        .read_body_or_idle(true)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    std::future::pending::<()>().await
+}
+
+pub(crate) fn hung_up() -> Box<Error> {
+    Error::explain(ErrorType::ConnectionClosed, "the client hung up").into_down()
+}
+
+/// One planned request, end to end.
+pub async fn forward(
+    up: &Upstream,
+    session: &mut Session,
+    cfg: &Config,
+    f: Forward,
+    request_id: &str,
+    head: bool,
+) -> Result<()> {
+    let backend = &cfg.backends[f.backend];
+    match f.op {
+        Op::PutObject | Op::UploadPart => stream::upload(up, session, backend, f, request_id).await,
+        Op::GetObject if !head => stream::download(up, session, backend, f, request_id).await,
+        _ => small(up, session, backend, f, request_id, head).await,
+    }
+}
+
+/// Read a small request body whole, verified against what the client signed.
+pub(crate) async fn read_small_body(
+    session: &mut Session,
+    f: &Forward,
+) -> Result<std::result::Result<Bytes, ApiError>> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = session.read_request_body().await? {
+        if body.len() + chunk.len() > MAX_SMALL_REQUEST {
+            return Ok(Err(ApiError::new(
+                Code::MaxMessageLengthExceeded,
+                "Your request was too big.",
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    Ok(BodyCheck::new(&f.payload)
+        .and_then(|mut c| c.push(Some(body), true))
+        .map(Option::unwrap_or_default))
+}
+
+async fn small(
+    up: &Upstream,
+    session: &mut Session,
+    backend: &Backend,
+    mut f: Forward,
+    rid: &str,
+    head: bool,
+) -> Result<()> {
+    let body = match read_small_body(session, &f).await? {
+        Ok(b) => b,
+        Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, head).await,
+    };
+    let body = if matches!(f.out.method.as_str(), "GET" | "HEAD") {
+        // A body on a GET or HEAD means nothing to the backend: read and dropped.
+        f.out.headers.retain(|(k, _)| k != "content-length");
+        Bytes::new()
+    } else {
+        let body = request::rewrite_small_body(&mut f, body);
+        if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
+            f.out.set_header("content-length", body.len().to_string());
+        } else {
+            f.out.headers.retain(|(k, _)| k != "content-length");
+        }
+        body
+    };
+    let work = async {
+        if f.op == Op::Complete {
+            check_part_sizes(up, backend, &f, &body).await?;
+        }
+        if let Some(cp) = f.precheck.take() {
+            check_conditions(up, backend, &cp).await?;
+        }
+        let hash = sign::sha256_hex(&body);
+        up.exchange(backend, &mut f.out, body, Some(&hash))
+            .await
+            .map_err(|e| failed(backend, rid, &e))
+    };
+    let answer = tokio::select! {
+        a = work => a,
+        _ = client_gone(session) => return Err(hung_up()),
+    };
+    let a = match answer {
+        Ok(a) => a,
+        Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, head).await,
+    };
+    let x = Exchange {
+        op: f.op,
+        backend: backend.dialect,
+        client: f.client,
+        request_id: rid,
+        resource: &f.resource,
+    };
+    let out = response::translate(
+        &x,
+        &BackendAnswer {
+            status: a.status,
+            headers: &a.headers,
+            body: (!head).then_some(a.body.as_slice()),
+        },
+    );
+    if out.failed_200 {
+        metrics::failed_200(f.client);
+        tracing::warn!(request_id = %rid, status = out.status, "backend answered 200 without a result");
+    }
+    metrics::request(f.client, out.status);
+    respond(session, out.status, out.headers, out.body, head).await
+}
+
+/// Log a failed exchange and say what the client sees.
+pub(crate) fn failed(backend: &Backend, rid: &str, e: &Failure) -> ApiError {
+    tracing::warn!(request_id = %rid, backend = %backend.name, error = %e, "backend exchange failed");
+    e.api_error()
+}
+
+/// Parts below the backend dialect's minimum are refused at Complete, as the backend would.
+async fn check_part_sizes(
+    up: &Upstream,
+    backend: &Backend,
+    f: &Forward,
+    body: &[u8],
+) -> std::result::Result<(), ApiError> {
+    let mut sizes = Vec::new();
+    let mut marker = 0u32;
+    loop {
+        let mut out = request::list_parts_request(f, marker);
+        let a = up
+            .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+            .await
+            .map_err(|e| e.api_error())?;
+        if a.status >= 300 {
+            // Let the Complete itself report NoSuchUpload and the like.
+            return Ok(());
+        }
+        let page = xml::list_parts_page(&a.body);
+        sizes.extend(page.parts);
+        match page.next_marker {
+            Some(n) if n > marker => marker = n,
+            _ => break,
+        }
+    }
+    request::too_small(body, &sizes, request::min_part_size(backend.dialect))
+}
+
+/// Copy conditions the backend cannot express: HEAD the source and decide here.
+async fn check_conditions(
+    up: &Upstream,
+    backend: &Backend,
+    cp: &crate::model::CopyPart,
+) -> std::result::Result<(), ApiError> {
+    let mut out = request::source_head(cp, backend);
+    let a = up
+        .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+        .await
+        .map_err(|e| e.api_error())?;
+    if a.status >= 300 {
+        return Err(ApiError::relayed(
+            a.status,
+            response::code_for_status(a.status).as_str(),
+            "The copy source could not be read",
+        ));
+    }
+    let etag = a.header("etag").unwrap_or("");
+    let modified = a
+        .header("last-modified")
+        .and_then(crate::dates::parse_date)
+        .unwrap_or(0);
+    cp.conditions.evaluate(etag, modified)
+}
