@@ -485,20 +485,15 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
     for (i, b) in file.backends.iter().enumerate() {
         let t = Some(("backends", i));
         let key = |f: &str| format!("backends[{i}].{f}");
-        let dialect = match b.dialect.as_str() {
-            "s3" => Dialect::S3,
-            "obs" => Dialect::Obs,
-            "cos" => Dialect::Cos,
-            other => {
-                err(
-                    key("dialect"),
-                    t,
-                    "dialect",
-                    format!("'{other}' is not one of \"s3\", \"obs\", \"cos\""),
-                );
-                Dialect::S3
-            }
-        };
+        let dialect = Dialect::from_name(&b.dialect).unwrap_or_else(|| {
+            err(
+                key("dialect"),
+                t,
+                "dialect",
+                format!("'{}' is not one of \"s3\", \"obs\", \"cos\"", b.dialect),
+            );
+            Dialect::default()
+        });
         if backends.iter().any(|x: &Backend| x.name == b.name) {
             err(
                 key("name"),

@@ -142,7 +142,7 @@ impl ProxyHttp for Gateway {
             _ => ApiError::internal("The gateway could not complete the request"),
         };
         tracing::info!(request_id = %ctx.request_id, error = %e, "request failed");
-        let client = ctx.client.unwrap_or(Dialect::S3);
+        let client = ctx.client.unwrap_or_default();
         match respond_error(
             session,
             client,

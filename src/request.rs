@@ -105,36 +105,14 @@ pub fn guess_dialect(inb: &Inbound) -> Dialect {
     if let Some(s) = auth::detect(&wire) {
         return auth::dialect_of(s);
     }
-    for (k, _) in &inb.headers {
-        if k.starts_with("x-obs-") {
-            return Dialect::Obs;
-        }
-        if k.starts_with("x-cos-") {
-            return Dialect::Cos;
-        }
-    }
-    let host = inb.header("host").unwrap_or("");
-    if host.contains(".myqcloud.com") || host.contains(".tencentcos.cn") {
-        Dialect::Cos
-    } else if host.contains(".myhuaweicloud.com") {
-        Dialect::Obs
-    } else {
-        Dialect::S3
-    }
+    Dialect::guess(&inb.headers)
 }
 
 /// Largest part (and single PUT) every dialect accepts.
 const MAX_PART: u64 = 5 << 30;
 
 /// Query parameters that carry credentials and never go upstream.
-const AUTH_PARAMS: &[&str] = &[
-    "AccessKeyId",
-    "AWSAccessKeyId",
-    "Signature",
-    "Expires",
-    "x-obs-security-token",
-    "x-cos-security-token",
-];
+const AUTH_PARAMS: &[&str] = &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires"];
 
 /// List parameters that the COS SDK always sends, empty when unset; some backends take an empty
 /// delimiter literally, so an empty one is dropped (S3 treats it as absent).
@@ -155,7 +133,10 @@ const EMPTY_MEANS_ABSENT: &[&str] = &[
 ];
 
 fn is_auth_param(name: &str) -> bool {
-    AUTH_PARAMS.contains(&name) || name.starts_with("X-Amz-") || name.starts_with("q-")
+    AUTH_PARAMS.contains(&name)
+        || name.starts_with("X-Amz-")
+        || name.starts_with("q-")
+        || Dialect::token_params().any(|t| t == name)
 }
 
 /// Standard headers that pass through unchanged.
@@ -258,17 +239,16 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());
     let encoded_key = target.key.as_deref().map(sign::uri_encode_path);
     out.address(backend, backend_bucket.as_deref(), encoded_key.as_deref());
-    // COS presigned URLs use '+' for spaces.
-    let decode = if client == Dialect::Cos {
-        sign::form_decode
-    } else {
-        sign::percent_decode
-    };
     out.query = inb
         .params
         .iter()
         .filter(|(k, _)| !is_auth_param(k))
-        .map(|(k, v)| (sign::percent_decode(k), v.as_deref().map(decode)))
+        .map(|(k, v)| {
+            (
+                sign::percent_decode(k),
+                v.as_deref().map(|v| client.decode_query_value(v)),
+            )
+        })
         .collect();
     out.query
         .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
@@ -406,10 +386,7 @@ fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> 
 
 /// Does this client percent-encode its header values? The OBS SDK does, whichever signature it uses.
 fn encoded_values(client: Dialect, inb: &Inbound) -> bool {
-    client == Dialect::Obs
-        || inb
-            .header("user-agent")
-            .is_some_and(|ua| ua.starts_with("obs-sdk-"))
+    client.encodes_header_values(inb.header("user-agent"))
 }
 
 /// Neutral suffixes UploadPart / UploadPartCopy refuse: they belong on Initiate.
@@ -468,10 +445,8 @@ fn translate_request_headers(
         } else {
             v.clone()
         };
-        if let Some((name, mut value)) = translate_header(client, to, k, &value) {
-            if to == Dialect::Obs && name.starts_with("x-obs-meta-") {
-                value = crate::dialect::obs::encode_header_value(&value);
-            }
+        if let Some((name, value)) = translate_header(client, to, k, &value) {
+            let value = to.encode_header_value(&name, value);
             out.headers.push((name, value));
         }
     }
@@ -522,15 +497,6 @@ pub fn rewrite_small_body(f: &mut Forward, body: bytes::Bytes) -> bytes::Bytes {
         }
     }
     body
-}
-
-/// The smallest non-last part each backend dialect accepts.
-pub fn min_part_size(d: Dialect) -> u64 {
-    match d {
-        Dialect::S3 => 5 << 20,
-        Dialect::Cos => 1 << 20,
-        Dialect::Obs => 100 << 10,
-    }
 }
 
 /// ListParts for the upload a Complete names, from `marker` on (to check part sizes at the edge).

@@ -32,4 +32,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     error_trace_id: true,
     xml_decl: "<?xml version='1.0' encoding='utf-8' ?>\n",
+    host_markers: &[".myqcloud.com", ".tencentcos.cn"],
+    min_part_size: 1 << 20,
+    form_encoded_query: true,
+    encoding_sdk: None,
+    token_param: Some("x-cos-security-token"),
 };

@@ -71,9 +71,98 @@ pub struct Vocabulary {
     pub error_trace_id: bool,
     /// The XML declaration its error documents start with.
     pub xml_decl: &'static str,
+    /// Substrings of a Host header that name this cloud (to guess the dialect of a refused request).
+    pub host_markers: &'static [&'static str],
+    /// Smallest non-last multipart part its service accepts.
+    pub min_part_size: u64,
+    /// Its presigned URLs write a space as '+' (form encoding).
+    pub form_encoded_query: bool,
+    /// A User-Agent prefix of its SDK, which percent-encodes header values whatever it signs with.
+    pub encoding_sdk: Option<&'static str>,
+    /// The query parameter that carries a security token in its presigned URLs.
+    pub token_param: Option<&'static str>,
+}
+
+impl Default for Dialect {
+    /// The dialect assumed when a request says nothing of its own.
+    fn default() -> Self {
+        Dialect::S3
+    }
 }
 
 impl Dialect {
+    pub const ALL: [Dialect; 3] = [Dialect::S3, Dialect::Obs, Dialect::Cos];
+
+    /// The dialect a configuration names (`"s3"`, `"obs"`, `"cos"`).
+    pub fn from_name(name: &str) -> Option<Dialect> {
+        Dialect::ALL.into_iter().find(|d| d.name() == name)
+    }
+
+    /// The dialect a request speaks judged from its headers alone (after its auth scheme, for
+    /// errors before or without authentication): a vendor header namespace, else the Host.
+    pub fn guess(headers: &[(String, String)]) -> Dialect {
+        let others = || {
+            Dialect::ALL
+                .into_iter()
+                .filter(|d| *d != Dialect::default())
+        };
+        for (k, _) in headers {
+            if let Some(d) = others().find(|d| k.starts_with(d.vocab().prefix)) {
+                return d;
+            }
+        }
+        let host = headers
+            .iter()
+            .find(|(k, _)| k == "host")
+            .map_or("", |(_, v)| v.as_str());
+        others()
+            .find(|d| d.vocab().host_markers.iter().any(|m| host.contains(m)))
+            .unwrap_or_default()
+    }
+
+    /// Smallest non-last multipart part its service accepts.
+    pub fn min_part_size(self) -> u64 {
+        self.vocab().min_part_size
+    }
+
+    /// Decode one query value as this dialect's clients encode it.
+    pub fn decode_query_value(self, v: &str) -> String {
+        if self.vocab().form_encoded_query {
+            crate::sign::form_decode(v)
+        } else {
+            crate::sign::percent_decode(v)
+        }
+    }
+
+    /// Whether a client percent-encodes its header values: this dialect's own SDK does (in every
+    /// signing mode, so it is told by its User-Agent too).
+    pub fn encodes_header_values(self, user_agent: Option<&str>) -> bool {
+        let sdk_encodes = |d: Dialect| d.vocab().encoding_sdk.is_some();
+        sdk_encodes(self)
+            || Dialect::ALL.into_iter().any(|d| {
+                d.vocab()
+                    .encoding_sdk
+                    .is_some_and(|p| user_agent.is_some_and(|ua| ua.starts_with(p)))
+            })
+    }
+
+    /// A header value as this dialect's service reads it (OBS decodes its metadata values).
+    pub fn encode_header_value(self, name: &str, value: String) -> String {
+        match self.vocab().encoding_sdk {
+            Some(_) if name.starts_with(self.vocab().prefix) && name.contains("-meta-") => {
+                percent_encoding::utf8_percent_encode(&value, obs::HEADER_SAFE).to_string()
+            }
+            _ => value,
+        }
+    }
+
+    /// Query parameters that carry a security token in some dialect's presigned URLs.
+    pub fn token_params() -> impl Iterator<Item = &'static str> {
+        Dialect::ALL
+            .into_iter()
+            .filter_map(|d| d.vocab().token_param)
+    }
+
     pub fn vocab(self) -> &'static Vocabulary {
         match self {
             Dialect::S3 => &s3::VOCAB,
@@ -171,6 +260,52 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn behaviour_told_by_the_vocabularies() {
+        let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(Dialect::guess(&h(&[("x-obs-date", "d")])), Dialect::Obs);
+        assert_eq!(
+            Dialect::guess(&h(&[(
+                "host",
+                "b-1250000000.cos.ap-guangzhou.myqcloud.com"
+            )])),
+            Dialect::Cos
+        );
+        assert_eq!(
+            Dialect::guess(&h(&[("host", "b.obs.cn-north-4.myhuaweicloud.com")])),
+            Dialect::Obs
+        );
+        assert_eq!(Dialect::guess(&h(&[("x-amz-date", "d")])), Dialect::S3);
+        for d in ALL {
+            assert_eq!(Dialect::from_name(d.name()), Some(d));
+        }
+        assert_eq!(Dialect::from_name("gcs"), None);
+        assert_eq!(Dialect::Cos.decode_query_value("a+b%2B"), "a b+");
+        assert_eq!(Dialect::S3.decode_query_value("a+b%2B"), "a+b+");
+        assert!(Dialect::Obs.encodes_header_values(None));
+        assert!(Dialect::S3.encodes_header_values(Some("obs-sdk-python/3.26.6")));
+        assert!(!Dialect::S3.encodes_header_values(Some("Boto3/1.44")));
+        assert_eq!(
+            Dialect::Obs.encode_header_value("x-obs-meta-a", "é b".into()),
+            "%C3%A9 b"
+        );
+        assert_eq!(
+            Dialect::Obs.encode_header_value("x-obs-acl", "é".into()),
+            "é"
+        );
+        assert_eq!(
+            Dialect::token_params().collect::<Vec<_>>(),
+            ["x-obs-security-token", "x-cos-security-token"]
+        );
+        assert!(Dialect::Obs.min_part_size() < Dialect::Cos.min_part_size());
+        assert!(Dialect::Cos.min_part_size() < Dialect::S3.min_part_size());
     }
 
     #[test]

@@ -31,10 +31,15 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+    host_markers: &[".myhuaweicloud.com"],
+    min_part_size: 100 << 10,
+    form_encoded_query: false,
+    encoding_sdk: Some("obs-sdk-"),
+    token_param: Some("x-obs-security-token"),
 };
 
 /// Characters esdk-obs-python leaves unencoded in header values (it percent-encodes the rest).
-const HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+pub(super) const HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

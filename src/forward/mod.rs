@@ -240,7 +240,7 @@ async fn check_part_sizes(
             _ => break,
         }
     }
-    request::too_small(body, &sizes, request::min_part_size(backend.dialect))
+    request::too_small(body, &sizes, backend.dialect.min_part_size())
 }
 
 /// Copy conditions the backend cannot express: HEAD the source and decide here.
