@@ -4,7 +4,7 @@
 //! body that turns out to be bad: it sees a short body and commits nothing.
 
 use crate::auth::Payload;
-use crate::chunked::{ChunkSigning, Decoder};
+use crate::dialect::chunked::{ChunkSigning, Decoder};
 use crate::error::{ApiError, Code};
 use bytes::{Bytes, BytesMut};
 use sha2::Digest;

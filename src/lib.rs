@@ -3,7 +3,6 @@
 pub mod addressing;
 pub mod auth;
 pub mod body;
-pub mod chunked;
 pub mod config;
 pub mod dates;
 pub mod dialect;

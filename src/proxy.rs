@@ -86,9 +86,9 @@ impl ProxyHttp for Gateway {
                 )
                 .await?;
             }
-            Ok(Plan::Local(status, mut headers)) => {
-                response::finish(Dialect::Obs, &mut headers, &ctx.request_id);
-                metrics::request(Dialect::Obs, status);
+            Ok(Plan::Local(client, status, mut headers)) => {
+                response::finish(client, &mut headers, &ctx.request_id);
+                metrics::request(client, status);
                 respond(session, status, headers, None, true).await?;
             }
             Ok(Plan::Forward(f)) => {

@@ -5,7 +5,7 @@ use crate::addressing;
 use crate::auth::{self, Payload, WireRequest};
 use crate::config::Backend;
 use crate::config::Config;
-use crate::dialect::copy;
+use crate::dialect::{copy, s3};
 use crate::dialect::{translate_header, Dialect};
 use crate::error::{ApiError, Code};
 pub use crate::model::Op;
@@ -81,7 +81,7 @@ pub struct Forward {
 
 pub enum Plan {
     /// Answer without the backend: (status, headers).
-    Local(u16, Vec<(String, String)>),
+    Local(Dialect, u16, Vec<(String, String)>),
     Forward(Box<Forward>),
 }
 
@@ -197,9 +197,11 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         _ => "/".to_string(),
     };
 
-    // The OBS SDK probes the signature type anonymously.
-    if inb.method == "HEAD" && target.key.is_none() && inb.query_has("apiversion") {
-        return Ok(Plan::Local(200, vec![("x-obs-api".into(), "3.0".into())]));
+    // An SDK that probes the signature type anonymously (OBS's) is answered here.
+    if inb.method == "HEAD" && target.key.is_none() {
+        if let Some((d, header)) = Dialect::probe(|p| inb.query_has(p)) {
+            return Ok(Plan::Local(d, 200, vec![header]));
+        }
     }
 
     let (client, payload) = if cfg.verify {
@@ -256,7 +258,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
 
     if matches!(op, Op::UploadPart | Op::PutObject) {
         let len = inb
-            .header("x-amz-decoded-content-length")
+            .header(s3::DECODED_LENGTH)
             .or(inb.header("content-length"));
         if len
             .and_then(|l| l.trim().parse::<u64>().ok())
@@ -450,9 +452,9 @@ fn translate_request_headers(
             out.headers.push((name, value));
         }
     }
-    if let Some(dl) = inb.header("x-amz-decoded-content-length") {
+    if let Some(dl) = inb.header(s3::DECODED_LENGTH) {
         let n: u64 = dl.trim().parse().map_err(|_| {
-            ApiError::invalid_argument("x-amz-decoded-content-length is not a number")
+            ApiError::invalid_argument(format!("{} is not a number", s3::DECODED_LENGTH))
         })?;
         out.set_header("content-length", n.to_string());
     }

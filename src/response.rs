@@ -45,7 +45,7 @@ pub fn headers(
             if let Some(t) = translate_header(from, to, k, v) {
                 out.push(t);
             }
-        } else if !k.starts_with("x-amz-") && !k.starts_with("x-obs-") && !k.starts_with("x-cos-") {
+        } else if !Dialect::is_vendor_header(k) {
             out.push((k.clone(), v.clone()));
         }
     }

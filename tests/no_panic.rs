@@ -3,8 +3,8 @@
 
 use bytes::{Bytes, BytesMut};
 use dialect_proxy::auth::{self, Payload, WireRequest};
-use dialect_proxy::chunked::Decoder;
 use dialect_proxy::config;
+use dialect_proxy::dialect::chunked::Decoder;
 use dialect_proxy::dialect::copy::parse_copy_part;
 use dialect_proxy::dialect::Dialect;
 use dialect_proxy::request::{self, Inbound};

@@ -37,4 +37,5 @@ pub const VOCAB: Vocabulary = Vocabulary {
     form_encoded_query: true,
     encoding_sdk: None,
     token_param: Some("x-cos-security-token"),
+    probe: None,
 };

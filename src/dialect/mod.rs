@@ -1,6 +1,7 @@
 //! The three wire dialects. Each file holds one constant vocabulary; the functions here
 //! translate between a dialect's wire names/values and the neutral form (S3's suffixes and values).
 
+pub mod chunked;
 pub mod copy;
 pub mod cos;
 pub mod obs;
@@ -81,6 +82,9 @@ pub struct Vocabulary {
     pub encoding_sdk: Option<&'static str>,
     /// The query parameter that carries a security token in its presigned URLs.
     pub token_param: Option<&'static str>,
+    /// An anonymous `HEAD /<bucket>?<param>` its SDK sends to learn the signature type, and the
+    /// header that answers it: (param, header, value).
+    pub probe: Option<(&'static str, &'static str, &'static str)>,
 }
 
 impl Default for Dialect {
@@ -118,6 +122,21 @@ impl Dialect {
         others()
             .find(|d| d.vocab().host_markers.iter().any(|m| host.contains(m)))
             .unwrap_or_default()
+    }
+
+    /// The dialect whose SDK probes with this query parameter, and the header that answers it.
+    pub fn probe(has_param: impl Fn(&str) -> bool) -> Option<(Dialect, (String, String))> {
+        Dialect::ALL.into_iter().find_map(|d| {
+            let (param, header, value) = d.vocab().probe?;
+            has_param(param).then(|| (d, (header.to_string(), value.to_string())))
+        })
+    }
+
+    /// Whether a header belongs to some dialect's vendor namespace.
+    pub fn is_vendor_header(lower_name: &str) -> bool {
+        Dialect::ALL
+            .iter()
+            .any(|d| lower_name.starts_with(d.vocab().prefix))
     }
 
     /// Smallest non-last multipart part its service accepts.

@@ -36,6 +36,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
     token_param: Some("x-obs-security-token"),
+    probe: Some(("apiversion", "x-obs-api", "3.0")),
 };
 
 /// Characters esdk-obs-python leaves unencoded in header values (it percent-encodes the rest).

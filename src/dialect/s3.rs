@@ -19,4 +19,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     form_encoded_query: false,
     encoding_sdk: None,
     token_param: None,
+    probe: None,
 };
+
+/// aws-chunked bodies state their decoded length here.
+pub const DECODED_LENGTH: &str = "x-amz-decoded-content-length";

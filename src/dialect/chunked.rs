@@ -1,5 +1,5 @@
-//! aws-chunked request bodies: remove the framing as bytes arrive, verify chunk signatures
-//! (signed variants) and the trailing checksum, in bounded memory.
+//! aws-chunked request bodies, the S3 dialect's payload framing: remove the framing as bytes
+//! arrive, verify chunk signatures (signed variants) and the trailing checksum, in bounded memory.
 
 use crate::error::{ApiError, Code};
 use crate::sign::{self, sigv4};
