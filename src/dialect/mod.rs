@@ -1,6 +1,7 @@
 //! The three wire dialects. Each file holds one constant vocabulary; the functions here
 //! translate between a dialect's wire names/values and the neutral form (S3's suffixes and values).
 
+pub mod auth;
 pub mod chunked;
 pub mod copy;
 pub mod cos;
