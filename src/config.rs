@@ -221,6 +221,27 @@ impl Backend {
     }
 }
 
+impl crate::dialect::wire::Credentials for Backend {
+    fn access_key(&self) -> &str {
+        &self.access_key
+    }
+    fn secret(&self) -> &str {
+        self.secret.expose()
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn virtual_hosted(&self) -> bool {
+        self.addressing == Addressing::Virtual
+    }
+    fn sigv4_key(&self, scope: &str) -> [u8; 32] {
+        self.signing_key(scope)
+    }
+    fn cos_key(&self, key_time: &str) -> String {
+        self.cos_sign_key(key_time)
+    }
+}
+
 #[derive(Debug)]
 pub struct Route {
     pub bucket: String,

@@ -1,6 +1,7 @@
 //! Tencent COS (`x-cos-*`).
 
 use super::auth::{secret, Payload, WireRequest};
+use super::wire::{Credentials, Outbound};
 use super::Vocabulary;
 use crate::error::ApiError;
 use crate::sign::{self, cos, Secret};
@@ -151,4 +152,32 @@ pub(super) fn verify_cos<'k>(
         return Err(ApiError::signature_mismatch().with_detail(http));
     }
     Ok((ak, Payload::Unsigned))
+}
+
+/// `q-sign-algorithm=sha1` header authentication for a request to a COS service.
+pub fn sign(out: &mut Outbound, c: &dyn Credentials, now: i64) {
+    // A ten-minute window keeps the derived SignKey reusable.
+    let start = now - now.rem_euclid(600) - 60;
+    let key_time = format!("{start};{}", start + 4260);
+    let (params, param_list) = cos::encode_list(
+        out.query
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_deref().unwrap_or(""))),
+    );
+    let (hdrs, header_list) = cos::encode_list(
+        out.headers
+            .iter()
+            .filter(|(k, _)| cos::is_signed_header(k))
+            .map(|(k, v)| (k.as_str(), v.as_str())),
+    );
+    let http = cos::http_string(
+        &out.method,
+        &sign::percent_decode(&out.path),
+        &params,
+        &hdrs,
+    );
+    let sts = cos::string_to_sign(&key_time, &http);
+    let sig = cos::signature(&c.cos_key(&key_time), &sts);
+    let auth = cos::authorization(c.access_key(), &key_time, &header_list, &param_list, &sig);
+    out.headers.push(("authorization".into(), auth));
 }

@@ -7,6 +7,7 @@ pub mod copy;
 pub mod cos;
 pub mod obs;
 pub mod s3;
+pub mod wire;
 
 use crate::model::Field;
 use serde::Deserialize;
@@ -181,6 +182,21 @@ impl Dialect {
         Dialect::ALL
             .into_iter()
             .filter_map(|d| d.vocab().token_param)
+    }
+
+    /// Sign `out` for a service of this dialect with `c`'s keys.
+    pub fn sign(
+        self,
+        out: &mut wire::Outbound,
+        c: &dyn wire::Credentials,
+        payload: Option<&str>,
+        now: i64,
+    ) {
+        match self {
+            Dialect::S3 => s3::sign(out, c, payload, now),
+            Dialect::Obs => obs::sign(out, c, now),
+            Dialect::Cos => cos::sign(out, c, now),
+        }
     }
 
     pub fn vocab(self) -> &'static Vocabulary {

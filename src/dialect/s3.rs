@@ -1,6 +1,7 @@
 //! AWS S3 (and Yandex, OBS/COS in S3 mode): the neutral vocabulary itself.
 
 use super::auth::{check_skew, decoded_query, query_value, secret, Payload, WireRequest};
+use super::wire::{Credentials, Outbound};
 use super::Vocabulary;
 use crate::dates::{format_amz_date, parse_amz_date, parse_date};
 use crate::error::ApiError;
@@ -214,4 +215,47 @@ pub(super) fn verify_v4<'k>(
         }
     };
     Ok((auth.access_key, payload))
+}
+
+/// SigV4 header authentication for a request to an S3 service.
+pub fn sign(out: &mut Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64) {
+    let amz_date = crate::auth::format_amz_date(now);
+    let payload = payload.unwrap_or("UNSIGNED-PAYLOAD").to_string();
+    out.set_header("x-amz-date", amz_date.clone());
+    out.set_header("x-amz-content-sha256", payload.clone());
+    let mut signed: Vec<&str> = out
+        .headers
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| {
+            k.starts_with("x-amz-")
+                || matches!(*k, "host" | "content-md5" | "content-type" | "range")
+        })
+        .collect();
+    signed.sort_unstable();
+    signed.dedup();
+    let scope = format!("{}/{}/s3/aws4_request", &amz_date[..8], c.region());
+    let cr = sigv4::canonical_request(
+        &out.method,
+        &out.path,
+        &sigv4::canonical_query(&out.query),
+        &signed,
+        |h| {
+            out.headers
+                .iter()
+                .filter(|(k, _)| k == h)
+                .map(|(_, v)| v.as_str())
+                .collect()
+        },
+        &payload,
+    );
+    let sts = sigv4::string_to_sign(&amz_date, &scope, &cr);
+    let key = c.sigv4_key(&scope);
+    let auth = sigv4::authorization(
+        c.access_key(),
+        &scope,
+        &signed,
+        &sigv4::signature(&key, &sts),
+    );
+    out.headers.push(("authorization".into(), auth));
 }

@@ -1,0 +1,59 @@
+//! The request as a backend receives it, and what a signer needs of the backend's keys.
+
+use crate::sign;
+
+#[derive(Clone, Debug, Default)]
+pub struct Outbound {
+    pub method: String,
+    /// Encoded path as sent (`/bucket/key` or `/key` for virtual addressing).
+    pub path: String,
+    /// Decoded query parameters.
+    pub query: Vec<(String, Option<String>)>,
+    /// (lower-case name, value).
+    pub headers: Vec<(String, String)>,
+    /// The backend's bucket, for the OBS resource of a virtual-hosted request.
+    pub bucket: Option<String>,
+}
+
+impl Outbound {
+    /// Path and query for the request line.
+    pub fn uri(&self) -> String {
+        if self.query.is_empty() {
+            return self.path.clone();
+        }
+        let q: Vec<String> = self
+            .query
+            .iter()
+            .map(|(k, v)| match v {
+                Some(v) => format!("{}={}", sign::uri_encode(k), sign::uri_encode(v)),
+                None => sign::uri_encode(k),
+            })
+            .collect();
+        format!("{}?{}", self.path, q.join("&"))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn set_header(&mut self, name: &str, value: String) {
+        self.headers.retain(|(k, _)| k != name);
+        self.headers.push((name.to_string(), value));
+    }
+}
+
+/// What a signer needs of a backend: its keys, region and addressing, with derived keys cached.
+pub trait Credentials {
+    fn access_key(&self) -> &str;
+    fn secret(&self) -> &str;
+    fn region(&self) -> &str;
+    /// The bucket is the first label of Host (it then belongs in the OBS/V2 resource).
+    fn virtual_hosted(&self) -> bool;
+    /// SigV4 kSigning for `scope`.
+    fn sigv4_key(&self, scope: &str) -> [u8; 32];
+    /// COS SignKey for `key_time`.
+    fn cos_key(&self, key_time: &str) -> String;
+}
