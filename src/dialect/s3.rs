@@ -219,7 +219,7 @@ pub(super) fn verify_v4<'k>(
 
 /// SigV4 header authentication for a request to an S3 service.
 pub fn sign(out: &mut Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64) {
-    let amz_date = crate::auth::format_amz_date(now);
+    let amz_date = format_amz_date(now);
     let payload = payload.unwrap_or("UNSIGNED-PAYLOAD").to_string();
     out.set_header("x-amz-date", amz_date.clone());
     out.set_header("x-amz-content-sha256", payload.clone());
