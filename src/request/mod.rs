@@ -1,0 +1,289 @@
+//! From a received request to the backend's request: authenticate, locate, route, translate.
+//! Pure: no I/O, the clock is passed in.
+
+use crate::addressing;
+use crate::auth::{self, Payload, WireRequest};
+use crate::config::Config;
+use crate::dialect::Dialect;
+use crate::dialect::{copy, s3};
+use crate::error::{ApiError, Code};
+use crate::model::CopyPart;
+pub use crate::model::Op;
+use crate::outbound::Outbound;
+use crate::sign;
+
+mod side;
+mod translate;
+
+pub use side::{list_parts_request, rewrite_small_body, source_head, too_small};
+use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
+
+/// The request line and headers as received.
+pub struct Inbound {
+    pub method: String,
+    pub raw_path: String,
+    pub raw_query: String,
+    /// (lower-case name, value) in received order.
+    pub headers: Vec<(String, String)>,
+    /// Query parameters as (raw name, raw value), split once.
+    params: Vec<(String, Option<String>)>,
+}
+
+impl Inbound {
+    pub fn new(
+        method: String,
+        raw_path: String,
+        raw_query: String,
+        headers: Vec<(String, String)>,
+    ) -> Self {
+        let params = sign::split_query(&raw_query)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
+            .collect();
+        Inbound {
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            params,
+        }
+    }
+
+    /// Whether every query parameter satisfies `f` (true for no parameters).
+    fn params_all(&self, f: impl Fn(&str) -> bool) -> bool {
+        self.params.iter().all(|(k, _)| f(k))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+    fn query_has(&self, name: &str) -> bool {
+        self.params.iter().any(|(k, _)| k == name)
+    }
+    fn query_get(&self, name: &str) -> Option<String> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| sign::percent_decode(v.as_deref().unwrap_or("")))
+    }
+}
+
+/// A request ready to forward.
+#[derive(Debug)]
+pub struct Forward {
+    pub client: Dialect,
+    pub op: Op,
+    pub backend: usize,
+    pub out: Outbound,
+    pub payload: Payload,
+    pub resource: String,
+    /// Copy conditions the backend cannot express, to check against a HEAD of the source first.
+    pub precheck: Option<CopyPart>,
+}
+
+pub enum Plan {
+    /// Answer without the backend: (status, headers).
+    Local(Dialect, u16, Vec<(String, String)>),
+    Forward(Box<Forward>),
+}
+
+/// A refusal, with the dialect to render it in.
+#[derive(Debug)]
+pub struct Rejection {
+    pub client: Dialect,
+    pub error: ApiError,
+    pub resource: String,
+}
+
+/// The dialect a request speaks, judged from its headers alone (for errors before or without auth).
+pub fn guess_dialect(inb: &Inbound) -> Dialect {
+    let wire = WireRequest {
+        method: &inb.method,
+        raw_path: &inb.raw_path,
+        raw_query: &inb.raw_query,
+        headers: &inb.headers,
+        host_bucket: None,
+    };
+    if let Some(s) = auth::detect(&wire) {
+        return auth::dialect_of(s);
+    }
+    Dialect::guess(&inb.headers)
+}
+
+/// Largest part (and single PUT) every dialect accepts.
+const MAX_PART: u64 = 5 << 30;
+
+pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
+    let guessed = guess_dialect(inb);
+    let reject = |client: Dialect, error: ApiError, resource: &str| Rejection {
+        client,
+        error,
+        resource: resource.to_string(),
+    };
+
+    let host = inb.header("host").unwrap_or("");
+    if !addressing::valid_host(host) {
+        return Err(reject(
+            guessed,
+            ApiError::invalid_argument("The Host header is missing or malformed"),
+            &inb.raw_path,
+        ));
+    }
+    let host_bucket = addressing::bucket_from_host(host, &cfg.suffixes);
+    let target = addressing::target(host_bucket.clone(), &inb.raw_path)
+        .map_err(|e| reject(guessed, e, &inb.raw_path))?;
+    let resource = match (&target.bucket, &target.key) {
+        (Some(b), Some(k)) => format!("/{b}/{k}"),
+        (Some(b), None) => format!("/{b}"),
+        _ => "/".to_string(),
+    };
+
+    // An SDK that probes the signature type anonymously (OBS's) is answered here.
+    if inb.method == "HEAD" && target.key.is_none() {
+        if let Some((d, header)) = Dialect::probe(|p| inb.query_has(p)) {
+            return Ok(Plan::Local(d, 200, vec![header]));
+        }
+    }
+
+    let (client, payload) = if cfg.verify {
+        let wire = WireRequest {
+            method: &inb.method,
+            raw_path: &inb.raw_path,
+            raw_query: &inb.raw_query,
+            headers: &inb.headers,
+            host_bucket: if target.virtual_host {
+                host_bucket.as_deref()
+            } else {
+                None
+            },
+        };
+        let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew)
+            .map_err(|e| reject(guessed, e, &resource))?;
+        (v.dialect, v.payload)
+    } else {
+        (guessed, Payload::Unsigned)
+    };
+    let rej = |e: ApiError| reject(client, e, &resource);
+
+    let bucket = target.bucket.clone().unwrap_or_default();
+    let routed = cfg
+        .route(&bucket)
+        .ok_or_else(|| rej(ApiError::no_such_bucket(&bucket)))?;
+    let backend = routed.backend;
+    if backend.addr.is_none() {
+        return Err(rej(ApiError::unavailable("The backend is not ready")));
+    }
+    let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
+
+    let mut out = Outbound {
+        method: inb.method.clone(),
+        ..Default::default()
+    };
+    let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());
+    let encoded_key = target.key.as_deref().map(sign::uri_encode_path);
+    out.address(backend, backend_bucket.as_deref(), encoded_key.as_deref());
+    out.query = inb
+        .params
+        .iter()
+        .filter(|(k, _)| !is_auth_param(k))
+        .map(|(k, v)| {
+            (
+                sign::percent_decode(k),
+                v.as_deref().map(|v| client.decode_query_value(v)),
+            )
+        })
+        .collect();
+    out.query
+        .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
+    translate_request_headers(client, backend.dialect, op, inb, &mut out).map_err(rej)?;
+
+    if matches!(op, Op::UploadPart | Op::PutObject) {
+        let len = inb
+            .header(s3::DECODED_LENGTH)
+            .or(inb.header("content-length"));
+        if len
+            .and_then(|l| l.trim().parse::<u64>().ok())
+            .is_some_and(|l| l > MAX_PART)
+        {
+            return Err(rej(ApiError::new(
+                Code::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed size (5 GiB)",
+            )));
+        }
+    }
+    if matches!(op, Op::UploadPart | Op::UploadPartCopy) {
+        copy::check_part_number(inb.query_get("partNumber").as_deref()).map_err(rej)?;
+        if inb.query_get("uploadId").is_none_or(|u| u.is_empty()) {
+            return Err(rej(ApiError::invalid_argument(
+                "This operation needs an uploadId",
+            )));
+        }
+    }
+    let mut precheck = None;
+    if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
+        let mut cp = copy::parse_copy_part(
+            client,
+            &inb.headers,
+            &cfg.suffixes,
+            encoded_values(client, inb),
+        )
+        .map_err(rej)?;
+        if op == Op::CopyObject && cp.range.is_some() {
+            return Err(rej(ApiError::invalid_argument(
+                "A byte range applies only to Upload Part - Copy",
+            )));
+        }
+        let src_route = cfg
+            .route(&cp.source.bucket)
+            .ok_or_else(|| rej(ApiError::no_such_bucket(&cp.source.bucket)))?;
+        if src_route.backend_index != routed.backend_index {
+            return Err(rej(ApiError::not_implemented(
+                "Copying between buckets on different backends is not supported yet",
+            )));
+        }
+        cp.source.bucket = src_route.bucket;
+        // A combination the backend cannot express is evaluated here against a HEAD of the source.
+        let here = !backend.dialect.accepts_conditions(&cp.conditions);
+        let at = copy::SourceHost {
+            host: &backend.host,
+            region: &backend.region,
+        };
+        out.headers
+            .extend(copy::copy_part_headers(&cp, backend.dialect, at, !here));
+        if here {
+            precheck = Some(cp);
+        }
+    } else {
+        check_sse(&out, backend.dialect, "server-side-encryption-customer-").map_err(rej)?;
+    }
+
+    Ok(Plan::Forward(Box::new(Forward {
+        client,
+        op,
+        backend: routed.backend_index,
+        out,
+        payload,
+        resource,
+        precheck,
+    })))
+}
+
+fn check_sse(out: &Outbound, d: Dialect, stem: &str) -> Result<(), ApiError> {
+    let name = |s: &str| format!("{}{stem}{s}", d.vocab().prefix);
+    copy::check_sse_c(
+        out.header(&name("algorithm")),
+        out.header(&name("key")),
+        out.header(&name("key-md5")),
+    )
+}
+
+/// Does this client percent-encode its header values? The OBS SDK does, whichever signature it uses.
+fn encoded_values(client: Dialect, inb: &Inbound) -> bool {
+    client.encodes_header_values(inb.header("user-agent"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,131 @@
+use super::*;
+
+fn config() -> Config {
+    let text = r#"
+[server]
+inbound_auth = "none"
+[[backends]]
+name = "obs"
+dialect = "obs"
+endpoint = "http://obs.cn-north-4.myhuaweicloud.com"
+connect = "127.0.0.1:9"
+access_key = "BACKENDAK"
+secret_key = "backend-secret"
+[[routes]]
+bucket = "*"
+backend = "obs"
+backend_bucket = "{bucket}-x"
+"#;
+    let mut c = crate::config::parse(text, &|_| None).unwrap();
+    c.resolve().unwrap();
+    c
+}
+
+fn inbound(method: &str, path: &str, query: &str, headers: &[(&str, &str)]) -> Inbound {
+    let h = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Inbound::new(method.into(), path.into(), query.into(), h)
+}
+
+#[test]
+fn client_credentials_and_hop_headers_never_go_upstream() {
+    let cfg = config();
+    let inb = inbound(
+        "PUT",
+        "/bkt/a%20b",
+        "X-Amz-Credential=AK%2F1&X-Amz-Signature=00&x-id=PutObject",
+        &[
+            ("host", "127.0.0.1:8080"),
+            ("authorization", "AWS4-HMAC-SHA256 Credential=AK/20240315/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=00"),
+            ("x-amz-security-token", "TOKEN"),
+            ("x-amz-date", "20240315T123456Z"),
+            ("x-amz-content-sha256", "UNSIGNED-PAYLOAD"),
+            ("connection", "keep-alive"),
+            ("transfer-encoding", "chunked"),
+            ("x-amz-meta-colour", "blue"),
+            ("x-amz-storage-class", "STANDARD_IA"),
+            ("content-length", "5"),
+        ],
+    );
+    let Ok(Plan::Forward(f)) = plan(&cfg, &inb, 1710506096) else {
+        panic!("not forwarded")
+    };
+    let names: Vec<&str> = f.out.headers.iter().map(|(k, _)| k.as_str()).collect();
+    for gone in [
+        "authorization",
+        "x-amz-security-token",
+        "x-amz-date",
+        "x-amz-content-sha256",
+        "connection",
+        "transfer-encoding",
+    ] {
+        assert!(!names.contains(&gone), "{gone} went upstream: {names:?}");
+    }
+    assert!(f
+        .out
+        .headers
+        .contains(&("x-obs-meta-colour".into(), "blue".into())));
+    assert!(f
+        .out
+        .headers
+        .contains(&("x-obs-storage-class".into(), "WARM".into())));
+    assert_eq!(f.out.path, "/bkt-x/a%20b");
+    assert!(f.out.query.iter().all(|(k, _)| !k.starts_with("X-Amz-")));
+    assert_eq!(
+        f.out.header("host"),
+        Some("obs.cn-north-4.myhuaweicloud.com")
+    );
+}
+
+#[test]
+fn a_put_with_an_sdk_operation_hint_is_still_streamed() {
+    // Newer AWS SDKs add `x-id=PutObject`; the upload must not fall into the small-body path.
+    let inb = inbound("PUT", "/b/k", "x-id=PutObject", &[("host", "h")]);
+    assert_eq!(classify(&inb, true, true, Dialect::S3), Op::PutObject);
+    assert!(classify(&inb, true, true, Dialect::S3).streamed());
+    let inb = inbound("PUT", "/b/k", "tagging", &[("host", "h")]);
+    assert_eq!(classify(&inb, true, true, Dialect::S3), Op::Object);
+}
+
+#[test]
+fn copy_source_on_another_backend_is_not_implemented() {
+    let text = r#"
+[server]
+inbound_auth = "none"
+[[backends]]
+name = "a"
+dialect = "s3"
+endpoint = "http://127.0.0.1:1"
+access_key = "a"
+secret_key = "a"
+[[backends]]
+name = "b"
+dialect = "cos"
+endpoint = "http://127.0.0.1:2"
+access_key = "b"
+secret_key = "b"
+[[routes]]
+bucket = "src-*"
+backend = "b"
+[[routes]]
+bucket = "*"
+backend = "a"
+"#;
+    let mut cfg = crate::config::parse(text, &|_| None).unwrap();
+    cfg.resolve().unwrap();
+    let inb = inbound(
+        "PUT",
+        "/dst/k",
+        "partNumber=1&uploadId=u",
+        &[("host", "h"), ("x-amz-copy-source", "src-1/k")],
+    );
+    let Err(r) = plan(&cfg, &inb, 0) else {
+        panic!("planned")
+    };
+    assert_eq!(
+        (r.error.status, r.error.code.as_str()),
+        (501, "NotImplemented")
+    );
+}

@@ -1,0 +1,190 @@
+//! The request's wire parts for the backend: which query parameters and headers go on, under
+//! which names, and which operation the request is.
+
+use super::{encoded_values, Inbound};
+use crate::dialect::{s3, translate_header, Dialect};
+use crate::error::ApiError;
+use crate::model::Op;
+use crate::outbound::Outbound;
+use crate::sign;
+
+/// Query parameters that carry credentials and never go upstream.
+const AUTH_PARAMS: &[&str] = &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires"];
+
+/// List parameters that the COS SDK always sends, empty when unset; some backends take an empty
+/// delimiter literally, so an empty one is dropped (S3 treats it as absent).
+pub(super) const EMPTY_MEANS_ABSENT: &[&str] = &[
+    "delimiter",
+    "prefix",
+    "marker",
+    "key-marker",
+    "upload-id-marker",
+    "version-id-marker",
+    "continuation-token",
+    "start-after",
+    "encoding-type",
+    "max-keys",
+    "max-uploads",
+    "max-parts",
+    "part-number-marker",
+];
+
+pub(super) fn is_auth_param(name: &str) -> bool {
+    AUTH_PARAMS.contains(&name)
+        || name.starts_with("X-Amz-")
+        || name.starts_with("q-")
+        || Dialect::token_params().any(|t| t == name)
+}
+
+/// Standard headers that pass through unchanged.
+const PASS_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "content-md5",
+    "content-encoding",
+    "content-language",
+    "content-disposition",
+    "cache-control",
+    "expires",
+    "range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+    "user-agent",
+];
+
+/// Neutral suffixes that belong to the client's own authentication or framing.
+const DROP_SUFFIXES: &[&str] = &[
+    "date",
+    "content-sha256",
+    "security-token",
+    "decoded-content-length",
+    "trailer",
+    "copy-source",
+    "sdk-checksum-algorithm",
+    // Checksums are verified at the edge; the backend cannot be told a trailer's value in advance.
+    "checksum-algorithm",
+    "checksum-type",
+    "api",
+];
+
+pub(super) fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> Op {
+    let m = inb.method.as_str();
+    if !has_bucket {
+        return Op::ListBuckets;
+    }
+    if !has_key {
+        return match m {
+            "GET" if inb.query_has("uploads") => Op::ListUploads,
+            "GET"
+                if inb.params_all(|k| {
+                    matches!(
+                        k,
+                        "list-type"
+                            | "prefix"
+                            | "delimiter"
+                            | "marker"
+                            | "max-keys"
+                            | "continuation-token"
+                            | "start-after"
+                            | "encoding-type"
+                            | "fetch-owner"
+                    ) || is_auth_param(k)
+                }) =>
+            {
+                Op::ListObjects
+            }
+            _ => Op::Bucket,
+        };
+    }
+    let copy_source = format!("{}copy-source", client.vocab().prefix);
+    let has_copy = inb.header(&copy_source).is_some();
+    match m {
+        "PUT" if inb.query_has("partNumber") || inb.query_has("uploadId") => {
+            if has_copy {
+                Op::UploadPartCopy
+            } else {
+                Op::UploadPart
+            }
+        }
+        "PUT" if has_copy => Op::CopyObject,
+        "PUT" if inb.params_all(|k| is_auth_param(k) || k == "x-id") => Op::PutObject,
+        "POST" if inb.query_has("uploads") => Op::Initiate,
+        "POST" if inb.query_has("uploadId") => Op::Complete,
+        "DELETE" if inb.query_has("uploadId") => Op::Abort,
+        "GET" if inb.query_has("uploadId") => Op::ListParts,
+        "GET" => Op::GetObject,
+        _ => Op::Object,
+    }
+}
+
+/// Neutral suffixes UploadPart / UploadPartCopy refuse: they belong on Initiate.
+const NOT_ON_PARTS: &[&str] = &[
+    "server-side-encryption",
+    "server-side-encryption-aws-kms-key-id",
+    "server-side-encryption-context",
+    "server-side-encryption-bucket-key-enabled",
+    "storage-class",
+    "acl",
+    "website-redirect-location",
+    "tagging",
+];
+
+pub(super) fn translate_request_headers(
+    client: Dialect,
+    to: Dialect,
+    op: Op,
+    inb: &Inbound,
+    out: &mut Outbound,
+) -> Result<(), ApiError> {
+    let copy_op = matches!(op, Op::UploadPartCopy | Op::CopyObject);
+    let part_op = matches!(op, Op::UploadPartCopy | Op::UploadPart);
+    for (k, v) in &inb.headers {
+        if PASS_HEADERS.contains(&k.as_str()) {
+            if k == "content-encoding" {
+                // aws-chunked framing is removed before the body goes upstream.
+                let rest: Vec<&str> = v
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
+                    .collect();
+                if !rest.is_empty() {
+                    out.headers.push((k.clone(), rest.join(",")));
+                }
+                continue;
+            }
+            out.headers.push((k.clone(), v.clone()));
+            continue;
+        }
+        let Some(suffix) = client.neutral_suffix(k) else {
+            continue;
+        };
+        if DROP_SUFFIXES.contains(&suffix.as_str())
+            || (copy_op && crate::dialect::is_copy_field(&suffix))
+            || (part_op
+                && (NOT_ON_PARTS.contains(&suffix.as_str())
+                    || suffix.starts_with("meta-")
+                    || suffix.starts_with("grant-")))
+        {
+            continue;
+        }
+        // The OBS SDK percent-encodes every header value; the neutral form is decoded.
+        let value = if encoded_values(client, inb) {
+            sign::percent_decode(v)
+        } else {
+            v.clone()
+        };
+        if let Some((name, value)) = translate_header(client, to, k, &value) {
+            let value = to.encode_header_value(&name, value);
+            out.headers.push((name, value));
+        }
+    }
+    if let Some(dl) = inb.header(s3::DECODED_LENGTH) {
+        let n: u64 = dl.trim().parse().map_err(|_| {
+            ApiError::invalid_argument(format!("{} is not a number", s3::DECODED_LENGTH))
+        })?;
+        out.set_header("content-length", n.to_string());
+    }
+    Ok(())
+}
