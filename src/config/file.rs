@@ -1,0 +1,237 @@
+//! The configuration file as written: serde shapes, and the small parsers its values need.
+
+use super::Timeouts;
+use crate::sign::Secret;
+use pingora::utils::tls::WrappedX509;
+use serde::Deserialize;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileConfig {
+    #[serde(default)]
+    pub(super) server: ServerSection,
+    #[serde(default)]
+    pub(super) clients: Vec<ClientEntry>,
+    #[serde(default)]
+    pub(super) backends: Vec<BackendEntry>,
+    #[serde(default)]
+    pub(super) routes: Vec<RouteEntry>,
+    /// Backend deadlines and retries, defaults for every backend.
+    pub(super) timeouts: Option<TimeoutsEntry>,
+}
+
+/// Durations are written as "5s", "250ms", "2m" (or a bare number of seconds).
+#[derive(Deserialize, Default, Clone)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TimeoutsEntry {
+    pub(super) connect: Option<DurationText>,
+    pub(super) idle: Option<DurationText>,
+    pub(super) total: Option<DurationText>,
+    pub(super) retries: Option<u32>,
+    pub(super) backoff: Option<DurationText>,
+    pub(super) backoff_max: Option<DurationText>,
+}
+
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+pub(super) enum DurationText {
+    Secs(u64),
+    Text(String),
+}
+
+impl DurationText {
+    pub(super) fn parse(&self) -> Result<Duration, String> {
+        match self {
+            DurationText::Secs(s) => Ok(Duration::from_secs(*s)),
+            DurationText::Text(t) => humantime::parse_duration(t).map_err(|e| {
+                format!("'{t}' is not a duration ({e}); write e.g. \"5s\" or \"250ms\"")
+            }),
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ServerSection {
+    pub(super) listen: Option<Vec<String>>,
+    #[serde(default)]
+    pub(super) tls_listen: Vec<String>,
+    pub(super) tls_cert: Option<String>,
+    pub(super) tls_key: Option<String>,
+    pub(super) metrics: Option<String>,
+    pub(super) inbound_auth: Option<String>,
+    pub(super) max_clock_skew_secs: Option<u64>,
+    #[serde(default)]
+    pub(super) virtual_host_suffixes: Vec<String>,
+    /// Downstream: longest wait for the next bytes of a request, or for a client to take answer bytes.
+    pub(super) client_timeout: Option<DurationText>,
+    /// Downstream: how long an idle keep-alive connection waits for its next request.
+    pub(super) client_keepalive: Option<DurationText>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClientEntry {
+    pub(super) access_key: String,
+    pub(super) secret_key: Option<String>,
+    pub(super) secret_key_env: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BackendEntry {
+    pub(super) name: String,
+    pub(super) dialect: String,
+    pub(super) endpoint: Option<String>,
+    pub(super) connect: Option<String>,
+    pub(super) region: Option<String>,
+    pub(super) addressing: Option<String>,
+    pub(super) access_key: Option<String>,
+    pub(super) access_key_env: Option<String>,
+    pub(super) secret_key: Option<String>,
+    pub(super) secret_key_env: Option<String>,
+    pub(super) embedded: Option<String>,
+    pub(super) ca_file: Option<String>,
+    /// Overrides of the global [timeouts] for this backend.
+    pub(super) timeouts: Option<TimeoutsEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RouteEntry {
+    pub(super) bucket: String,
+    pub(super) backend: String,
+    pub(super) backend_bucket: Option<String>,
+}
+
+/// PEM certificates from `path`, each checked to parse, ready for the TLS connector.
+pub(super) fn load_ca(path: &str) -> Result<Arc<[WrappedX509]>, String> {
+    let pem = std::fs::read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+    let mut out = Vec::new();
+    for item in rustls_pemfile::certs(&mut pem.as_slice()) {
+        let der = item.map_err(|e| format!("'{path}' is not PEM: {e}"))?;
+        x509_parser::parse_x509_certificate(der.as_ref())
+            .map_err(|e| format!("'{path}' holds a bad certificate: {e}"))?;
+        out.push(WrappedX509::new(
+            der.as_ref().to_vec(),
+            pingora::utils::tls::parse_x509,
+        ));
+    }
+    if out.is_empty() {
+        return Err(format!("'{path}' holds no certificate"));
+    }
+    Ok(out.into())
+}
+
+/// `base` with the fields `e` sets; `Err((field, message))` for the first bad one.
+pub(super) fn timeouts_of(
+    base: &Timeouts,
+    e: &TimeoutsEntry,
+) -> Result<Timeouts, (&'static str, String)> {
+    let mut t = base.clone();
+    let fields: [(&'static str, &Option<DurationText>, &mut Duration); 5] = [
+        ("connect", &e.connect, &mut t.connect),
+        ("idle", &e.idle, &mut t.idle),
+        ("total", &e.total, &mut t.total),
+        ("backoff", &e.backoff, &mut t.backoff),
+        ("backoff_max", &e.backoff_max, &mut t.backoff_max),
+    ];
+    for (name, value, slot) in fields {
+        if let Some(v) = value {
+            let d = v.parse().map_err(|m| (name, m))?;
+            if d.is_zero() && name != "backoff" {
+                return Err((name, "must be above zero".into()));
+            }
+            *slot = d;
+        }
+    }
+    if let Some(r) = e.retries {
+        if r > 10 {
+            return Err(("retries", "must be 0..10".into()));
+        }
+        t.retries = r;
+    }
+    Ok(t)
+}
+
+pub(super) fn secret_of(
+    v: &Option<String>,
+    env_name: &Option<String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Secret, String> {
+    match (v, env_name) {
+        (Some(_), Some(_)) => Err("give the value or the _env variable, not both".into()),
+        (Some(v), None) if !v.is_empty() => Ok(Secret::new(v.clone())),
+        (Some(_), None) => Err("must not be empty".into()),
+        (None, Some(n)) => env(n)
+            .filter(|v| !v.is_empty())
+            .map(Secret::new)
+            .ok_or_else(|| format!("environment variable {n} is not set")),
+        (None, None) => Err("is required (or its _env form)".into()),
+    }
+}
+
+/// `scheme://host[:port][/]` -> (tls, Host value, bare host, port).
+pub(super) fn parse_endpoint(ep: &str) -> Result<(bool, String, String, u16), String> {
+    let (tls, rest) = if let Some(r) = ep.strip_prefix("https://") {
+        (true, r)
+    } else if let Some(r) = ep.strip_prefix("http://") {
+        (false, r)
+    } else {
+        return Err(format!("'{ep}' must start with http:// or https://"));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.contains(['/', '?', '#', '@', ' ']) {
+        return Err(format!("'{ep}' must be scheme://host[:port] with no path"));
+    }
+    let default = if tls { 443 } else { 80 };
+    let (name, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !h.ends_with(']') || rest.starts_with('[') => {
+            let port = p
+                .parse::<u16>()
+                .map_err(|_| format!("'{ep}' has a bad port"))?;
+            (h.to_string(), port)
+        }
+        _ => (rest.to_string(), default),
+    };
+    let host = if port == default {
+        name.clone()
+    } else {
+        format!("{name}:{port}")
+    };
+    Ok((tls, host, name.trim_matches(['[', ']']).to_string(), port))
+}
+
+/// Line (1-based) of `field` inside the `idx`-th `[table]`/`[[table]]` (or at top level).
+pub(super) fn locate(text: &str, table: Option<(&str, usize)>, field: &str) -> Option<usize> {
+    let mut in_table = table.is_none();
+    let mut seen = 0usize;
+    let mut table_line = None;
+    for (n, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.starts_with('[') {
+            in_table = false;
+            if let Some((name, idx)) = table {
+                let bare = l.trim_matches(['[', ']']).trim();
+                if bare == name {
+                    if seen == idx {
+                        in_table = true;
+                        table_line = Some(n + 1);
+                    }
+                    seen += 1;
+                }
+            }
+            continue;
+        }
+        if in_table && !field.is_empty() {
+            if let Some((k, _)) = l.split_once('=') {
+                if k.trim() == field || k.trim() == format!("{field}_env") {
+                    return Some(n + 1);
+                }
+            }
+        }
+    }
+    table_line
+}

@@ -1,0 +1,253 @@
+//! Configuration: the TOML file as written (serde structs), validated into `Config`.
+//! A `Config` is immutable once built and published through one `ArcSwap`.
+
+use crate::dialect::Dialect;
+use crate::sign::Secret;
+use pingora::utils::tls::WrappedX509;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+mod file;
+mod validate;
+
+pub use validate::parse;
+
+/// Deadlines and retries for one backend.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timeouts {
+    /// TCP (and TLS) connection set-up.
+    pub connect: Duration,
+    /// Longest wait for the next byte, read or write, once connected.
+    pub idle: Duration,
+    /// Whole buffered exchange (everything but streamed bodies), retries and backoff included.
+    pub total: Duration,
+    /// Attempts after the first, for requests that can safely be sent again.
+    pub retries: u32,
+    /// First backoff; doubled per retry, capped at `backoff_max`, with jitter.
+    pub backoff: Duration,
+    pub backoff_max: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(5),
+            idle: Duration::from_secs(30),
+            total: Duration::from_secs(300),
+            retries: 3,
+            backoff: Duration::from_millis(100),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Addressing {
+    Path,
+    Virtual,
+}
+
+#[derive(Debug)]
+pub struct Backend {
+    pub name: String,
+    pub dialect: Dialect,
+    pub tls: bool,
+    /// Host (and port when not the scheme's default) the backend is known by: Host header and signatures.
+    pub host: String,
+    /// Name for SNI and certificate checks.
+    pub sni: String,
+    /// Where to connect; `None` until resolved at start-up (or the embedded store is running).
+    pub addr: Option<SocketAddr>,
+    connect: String,
+    pub region: String,
+    pub addressing: Addressing,
+    pub access_key: String,
+    pub secret: Secret,
+    pub embedded: Option<PathBuf>,
+    /// Trust anchors for an https backend instead of the system roots.
+    pub ca: Option<Arc<[WrappedX509]>>,
+    pub timeouts: Timeouts,
+    /// Derived signing keys, reused while their scope/window is current.
+    key_cache: Mutex<Option<(String, Vec<u8>)>>,
+}
+
+impl Backend {
+    /// A backend known only by name and host: enough to render requests for it (tests, tools).
+    pub fn render_only(dialect: Dialect, host: &str, region: &str) -> Backend {
+        Backend {
+            name: host.to_string(),
+            dialect,
+            tls: true,
+            host: host.to_string(),
+            sni: host.to_string(),
+            addr: None,
+            connect: String::new(),
+            region: region.to_string(),
+            addressing: Addressing::Virtual,
+            access_key: String::new(),
+            secret: Secret::new(""),
+            embedded: None,
+            ca: None,
+            timeouts: Timeouts::default(),
+            key_cache: Mutex::new(None),
+        }
+    }
+
+    /// SigV4 kSigning for `scope`, derived once per day and region.
+    pub fn signing_key(&self, scope: &str) -> [u8; 32] {
+        let mut c = self.key_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((s, k)) = c.as_ref() {
+            if s == scope {
+                if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
+                    return k;
+                }
+            }
+        }
+        let k = crate::sign::sigv4::signing_key(self.secret.expose(), scope);
+        *c = Some((scope.to_string(), k.to_vec()));
+        k
+    }
+
+    /// COS SignKey for `key_time`, derived once per window.
+    pub fn cos_sign_key(&self, key_time: &str) -> String {
+        let mut c = self.key_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((s, k)) = c.as_ref() {
+            if s == key_time {
+                return String::from_utf8_lossy(k).into_owned();
+            }
+        }
+        let k = crate::sign::cos::sign_key(self.secret.expose(), key_time);
+        *c = Some((key_time.to_string(), k.clone().into_bytes()));
+        k
+    }
+}
+
+impl crate::dialect::wire::Credentials for Backend {
+    fn access_key(&self) -> &str {
+        &self.access_key
+    }
+    fn secret(&self) -> &str {
+        self.secret.expose()
+    }
+    fn region(&self) -> &str {
+        &self.region
+    }
+    fn virtual_hosted(&self) -> bool {
+        self.addressing == Addressing::Virtual
+    }
+    fn sigv4_key(&self, scope: &str) -> [u8; 32] {
+        self.signing_key(scope)
+    }
+    fn cos_key(&self, key_time: &str) -> String {
+        self.cos_sign_key(key_time)
+    }
+}
+
+#[derive(Debug)]
+pub struct Route {
+    pub bucket: String,
+    pub backend: usize,
+    pub backend_bucket: String,
+}
+
+#[derive(Debug)]
+pub struct Config {
+    pub listen: Vec<String>,
+    pub tls_listen: Vec<String>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub metrics: Option<String>,
+    pub verify: bool,
+    pub max_skew: i64,
+    pub client_timeout: Duration,
+    pub client_keepalive: Duration,
+    pub suffixes: Vec<String>,
+    pub clients: HashMap<String, Secret>,
+    pub backends: Vec<Backend>,
+    pub routes: Vec<Route>,
+}
+
+/// A validation problem, located in the file where possible.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub key: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}: {}", self.key, self.message),
+            None => write!(f, "{}: {}", self.key, self.message),
+        }
+    }
+}
+
+/// The selected route for a bucket.
+pub struct Routed<'a> {
+    pub backend: &'a Backend,
+    pub backend_index: usize,
+    pub bucket: String,
+}
+
+impl Config {
+    pub fn route(&self, bucket: &str) -> Option<Routed<'_>> {
+        self.routes
+            .iter()
+            .find(|r| glob(&r.bucket, bucket))
+            .map(|r| Routed {
+                backend: &self.backends[r.backend],
+                backend_index: r.backend,
+                bucket: r.backend_bucket.replace("{bucket}", bucket),
+            })
+    }
+
+    /// Resolve `connect`/`endpoint` of every backend that is not embedded (blocking DNS: start-up only).
+    pub fn resolve(&mut self) -> Result<(), ConfigError> {
+        for (i, b) in self.backends.iter_mut().enumerate() {
+            if b.embedded.is_some() || b.addr.is_some() {
+                continue;
+            }
+            let addr = b
+                .connect
+                .to_socket_addrs()
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| ConfigError {
+                    key: format!("backends[{i}].connect"),
+                    line: None,
+                    message: format!("cannot resolve '{}'", b.connect),
+                })?;
+            b.addr = Some(addr);
+        }
+        Ok(())
+    }
+}
+
+/// `*` matches any run of characters (including none).
+pub fn glob(pattern: &str, s: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == s;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !s.starts_with(first) || s.len() < first.len() + last.len() || !s.ends_with(last) {
+        return false;
+    }
+    let mut rest = &s[first.len()..s.len() - last.len()];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(i) => rest = &rest[i + p.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests;

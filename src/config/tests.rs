@@ -1,0 +1,107 @@
+use super::file::parse_endpoint;
+use super::*;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+const GOOD: &str = r#"
+[server]
+listen = ["127.0.0.1:0"]
+[[clients]]
+access_key = "AK"
+secret_key = "SK"
+[[backends]]
+name = "g"
+dialect = "s3"
+endpoint = "http://127.0.0.1:3900"
+region = "garage"
+access_key = "GK"
+secret_key = "GS"
+[[routes]]
+bucket = "cos-*"
+backend = "g"
+backend_bucket = "{bucket}-1250000000"
+[[routes]]
+bucket = "*"
+backend = "g"
+"#;
+
+#[test]
+fn timeouts_have_defaults_globals_and_per_backend_overrides() {
+    let c = parse(GOOD, &no_env).unwrap();
+    assert_eq!(c.backends[0].timeouts, Timeouts::default());
+    assert_eq!(c.client_timeout, Duration::from_secs(60));
+    let text = GOOD.replace(
+        "region = \"garage\"",
+        "region = \"garage\"\ntimeouts = { idle = \"250ms\", retries = 0 }",
+    ) + "[timeouts]\nconnect = \"2s\"\ntotal = 90\n";
+    let c = parse(&text, &no_env).unwrap();
+    let t = &c.backends[0].timeouts;
+    assert_eq!(t.connect, Duration::from_secs(2));
+    assert_eq!(t.total, Duration::from_secs(90));
+    assert_eq!(t.idle, Duration::from_millis(250));
+    assert_eq!(t.retries, 0);
+    let bad = GOOD.to_string() + "[timeouts]\nidle = \"soon\"\n";
+    let errs = parse(&bad, &no_env).unwrap_err();
+    assert_eq!(errs[0].key, "timeouts.idle");
+    assert!(errs[0].line.is_some(), "{}", errs[0]);
+    let zero = GOOD.replace("[server]", "[server]\nclient_timeout = \"0s\"");
+    assert_eq!(
+        parse(&zero, &no_env).unwrap_err()[0].key,
+        "server.client_timeout"
+    );
+}
+
+#[test]
+fn good_config_routes() {
+    let c = parse(GOOD, &no_env).unwrap();
+    assert_eq!(c.route("cos-x").unwrap().bucket, "cos-x-1250000000");
+    assert_eq!(c.route("plain").unwrap().bucket, "plain");
+    assert_eq!(c.backends[0].host, "127.0.0.1:3900");
+    assert!(c.verify);
+}
+
+#[test]
+fn errors_name_the_key_and_line() {
+    let bad = GOOD.replace("dialect = \"s3\"", "dialect = \"gcs\"");
+    let e = parse(&bad, &no_env).unwrap_err();
+    assert_eq!(e[0].key, "backends[0].dialect");
+    assert_eq!(e[0].line, Some(9));
+    let bad = GOOD.replace("secret_key = \"GS\"", "secret_key_env = \"NOPE_NOT_SET\"");
+    let e = parse(&bad, &no_env).unwrap_err();
+    assert!(e[0].to_string().contains("NOPE_NOT_SET"), "{}", e[0]);
+    let e = parse("[server]\nlisten = 5\n", &no_env).unwrap_err();
+    assert_eq!(e[0].line, Some(2));
+    let e = parse(&GOOD.replace("backend = \"g\"\n\"", "x"), &no_env);
+    assert!(e.is_ok());
+    let bad = GOOD.replace(
+        "bucket = \"*\"\nbackend = \"g\"",
+        "bucket = \"*\"\nbackend = \"missing\"",
+    );
+    assert_eq!(
+        parse(&bad, &no_env).unwrap_err()[0].key,
+        "routes[1].backend"
+    );
+}
+
+#[test]
+fn globs() {
+    assert!(glob("*", "") && glob("*", "abc") && glob("a*c", "abc") && glob("a*b*c", "axbyc"));
+    assert!(!glob("a*c", "ab") && !glob("abc", "abcd") && !glob("a*b*c", "acb"));
+}
+
+#[test]
+fn endpoints() {
+    assert_eq!(
+        parse_endpoint("https://cos.ap-guangzhou.myqcloud.com").unwrap(),
+        (
+            true,
+            "cos.ap-guangzhou.myqcloud.com".into(),
+            "cos.ap-guangzhou.myqcloud.com".into(),
+            443
+        )
+    );
+    assert!(parse_endpoint("ftp://x").is_err());
+    assert!(parse_endpoint("http://x/path").is_err());
+}
