@@ -31,7 +31,8 @@ impl Outbound {
     /// Add the backend's authentication. `payload` is the hex SHA-256 of the body when it is known;
     /// `None` for a streamed body.
     pub fn sign(&mut self, b: &Backend, payload: Option<&str>, now: i64) {
-        self.headers.retain(|(k, _)| k != "authorization");
-        b.dialect.sign(self, b, payload, now);
+        for (k, v) in b.dialect.sign(self, b, payload, now) {
+            self.set_header(&k, v);
+        }
     }
 }

@@ -155,7 +155,8 @@ pub(super) fn verify_cos<'k>(
 }
 
 /// `q-sign-algorithm=sha1` header authentication for a request to a COS service.
-pub fn sign(out: &mut Outbound, c: &dyn Credentials, now: i64) {
+/// The header to set: `authorization`. Signed: `host`, `content-*` and every `x-cos-*`.
+pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, String)> {
     // A ten-minute window keeps the derived SignKey reusable.
     let start = now - now.rem_euclid(600) - 60;
     let key_time = format!("{start};{}", start + 4260);
@@ -167,7 +168,7 @@ pub fn sign(out: &mut Outbound, c: &dyn Credentials, now: i64) {
     let (hdrs, header_list) = cos::encode_list(
         out.headers
             .iter()
-            .filter(|(k, _)| cos::is_signed_header(k))
+            .filter(|(k, _)| k != "authorization" && cos::is_signed_header(k))
             .map(|(k, v)| (k.as_str(), v.as_str())),
     );
     let http = cos::http_string(
@@ -179,5 +180,5 @@ pub fn sign(out: &mut Outbound, c: &dyn Credentials, now: i64) {
     let sts = cos::string_to_sign(&key_time, &http);
     let sig = cos::signature(&c.cos_key(&key_time), &sts);
     let auth = cos::authorization(c.access_key(), &key_time, &header_list, &param_list, &sig);
-    out.headers.push(("authorization".into(), auth));
+    vec![("authorization".into(), auth)]
 }

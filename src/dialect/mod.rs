@@ -184,14 +184,15 @@ impl Dialect {
             .filter_map(|d| d.vocab().token_param)
     }
 
-    /// Sign `out` for a service of this dialect with `c`'s keys.
+    /// How to sign `out` for a service of this dialect with `c`'s keys at `now`: the headers to
+    /// set. `payload` is the hex SHA-256 of the body when it is known.
     pub fn sign(
         self,
-        out: &mut wire::Outbound,
+        out: &wire::Outbound,
         c: &dyn wire::Credentials,
         payload: Option<&str>,
         now: i64,
-    ) {
+    ) -> Vec<(String, String)> {
         match self {
             Dialect::S3 => s3::sign(out, c, payload, now),
             Dialect::Obs => obs::sign(out, c, now),

@@ -67,11 +67,11 @@ pub fn encode_header_value(v: &str) -> String {
 }
 
 /// `OBS ak:sig` header authentication for a request to an OBS service.
-pub fn sign(out: &mut Outbound, c: &dyn Credentials, now: i64) {
+/// The headers to set: `date` and `authorization`.
+pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, String)> {
     let date = httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64),
     );
-    out.set_header("date", date.clone());
     let resource = match &out.bucket {
         Some(bk) if c.virtual_hosted() => format!("/{bk}{}", out.path),
         _ => out.path.clone(),
@@ -89,5 +89,5 @@ pub fn sign(out: &mut Outbound, c: &dyn Credentials, now: i64) {
         presigned: false,
     });
     let auth = format!("OBS {}:{}", c.access_key(), v2::signature(c.secret(), &sts));
-    out.headers.push(("authorization".into(), auth));
+    vec![("date".into(), date), ("authorization".into(), auth)]
 }

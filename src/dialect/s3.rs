@@ -217,18 +217,29 @@ pub(super) fn verify_v4<'k>(
     Ok((auth.access_key, payload))
 }
 
-/// SigV4 header authentication for a request to an S3 service.
-pub fn sign(out: &mut Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64) {
+/// SigV4 header authentication for a request to an S3 service: the headers to set.
+/// Signed: `host`, every `x-amz-*`, `content-md5`, `content-type` and `range`.
+pub fn sign(
+    out: &Outbound,
+    c: &dyn Credentials,
+    payload: Option<&str>,
+    now: i64,
+) -> Vec<(String, String)> {
     let amz_date = format_amz_date(now);
-    let payload = payload.unwrap_or("UNSIGNED-PAYLOAD").to_string();
-    out.set_header("x-amz-date", amz_date.clone());
-    out.set_header("x-amz-content-sha256", payload.clone());
+    let payload = payload.unwrap_or("UNSIGNED-PAYLOAD");
+    let added = [
+        ("x-amz-date", amz_date.as_str()),
+        ("x-amz-content-sha256", payload),
+    ];
+    let replaced = |k: &str| added.iter().any(|(a, _)| *a == k) || k == "authorization";
     let mut signed: Vec<&str> = out
         .headers
         .iter()
         .map(|(k, _)| k.as_str())
+        .filter(|k| !replaced(k))
+        .chain(added.iter().map(|(k, _)| *k))
         .filter(|k| {
-            k.starts_with("x-amz-")
+            k.starts_with(VOCAB.prefix)
                 || matches!(*k, "host" | "content-md5" | "content-type" | "range")
         })
         .collect();
@@ -240,14 +251,16 @@ pub fn sign(out: &mut Outbound, c: &dyn Credentials, payload: Option<&str>, now:
         &out.path,
         &sigv4::canonical_query(&out.query),
         &signed,
-        |h| {
-            out.headers
+        |h| match added.iter().find(|(a, _)| *a == h) {
+            Some((_, v)) => vec![*v],
+            None => out
+                .headers
                 .iter()
                 .filter(|(k, _)| k == h)
                 .map(|(_, v)| v.as_str())
-                .collect()
+                .collect(),
         },
-        &payload,
+        payload,
     );
     let sts = sigv4::string_to_sign(&amz_date, &scope, &cr);
     let key = c.sigv4_key(&scope);
@@ -257,5 +270,9 @@ pub fn sign(out: &mut Outbound, c: &dyn Credentials, payload: Option<&str>, now:
         &signed,
         &sigv4::signature(&key, &sts),
     );
-    out.headers.push(("authorization".into(), auth));
+    vec![
+        ("x-amz-date".into(), amz_date.clone()),
+        ("x-amz-content-sha256".into(), payload.to_string()),
+        ("authorization".into(), auth),
+    ]
 }
