@@ -1,5 +1,5 @@
-//! The 95 golden vectors: every one verifies, any one-byte change to a signed part fails,
-//! the outbound signing primitives reproduce the SDKs' signatures from the same inputs, and the production
+//! The 95 golden vectors: every one verifies, any one-byte change to a signed part fails, the
+//! signing primitives reproduce the SDKs' signatures from the same inputs, and the production
 //! signers sign what the verifier accepts.
 
 use dialect_proxy::addressing;
