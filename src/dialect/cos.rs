@@ -36,6 +36,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     error_trace_id: true,
     xml_decl: "<?xml version='1.0' encoding='utf-8' ?>\n",
+    bare_copy_result: true,
     host_markers: &[".myqcloud.com", ".tencentcos.cn"],
     min_part_size: 1 << 20,
     form_encoded_query: true,

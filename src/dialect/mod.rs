@@ -74,6 +74,8 @@ pub struct Vocabulary {
     pub error_trace_id: bool,
     /// The XML declaration its error documents start with.
     pub xml_decl: &'static str,
+    /// Its copy results carry no namespace and put the ETag first.
+    pub bare_copy_result: bool,
     /// Substrings of a Host header that name this cloud (to guess the dialect of a refused request).
     pub host_markers: &'static [&'static str],
     /// Smallest non-last multipart part its service accepts.

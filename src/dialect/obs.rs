@@ -33,6 +33,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+    bare_copy_result: false,
     host_markers: &[".myhuaweicloud.com"],
     min_part_size: 100 << 10,
     form_encoded_query: false,

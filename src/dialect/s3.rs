@@ -19,6 +19,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     unsupported: &["traffic-limit", "server-side-encryption-context"],
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
+    bare_copy_result: false,
     host_markers: &[],
     min_part_size: 5 << 20,
     form_encoded_query: false,

@@ -356,12 +356,13 @@ pub fn render_copy_result(to: Dialect, part: bool, r: &CopyResult) -> String {
         })
         .unwrap_or_default();
     let v = to.vocab();
-    match to {
-        Dialect::Cos => format!("{}<{root}>{etag}{lm}</{root}>", v.xml_decl),
-        _ => format!(
+    if v.bare_copy_result {
+        format!("{}<{root}>{etag}{lm}</{root}>", v.xml_decl)
+    } else {
+        format!(
             "{}<{root} xmlns=\"{}\">{lm}{etag}</{root}>",
             v.xml_decl, v.xmlns
-        ),
+        )
     }
 }
 
