@@ -198,7 +198,9 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         .collect();
     out.query
         .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
-    translate_request_headers(client, backend.dialect, op, inb, &mut out).map_err(rej)?;
+    // The OBS SDK percent-encodes header values whatever it signs with: decided once.
+    let encoded = encoded_values(client, inb);
+    translate_request_headers(client, backend.dialect, op, inb, encoded, &mut out).map_err(rej)?;
 
     if matches!(op, Op::UploadPart | Op::PutObject) {
         let len = inb
@@ -224,13 +226,8 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     }
     let mut precheck = None;
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
-        let mut cp = copy::parse_copy_part(
-            client,
-            &inb.headers,
-            &cfg.suffixes,
-            encoded_values(client, inb),
-        )
-        .map_err(rej)?;
+        let mut cp =
+            copy::parse_copy_part(client, &inb.headers, &cfg.suffixes, encoded).map_err(rej)?;
         if op == Op::CopyObject && cp.range.is_some() {
             return Err(rej(ApiError::invalid_argument(
                 "A byte range applies only to Upload Part - Copy",

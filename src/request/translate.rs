@@ -1,7 +1,7 @@
 //! The request's wire parts for the backend: which query parameters and headers go on, under
 //! which names, and which operation the request is.
 
-use super::{encoded_values, Inbound};
+use super::Inbound;
 use crate::dialect::{s3, translate_header, Dialect};
 use crate::error::ApiError;
 use crate::model::Op;
@@ -136,6 +136,7 @@ pub(super) fn translate_request_headers(
     to: Dialect,
     op: Op,
     inb: &Inbound,
+    encoded: bool,
     out: &mut Outbound,
 ) -> Result<(), ApiError> {
     let copy_op = matches!(op, Op::UploadPartCopy | Op::CopyObject);
@@ -170,7 +171,7 @@ pub(super) fn translate_request_headers(
             continue;
         }
         // The OBS SDK percent-encodes every header value; the neutral form is decoded.
-        let value = if encoded_values(client, inb) {
+        let value = if encoded {
             sign::percent_decode(v)
         } else {
             v.clone()
