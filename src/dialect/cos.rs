@@ -37,6 +37,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     error_trace_id: true,
     xml_decl: "<?xml version='1.0' encoding='utf-8' ?>\n",
     bare_copy_result: true,
+    copy_source_host: Some(copy_source_host),
+    mixed_conditions: false,
     host_markers: &[".myqcloud.com", ".tencentcos.cn"],
     min_part_size: 1 << 20,
     form_encoded_query: true,
@@ -156,6 +158,16 @@ pub(super) fn verify_cos<'k>(
 }
 
 /// `q-sign-algorithm=sha1` header authentication for a request to a COS service.
+/// The host part of a COS copy source: the backend's own `cos.` host, else the region's.
+fn copy_source_host(host: &str, region: &str) -> String {
+    let host = crate::addressing::strip_port(host);
+    if host.starts_with("cos.") {
+        host.to_string()
+    } else {
+        format!("cos.{region}.myqcloud.com")
+    }
+}
+
 /// The header to set: `authorization`. Signed: `host`, `content-*` and every `x-cos-*`.
 pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, String)> {
     // A ten-minute window keeps the derived SignKey reusable.

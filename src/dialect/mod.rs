@@ -76,6 +76,11 @@ pub struct Vocabulary {
     pub xml_decl: &'static str,
     /// Its copy results carry no namespace and put the ETag first.
     pub bare_copy_result: bool,
+    /// It names a copy source by host (`<bucket>.<host>/<key>`); renders that host from the
+    /// backend's host and region.
+    pub copy_source_host: Option<fn(&str, &str) -> String>,
+    /// Its service takes any combination of copy conditions (and applies S3's precedence).
+    pub mixed_conditions: bool,
     /// Substrings of a Host header that name this cloud (to guess the dialect of a refused request).
     pub host_markers: &'static [&'static str],
     /// Smallest non-last multipart part its service accepts.
@@ -171,11 +176,18 @@ impl Dialect {
 
     /// A header value as this dialect's service reads it (OBS decodes its metadata values).
     pub fn encode_header_value(self, name: &str, value: String) -> String {
+        if name.starts_with(self.vocab().prefix) && name.contains("-meta-") {
+            self.encode_value(value)
+        } else {
+            value
+        }
+    }
+
+    /// A value encoded the way this dialect's SDK encodes header values (OBS decodes them).
+    pub fn encode_value(self, value: String) -> String {
         match self.vocab().encoding_sdk {
-            Some(_) if name.starts_with(self.vocab().prefix) && name.contains("-meta-") => {
-                percent_encoding::utf8_percent_encode(&value, obs::HEADER_SAFE).to_string()
-            }
-            _ => value,
+            Some(_) => percent_encoding::utf8_percent_encode(&value, obs::HEADER_SAFE).to_string(),
+            None => value,
         }
     }
 

@@ -34,6 +34,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
     bare_copy_result: false,
+    copy_source_host: None,
+    mixed_conditions: false,
     host_markers: &[".myhuaweicloud.com"],
     min_part_size: 100 << 10,
     form_encoded_query: false,
@@ -61,11 +63,6 @@ pub(super) const HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::N
     .remove(b',')
     .remove(b'\'')
     .remove(b'*');
-
-/// Encode a header value the way the OBS SDK does, so an OBS server decodes it back.
-pub fn encode_header_value(v: &str) -> String {
-    percent_encoding::utf8_percent_encode(v, HEADER_SAFE).to_string()
-}
 
 /// `OBS ak:sig` header authentication for a request to an OBS service.
 /// The headers to set: `date` and `authorization`.

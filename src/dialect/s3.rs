@@ -20,6 +20,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
     bare_copy_result: false,
+    copy_source_host: None,
+    mixed_conditions: true,
     host_markers: &[],
     min_part_size: 5 << 20,
     form_encoded_query: false,

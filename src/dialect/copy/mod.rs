@@ -46,7 +46,8 @@ pub fn parse_source(
         });
     }
     let (first, rest) = trimmed.split_once('/').ok_or_else(bad)?;
-    let bucket = if dialect == Dialect::Cos && !path.starts_with('/') && first.contains('.') {
+    let host_form = dialect.vocab().copy_source_host.is_some();
+    let bucket = if host_form && !path.starts_with('/') && first.contains('.') {
         // Host form: <bucket>-<appid>.cos.<region>.myqcloud.com/key
         addressing::bucket_from_host(first, suffixes).ok_or_else(|| {
             ApiError::invalid_argument(format!(
@@ -83,17 +84,9 @@ pub fn render_source(to: Dialect, src: &CopySource, at: SourceHost) -> String {
         .as_ref()
         .map(|v| format!("?versionId={v}"))
         .unwrap_or_default();
-    match to {
-        Dialect::S3 | Dialect::Obs => format!("/{}/{key}{version}", src.bucket),
-        Dialect::Cos => {
-            let host = addressing::strip_port(at.host);
-            let host = if host.starts_with("cos.") {
-                host.to_string()
-            } else {
-                format!("cos.{}.myqcloud.com", at.region)
-            };
-            format!("{}.{host}/{key}{version}", src.bucket)
-        }
+    match to.vocab().copy_source_host {
+        Some(host) => format!("{}.{}/{key}{version}", src.bucket, host(at.host, at.region)),
+        None => format!("/{}/{key}{version}", src.bucket),
     }
 }
 
@@ -249,8 +242,8 @@ pub fn copy_part_headers(
     let mut out = Vec::with_capacity(8);
     // The OBS SDK percent-encodes header values and OBS decodes them; the source has its own encoding.
     let mut put = |f: Field, v: String| {
-        let v = if to == Dialect::Obs && f != Field::Source {
-            super::obs::encode_header_value(&v)
+        let v = if f != Field::Source {
+            to.encode_value(v)
         } else {
             v
         };
@@ -315,7 +308,7 @@ impl Dialect {
     /// only the pairs (if-match, if-unmodified-since) and (if-none-match, if-modified-since); S3
     /// takes any combination and applies its precedence.
     pub fn accepts_conditions(self, c: &Conditions) -> bool {
-        self == Dialect::S3 || !c.mixes_pairs()
+        self.vocab().mixed_conditions || !c.mixes_pairs()
     }
 }
 
