@@ -72,10 +72,6 @@ pub async fn respond_error(
 ) -> Result<()> {
     metrics::error(client, err.code.as_str());
     metrics::request(client, err.status);
-    if !session.is_body_done() {
-        // A body left unread is not drained (it may be gigabytes): the connection ends after this.
-        session.set_keepalive(None);
-    }
     if let Some(d) = &err.detail {
         let canonical = sign::redact(d);
         tracing::debug!(request_id, code = %err.code, %canonical, "request refused");
