@@ -112,6 +112,10 @@ pub async fn forward(
     head: bool,
 ) -> Result<()> {
     let backend = &cfg.backends[f.backend];
+    if let Some(cross) = &f.cross {
+        let source = &cfg.backends[cross.source_backend];
+        return stream::copy_across(up, session, source, backend, f, request_id).await;
+    }
     match f.op {
         Op::PutObject | Op::UploadPart => stream::upload(up, session, backend, f, request_id).await,
         Op::GetObject if !head => stream::download(up, session, backend, f, request_id).await,

@@ -7,11 +7,14 @@ use super::{
 use crate::auth::Payload;
 use crate::body::BodyCheck;
 use crate::config::Backend;
+use crate::error::{ApiError, Code};
 use crate::metrics;
-use crate::request::Forward;
+use crate::model::Op;
+use crate::request::{self, Forward};
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::{Failure, Upstream, MAX_SMALL_ANSWER};
+use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -266,6 +269,175 @@ pub(super) async fn upload(
             body: Some(&body),
         },
     );
+    metrics::request(f.client, out.status);
+    respond(session, out.status, out.headers, out.body, false).await
+}
+
+/// An Upload Part - Copy whose source lives on another backend: HEAD the source (conditions,
+/// size), GET the range there and stream it as the destination's UploadPart, one piece in flight.
+/// Success only with the destination's ETag; a source that breaks off leaves the destination's
+/// upload short, so no part is stored.
+pub(super) async fn copy_across(
+    up: &Upstream,
+    session: &mut Session,
+    source: &Backend,
+    dest: &Backend,
+    mut f: Forward,
+    rid: &str,
+) -> Result<()> {
+    if let Err(e) = read_small_body(session, &f).await? {
+        return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+    }
+    let Some(cross) = f.cross.take() else {
+        return Err(Error::explain(
+            ErrorType::InternalError,
+            "not a copy across backends",
+        ));
+    };
+    let work = async {
+        let cp = &cross.copy;
+        let mut head = request::source_head(cp, source);
+        let a = up
+            .exchange(source, &mut head, Bytes::new(), Some(EMPTY_SHA256))
+            .await
+            .map_err(|e| failed(source, rid, &e))?;
+        if a.status >= 300 {
+            return Err(ApiError::relayed(
+                a.status,
+                response::code_for_status(a.status).as_str(),
+                "The copy source could not be read",
+            ));
+        }
+        let etag = a.header("etag").unwrap_or("");
+        let modified = a
+            .header("last-modified")
+            .and_then(crate::dates::parse_date)
+            .unwrap_or(0);
+        cp.conditions.evaluate(etag, modified)?;
+        let size: u64 = a
+            .header("content-length")
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| ApiError::internal("The copy source has no length"))?;
+        let (first, last) = match cp.range {
+            Some(r) if r.last >= size => {
+                return Err(ApiError::new(
+                    Code::InvalidRange,
+                    "The requested range is not satisfiable",
+                ))
+            }
+            Some(r) => (r.first, r.last),
+            None if size == 0 => {
+                return Err(ApiError::new(
+                    Code::InvalidRange,
+                    "The copy source is empty",
+                ))
+            }
+            None => (0, size - 1),
+        };
+        let len = last - first + 1;
+        let mut get = request::source_get(cp, source, first, last);
+        let mut src = up
+            .open(source, &mut get, Some(EMPTY_SHA256))
+            .await
+            .map_err(|e| failed(source, rid, &e))?;
+        if !matches!(src.status, 200 | 206) {
+            return Err(ApiError::relayed(
+                src.status,
+                response::code_for_status(src.status).as_str(),
+                "The copy source could not be read",
+            ));
+        }
+        f.out.set_header("content-length", len.to_string());
+        let mut dst = up
+            .start(dest, &mut f.out, None)
+            .await
+            .map_err(|e| failed(dest, rid, &e))?;
+        let mut sent = 0u64;
+        let mut pending: Option<Bytes> = None;
+        loop {
+            let write = async {
+                match pending.take() {
+                    Some(b) => dst.write(b).await,
+                    None => Ok(()),
+                }
+            };
+            let (read, written) = tokio::join!(src.read(), write);
+            written.map_err(|e| failed(dest, rid, &e))?;
+            match read.map_err(|e| failed(source, rid, &e))? {
+                Some(b) => {
+                    sent += b.len() as u64;
+                    if sent > len {
+                        return Err(ApiError::internal("The copy source sent more than asked"));
+                    }
+                    pending = Some(b);
+                }
+                None => break,
+            }
+        }
+        if sent != len {
+            // Dropping the destination exchange short of its length stores no part.
+            return Err(ApiError::internal("The copy source ended early"));
+        }
+        src.release().await;
+        dst.finish().await.map_err(|e| failed(dest, rid, &e))?;
+        let mut body = Vec::new();
+        while let Some(c) = dst.read().await.map_err(|e| failed(dest, rid, &e))? {
+            if body.len() + c.len() > MAX_SMALL_ANSWER {
+                return Err(ApiError::internal("The backend answer is too large"));
+            }
+            body.extend_from_slice(&c);
+        }
+        let (status, headers) = (dst.status, std::mem::take(&mut dst.headers));
+        dst.release().await;
+        Ok((status, headers, body))
+    };
+    let done = tokio::select! {
+        r = work => r,
+        _ = client_gone(session) => return Err(hung_up()),
+    };
+    let (status, headers, body) = match done {
+        Ok(d) => d,
+        Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, false).await,
+    };
+    let x = Exchange {
+        op: Op::UploadPart,
+        backend: dest.dialect,
+        client: f.client,
+        request_id: rid,
+        resource: &f.resource,
+    };
+    let etag = headers
+        .iter()
+        .find(|(k, _)| k == "etag")
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+        .filter(|e| !e.is_empty());
+    let mut out = response::translate(
+        &x,
+        &BackendAnswer {
+            status,
+            headers: &headers,
+            body: Some(&body),
+        },
+    );
+    if status < 300 {
+        // The destination's UploadPart answer becomes a copy result; without its ETag, no success.
+        let Some(etag) = etag else {
+            metrics::failed_200(f.client);
+            let e = ApiError::internal(
+                "The destination answered without an ETag; the copy did not happen",
+            );
+            return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+        };
+        let result = xml::CopyResult {
+            etag,
+            last_modified: Some(xml::timestamp_now()),
+        };
+        out.headers
+            .retain(|(k, _)| k != "etag" && k != "content-length" && k != "content-type");
+        out.headers
+            .push(("content-type".into(), "application/xml".into()));
+        out.body = Some(xml::render_copy_result(f.client, true, &result).into_bytes());
+    }
     metrics::request(f.client, out.status);
     respond(session, out.status, out.headers, out.body, false).await
 }

@@ -15,7 +15,7 @@ use crate::sign;
 mod side;
 mod translate;
 
-pub use side::{list_parts_request, rewrite_small_body, source_head, too_small};
+pub use side::{list_parts_request, rewrite_small_body, source_get, source_head, too_small};
 use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
 
 /// The request line and headers as received.
@@ -82,6 +82,15 @@ pub struct Forward {
     pub resource: String,
     /// Copy conditions the backend cannot express, to check against a HEAD of the source first.
     pub precheck: Option<CopyPart>,
+    /// An Upload Part - Copy whose source lives on another backend: read there, uploaded here.
+    pub cross: Option<CrossCopy>,
+}
+
+/// The source side of a copy across backends; `out` is then the destination's UploadPart.
+#[derive(Debug)]
+pub struct CrossCopy {
+    pub source_backend: usize,
+    pub copy: CopyPart,
 }
 
 pub enum Plan {
@@ -225,6 +234,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         }
     }
     let mut precheck = None;
+    let mut cross = None;
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
         let mut cp =
             copy::parse_copy_part(client, &inb.headers, &cfg.suffixes, encoded).map_err(rej)?;
@@ -236,22 +246,34 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         let src_route = cfg
             .route(&cp.source.bucket)
             .ok_or_else(|| rej(ApiError::no_such_bucket(&cp.source.bucket)))?;
-        if src_route.backend_index != routed.backend_index {
+        let across = src_route.backend_index != routed.backend_index;
+        if across && op == Op::CopyObject {
             return Err(rej(ApiError::not_implemented(
-                "Copying between buckets on different backends is not supported yet",
+                "CopyObject between buckets on different backends is not supported yet",
             )));
         }
+        let source_backend = src_route.backend_index;
         cp.source.bucket = src_route.bucket;
-        // A combination the backend cannot express is evaluated here against a HEAD of the source.
-        let here = !backend.dialect.accepts_conditions(&cp.conditions);
-        let at = copy::SourceHost {
-            host: &backend.host,
-            region: &backend.region,
-        };
-        out.headers
-            .extend(copy::copy_part_headers(&cp, backend.dialect, at, !here));
-        if here {
-            precheck = Some(cp);
+        if across {
+            // The destination gets an UploadPart carrying its own SSE-C key, if any.
+            out.headers
+                .extend(copy::destination_sse_headers(&cp, backend.dialect));
+            cross = Some(CrossCopy {
+                source_backend,
+                copy: cp,
+            });
+        } else {
+            // A combination the backend cannot express is evaluated here against a HEAD of the source.
+            let here = !backend.dialect.accepts_conditions(&cp.conditions);
+            let at = copy::SourceHost {
+                host: &backend.host,
+                region: &backend.region,
+            };
+            out.headers
+                .extend(copy::copy_part_headers(&cp, backend.dialect, at, !here));
+            if here {
+                precheck = Some(cp);
+            }
         }
     } else {
         check_sse(&out, backend.dialect, "server-side-encryption-customer-").map_err(rej)?;
@@ -265,6 +287,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         payload,
         resource,
         precheck,
+        cross,
     })))
 }
 

@@ -36,6 +36,15 @@ pub fn source_head(cp: &CopyPart, backend: &Backend) -> Outbound {
     out
 }
 
+/// The GET of a copy's source range (`first..=last`), for a copy across backends.
+pub fn source_get(cp: &CopyPart, backend: &Backend, first: u64, last: u64) -> Outbound {
+    let mut out = source_head(cp, backend);
+    out.method = "GET".into();
+    out.headers
+        .push(("range".into(), format!("bytes={first}-{last}")));
+    out
+}
+
 /// Adjust a small request body for the backend. Complete: part checksums go (see DROP_SUFFIXES),
 /// and with them a Content-MD5 that no longer holds.
 pub fn rewrite_small_body(f: &mut Forward, body: bytes::Bytes) -> bytes::Bytes {

@@ -90,7 +90,7 @@ fn a_put_with_an_sdk_operation_hint_is_still_streamed() {
 }
 
 #[test]
-fn copy_source_on_another_backend_is_not_implemented() {
+fn copy_part_across_backends_is_planned_and_copy_object_is_not_implemented() {
     let text = r#"
 [server]
 inbound_auth = "none"
@@ -119,6 +119,24 @@ backend = "a"
         "PUT",
         "/dst/k",
         "partNumber=1&uploadId=u",
+        &[("host", "h"), ("x-amz-copy-source", "src-1/k")],
+    );
+    let Ok(Plan::Forward(f)) = plan(&cfg, &inb, 0) else {
+        panic!("not planned")
+    };
+    let cross = f.cross.as_ref().expect("a copy across backends");
+    assert_eq!(cross.source_backend, 1);
+    assert_eq!(cross.copy.source.bucket, "src-1");
+    // The destination gets an UploadPart: no copy headers go there.
+    assert!(f
+        .out
+        .headers
+        .iter()
+        .all(|(k, _)| !k.contains("copy-source")));
+    let inb = inbound(
+        "PUT",
+        "/dst/k",
+        "",
         &[("host", "h"), ("x-amz-copy-source", "src-1/k")],
     );
     let Err(r) = plan(&cfg, &inb, 0) else {

@@ -90,6 +90,28 @@ pub fn render_source(to: Dialect, src: &CopySource, at: SourceHost) -> String {
     }
 }
 
+/// The destination's SSE-C headers of a copy, as an UploadPart carries them (a copy across
+/// backends becomes one).
+pub fn destination_sse_headers(cp: &CopyPart, to: Dialect) -> Vec<(String, String)> {
+    let Some(s) = &cp.sse_c else {
+        return Vec::new();
+    };
+    let mut out = vec![
+        (
+            to.copy_header(Field::SseAlgorithm),
+            to.encode_value(s.algorithm.clone()),
+        ),
+        (
+            to.copy_header(Field::SseKey),
+            to.encode_value(s.key.clone()),
+        ),
+    ];
+    if let Some(m) = &s.key_md5 {
+        out.push((to.copy_header(Field::SseKeyMd5), to.encode_value(m.clone())));
+    }
+    out
+}
+
 /// `bytes=first-last`, inclusive, first <= last. Anything else is refused.
 pub fn check_range(value: &str) -> Result<(u64, u64), ApiError> {
     let bad = || {

@@ -1,0 +1,96 @@
+"""Upload Part - Copy whose source lives on another backend than the destination: the proxy reads
+the range from the source cloud and streams it as the destination's UploadPart, then answers a
+copy result in the client's dialect."""
+import hashlib
+import os
+import uuid
+
+import pytest
+
+from clients import MODES, SdkError, make
+from conftest import BUCKETS, SRC_BUCKETS
+
+MiB = 1024 * 1024
+SSE_KEY = "0123456789abcdef0123456789abcdef"
+OTHER_KEY = "fedcba9876543210fedcba9876543210"
+KEY = "across/src é+%.bin"
+PAIRS = [("s3", "obs"), ("obs", "cos"), ("cos", "s3")]
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def across_sources(bed):
+    data = os.urandom(6 * MiB + 321)
+    c = make("boto3", bed["front"].url)
+    for backend in BUCKETS:
+        c.put(SRC_BUCKETS[backend], KEY, data)
+    return data
+
+
+@pytest.mark.parametrize("src,dst", PAIRS, ids=[f"{s}-to-{d}" for s, d in PAIRS])
+@pytest.mark.parametrize("mode", MODES)
+def test_copy_part_across_backends(bed, across_sources, mode, src, dst):
+    c = make(mode, bed["front"].url)
+    key = f"across/{mode}-{src}-{uuid.uuid4().hex[:6]}.bin"
+    uid = c.initiate(BUCKETS[dst], key)
+    e1 = c.copy_part(BUCKETS[dst], key, uid, 1, SRC_BUCKETS[src], KEY)
+    e2 = c.copy_part(BUCKETS[dst], key, uid, 2, SRC_BUCKETS[src], KEY, rng="bytes=100-1048675")
+    assert e1.strip('"') and e2.strip('"')
+    assert sorted(n for n, _ in c.list_parts(BUCKETS[dst], key, uid)) == [1, 2]
+    c.complete(BUCKETS[dst], key, uid, [(1, e1), (2, e2)])
+    assert sha(c.get(BUCKETS[dst], key)) == sha(across_sources + across_sources[100:1048676])
+
+
+def test_across_backends_conditions_ranges_and_missing_sources(bed, across_sources):
+    c = make("boto3", bed["front"].url)
+    key = f"across/refused-{uuid.uuid4().hex[:6]}.bin"
+    uid = c.initiate(BUCKETS["obs"], key)
+    try:
+        with pytest.raises(SdkError) as e:
+            c.copy_part(BUCKETS["obs"], key, uid, 1, SRC_BUCKETS["s3"], KEY, cond={"if-match": '"nope"'})
+        assert (e.value.status, e.value.code) == (412, "PreconditionFailed")
+        etag = c.c.head_object(Bucket=SRC_BUCKETS["s3"], Key=KEY)["ETag"]
+        assert c.copy_part(BUCKETS["obs"], key, uid, 1, SRC_BUCKETS["s3"], KEY, cond={"if-match": etag})
+        with pytest.raises(SdkError) as e:
+            c.copy_part(BUCKETS["obs"], key, uid, 1, SRC_BUCKETS["s3"], KEY, rng=f"bytes=0-{len(across_sources)}")
+        assert (e.value.status, e.value.code) == (416, "InvalidRange")
+        with pytest.raises(SdkError) as e:
+            c.copy_part(BUCKETS["obs"], key, uid, 1, SRC_BUCKETS["s3"], "across/missing.bin")
+        assert (e.value.status, e.value.code) == (404, "NoSuchKey")
+    finally:
+        c.abort(BUCKETS["obs"], key, uid)
+
+
+def test_across_backends_with_sse_c_on_both_sides(bed):
+    c = make("boto3", bed["front"].url)
+    data = os.urandom(5 * MiB + 7)
+    c.put(SRC_BUCKETS["cos"], "across/ssec.bin", data, ssec=SSE_KEY)
+    key = f"across/ssec-{uuid.uuid4().hex[:6]}.bin"
+    uid = c.initiate(BUCKETS["s3"], key, ssec=OTHER_KEY)
+    with pytest.raises(SdkError):
+        c.copy_part(BUCKETS["s3"], key, uid, 1, SRC_BUCKETS["cos"], "across/ssec.bin", ssec=OTHER_KEY,
+                    src_ssec=OTHER_KEY)
+    e1 = c.copy_part(BUCKETS["s3"], key, uid, 1, SRC_BUCKETS["cos"], "across/ssec.bin", ssec=OTHER_KEY,
+                     src_ssec=SSE_KEY)
+    c.complete(BUCKETS["s3"], key, uid, [(1, e1)])
+    assert sha(c.get(BUCKETS["s3"], key, ssec=OTHER_KEY)) == sha(data)
+
+
+@pytest.mark.parametrize("fault", ["cuthalf", "cut64", "chunkhalf", "stallbody", "reset", "slowdownall"])
+def test_a_source_that_breaks_off_stores_no_part(bed, fault):
+    """The source (a misbehaving backend) dies mid-stream: the client gets an error, and the
+    destination holds no part that a Complete could pick up."""
+    from conftest import APPID
+    c = make("boto3", bed["front"].url)
+    key = f"across/broken-{fault}-{uuid.uuid4().hex[:6]}.bin"
+    uid = c.initiate(BUCKETS["s3"], key)
+    try:
+        with pytest.raises(SdkError) as e:
+            c.copy_part(BUCKETS["s3"], key, uid, 1, f"fault-{APPID}", f"get.{fault}.{uuid.uuid4().hex[:6]}")
+        assert e.value.status >= 500
+        assert c.list_parts(BUCKETS["s3"], key, uid) == []
+    finally:
+        c.abort(BUCKETS["s3"], key, uid)
