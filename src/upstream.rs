@@ -161,7 +161,7 @@ fn now() -> i64 {
 }
 
 /// The wait before retry `n` (1-based): `backoff * 2^(n-1)`, capped, with full jitter.
-fn backoff(b: &Backend, n: u32) -> Duration {
+pub fn backoff(b: &Backend, n: u32) -> Duration {
     let t = &b.timeouts;
     let cap = t
         .backoff

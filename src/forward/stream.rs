@@ -13,7 +13,7 @@ use crate::model::Op;
 use crate::request::{self, Forward};
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::sigv4::EMPTY_SHA256;
-use crate::upstream::{Failure, Upstream, MAX_SMALL_ANSWER};
+use crate::upstream::{self, Failure, Upstream, MAX_SMALL_ANSWER};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -334,62 +334,26 @@ pub(super) async fn copy_across(
             }
             None => (0, size - 1),
         };
-        let len = last - first + 1;
-        let mut get = request::source_get(cp, source, first, last);
-        let mut src = up
-            .open(source, &mut get, Some(EMPTY_SHA256))
-            .await
-            .map_err(|e| failed(source, rid, &e))?;
-        if !matches!(src.status, 200 | 206) {
-            return Err(ApiError::relayed(
-                src.status,
-                response::code_for_status(src.status).as_str(),
-                "The copy source could not be read",
-            ));
-        }
-        f.out.set_header("content-length", len.to_string());
-        let mut dst = up
-            .start(dest, &mut f.out, None)
-            .await
-            .map_err(|e| failed(dest, rid, &e))?;
-        let mut sent = 0u64;
-        let mut pending: Option<Bytes> = None;
+        // UploadPart of the same number is idempotent: the whole part is sent again on a transient
+        // failure of either side, inside the destination's retry budget.
+        let deadline = std::time::Instant::now() + dest.timeouts.total;
+        let mut n = 0u32;
         loop {
-            let write = async {
-                match pending.take() {
-                    Some(b) => dst.write(b).await,
-                    None => Ok(()),
-                }
-            };
-            let (read, written) = tokio::join!(src.read(), write);
-            written.map_err(|e| failed(dest, rid, &e))?;
-            match read.map_err(|e| failed(source, rid, &e))? {
-                Some(b) => {
-                    sent += b.len() as u64;
-                    if sent > len {
-                        return Err(ApiError::internal("The copy source sent more than asked"));
+            match copy_once(up, source, dest, cp, &mut f.out, (first, last), rid).await {
+                Ok(done) => break Ok(done),
+                Err(Attempt::Again(e)) if n < dest.timeouts.retries => {
+                    n += 1;
+                    let wait = upstream::backoff(dest, n);
+                    if std::time::Instant::now() + wait >= deadline {
+                        break Err(e);
                     }
-                    pending = Some(b);
+                    metrics::upstream_retry(&dest.name);
+                    tracing::info!(request_id = %rid, attempt = n, code = %e.code, "copying the part again");
+                    tokio::time::sleep(wait).await;
                 }
-                None => break,
+                Err(Attempt::Again(e) | Attempt::Final(e)) => break Err(e),
             }
         }
-        if sent != len {
-            // Dropping the destination exchange short of its length stores no part.
-            return Err(ApiError::internal("The copy source ended early"));
-        }
-        src.release().await;
-        dst.finish().await.map_err(|e| failed(dest, rid, &e))?;
-        let mut body = Vec::new();
-        while let Some(c) = dst.read().await.map_err(|e| failed(dest, rid, &e))? {
-            if body.len() + c.len() > MAX_SMALL_ANSWER {
-                return Err(ApiError::internal("The backend answer is too large"));
-            }
-            body.extend_from_slice(&c);
-        }
-        let (status, headers) = (dst.status, std::mem::take(&mut dst.headers));
-        dst.release().await;
-        Ok((status, headers, body))
     };
     let done = tokio::select! {
         r = work => r,
@@ -440,4 +404,115 @@ pub(super) async fn copy_across(
     }
     metrics::request(f.client, out.status);
     respond(session, out.status, out.headers, out.body, false).await
+}
+
+/// Why one attempt at a part copied across backends failed.
+enum Attempt {
+    /// Transient (connection, timeout, cut, 5xx): the whole part may be sent again.
+    Again(ApiError),
+    /// The answer stands (4xx and the like).
+    Final(ApiError),
+}
+
+fn transient(backend: &Backend, rid: &str, e: &Failure) -> Attempt {
+    Attempt::Again(failed(backend, rid, e))
+}
+
+/// An error answer of either side: 5xx may be tried again, anything else stands.
+fn answered(status: u16, body: &[u8], message: &str) -> Attempt {
+    let code = xml::parse_error(body)
+        .map(|e| e.code)
+        .filter(|c| !c.is_empty())
+        .unwrap_or_else(|| response::code_for_status(status).as_str().to_string());
+    let e = ApiError::relayed(status, &code, message);
+    if status >= 500 {
+        Attempt::Again(e)
+    } else {
+        Attempt::Final(e)
+    }
+}
+
+/// One attempt: GET the range on the source and stream it as the destination's UploadPart.
+/// A source that breaks off or sends too little leaves the UploadPart short: no part is stored.
+async fn copy_once(
+    up: &Upstream,
+    source: &Backend,
+    dest: &Backend,
+    cp: &crate::model::CopyPart,
+    out: &mut crate::outbound::Outbound,
+    (first, last): (u64, u64),
+    rid: &str,
+) -> std::result::Result<(u16, Vec<(String, String)>, Vec<u8>), Attempt> {
+    let len = last - first + 1;
+    let mut get = request::source_get(cp, source, first, last);
+    let mut src = up
+        .open(source, &mut get, Some(EMPTY_SHA256))
+        .await
+        .map_err(|e| transient(source, rid, &e))?;
+    if !matches!(src.status, 200 | 206) {
+        let status = src.status;
+        let mut body = Vec::new();
+        while let Ok(Some(c)) = src.read().await {
+            if body.len() + c.len() > MAX_SMALL_ANSWER {
+                break;
+            }
+            body.extend_from_slice(&c);
+        }
+        return Err(answered(status, &body, "The copy source could not be read"));
+    }
+    out.set_header("content-length", len.to_string());
+    let mut dst = up
+        .start(dest, out, None)
+        .await
+        .map_err(|e| transient(dest, rid, &e))?;
+    let mut sent = 0u64;
+    let mut pending: Option<Bytes> = None;
+    loop {
+        let write = async {
+            match pending.take() {
+                Some(b) => dst.write(b).await,
+                None => Ok(()),
+            }
+        };
+        let (read, written) = tokio::join!(src.read(), write);
+        written.map_err(|e| transient(dest, rid, &e))?;
+        match read.map_err(|e| transient(source, rid, &e))? {
+            Some(b) => {
+                sent += b.len() as u64;
+                if sent > len {
+                    return Err(Attempt::Again(ApiError::internal(
+                        "The copy source sent more than asked",
+                    )));
+                }
+                pending = Some(b);
+            }
+            None => break,
+        }
+    }
+    if sent != len {
+        return Err(Attempt::Again(ApiError::internal(
+            "The copy source ended early",
+        )));
+    }
+    src.release().await;
+    dst.finish().await.map_err(|e| transient(dest, rid, &e))?;
+    let mut body = Vec::new();
+    while let Some(c) = dst.read().await.map_err(|e| transient(dest, rid, &e))? {
+        if body.len() + c.len() > MAX_SMALL_ANSWER {
+            return Err(Attempt::Final(ApiError::internal(
+                "The backend answer is too large",
+            )));
+        }
+        body.extend_from_slice(&c);
+    }
+    let (status, headers) = (dst.status, std::mem::take(&mut dst.headers));
+    dst.release().await;
+    if status >= 500 {
+        return Err(answered(
+            status,
+            &body,
+            "The destination did not store the part",
+        ));
+    }
+    Ok((status, headers, body))
 }

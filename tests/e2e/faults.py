@@ -248,7 +248,7 @@ class FaultBackend:
             conn.sendall(self._head(status, extra))
             return True
         out = self._head(status, extra + [("Content-Length", str(len(doc)))])
-        if fault in ("cuthalf", "cut64", "stallbody"):
+        if fault in ("cuthalf", "cut64", "stallbody") or (fault == "cuthalf1" and hit == 1):
             cut = len(doc) - 64 if fault == "cut64" else len(doc) // 2
             conn.sendall(out + doc[:cut])
             if fault == "stallbody":

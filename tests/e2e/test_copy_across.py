@@ -94,3 +94,16 @@ def test_a_source_that_breaks_off_stores_no_part(bed, fault):
         assert c.list_parts(BUCKETS["s3"], key, uid) == []
     finally:
         c.abort(BUCKETS["s3"], key, uid)
+
+
+@pytest.mark.parametrize("fault", ["cuthalf1", "slowdown1", "reset1"])
+def test_a_source_that_fails_once_is_copied_again(bed, fault):
+    """The whole part is sent again after a transient failure: the copy succeeds, bytes right."""
+    from conftest import APPID
+    from faults import DATA
+    c = make("boto3", bed["front"].url)
+    key = f"across/again-{fault}-{uuid.uuid4().hex[:6]}.bin"
+    uid = c.initiate(BUCKETS["s3"], key)
+    etag = c.copy_part(BUCKETS["s3"], key, uid, 1, f"fault-{APPID}", f"get.{fault}.{uuid.uuid4().hex[:6]}")
+    c.complete(BUCKETS["s3"], key, uid, [(1, etag)])
+    assert sha(c.get(BUCKETS["s3"], key)) == sha(DATA)
