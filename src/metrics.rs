@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use pingora::apps::http_app::{HttpServer, ServeHttp};
 use pingora::protocols::http::ServerSession;
 use pingora_prometheus::prometheus::{
-    self, register_int_counter_vec, Encoder, IntCounterVec, TextEncoder,
+    self, register_histogram, register_int_counter, register_int_counter_vec, Encoder, Histogram,
+    IntCounter, IntCounterVec, TextEncoder,
 };
 use std::sync::LazyLock;
 
@@ -50,6 +51,51 @@ static UPSTREAM_RETRIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+static COPY_ACROSS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_copy_across_total",
+        "Upload Part - Copy requests whose source lives on another backend, by result",
+        &["result"]
+    )
+    .expect("metric registers once")
+});
+static COPY_ACROSS_BYTES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "dialect_proxy_copy_across_bytes_total",
+        "Bytes of parts copied across backends (stored parts only)"
+    )
+    .expect("metric registers once")
+});
+static COPY_ACROSS_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "dialect_proxy_copy_across_retries_total",
+        "Parts copied across backends sent again after a transient failure"
+    )
+    .expect("metric registers once")
+});
+static COPY_ACROSS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
+    register_histogram!(
+        "dialect_proxy_copy_across_seconds",
+        "Duration of copies across backends",
+        vec![0.05, 0.25, 1.0, 5.0, 30.0, 120.0, 600.0]
+    )
+    .expect("metric registers once")
+});
+
+/// A copy across backends ended: `stored` with `bytes` in the destination, or not.
+pub fn copy_across(stored: bool, bytes: u64, seconds: f64) {
+    COPY_ACROSS
+        .with_label_values(&[if stored { "stored" } else { "failed" }])
+        .inc();
+    if stored {
+        COPY_ACROSS_BYTES.inc_by(bytes);
+    }
+    COPY_ACROSS_SECONDS.observe(seconds);
+}
+pub fn copy_across_retry() {
+    COPY_ACROSS_RETRIES.inc();
+}
 
 pub fn upstream_error(backend: &str, kind: &str) {
     UPSTREAM_ERRORS.with_label_values(&[backend, kind]).inc();

@@ -347,7 +347,7 @@ pub(super) async fn copy_across(
                     if std::time::Instant::now() + wait >= deadline {
                         break Err(e);
                     }
-                    metrics::upstream_retry(&dest.name);
+                    metrics::copy_across_retry();
                     tracing::info!(request_id = %rid, attempt = n, code = %e.code, "copying the part again");
                     tokio::time::sleep(wait).await;
                 }
@@ -355,14 +355,23 @@ pub(super) async fn copy_across(
             }
         }
     };
+    let started = std::time::Instant::now();
     let done = tokio::select! {
         r = work => r,
         _ = client_gone(session) => return Err(hung_up()),
     };
     let (status, headers, body) = match done {
         Ok(d) => d,
-        Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, false).await,
+        Err(e) => {
+            metrics::copy_across(false, 0, started.elapsed().as_secs_f64());
+            return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+        }
     };
+    let part_len = f
+        .out
+        .header("content-length")
+        .and_then(|l| l.parse().ok())
+        .unwrap_or(0);
     let x = Exchange {
         op: Op::UploadPart,
         backend: dest.dialect,
@@ -386,6 +395,7 @@ pub(super) async fn copy_across(
     if status < 300 {
         // The destination's UploadPart answer becomes a copy result; without its ETag, no success.
         let Some(etag) = etag else {
+            metrics::copy_across(false, 0, started.elapsed().as_secs_f64());
             metrics::failed_200(f.client);
             let e = ApiError::internal(
                 "The destination answered without an ETag; the copy did not happen",
@@ -401,6 +411,9 @@ pub(super) async fn copy_across(
         out.headers
             .push(("content-type".into(), "application/xml".into()));
         out.body = Some(xml::render_copy_result(f.client, true, &result).into_bytes());
+        metrics::copy_across(true, part_len, started.elapsed().as_secs_f64());
+    } else {
+        metrics::copy_across(false, 0, started.elapsed().as_secs_f64());
     }
     metrics::request(f.client, out.status);
     respond(session, out.status, out.headers, out.body, false).await

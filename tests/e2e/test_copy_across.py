@@ -107,3 +107,27 @@ def test_a_source_that_fails_once_is_copied_again(bed, fault):
     etag = c.copy_part(BUCKETS["s3"], key, uid, 1, f"fault-{APPID}", f"get.{fault}.{uuid.uuid4().hex[:6]}")
     c.complete(BUCKETS["s3"], key, uid, [(1, etag)])
     assert sha(c.get(BUCKETS["s3"], key)) == sha(DATA)
+
+
+def test_copies_across_backends_are_measured(bed, across_sources):
+    import urllib.request
+
+    def metric(prefix):
+        text = urllib.request.urlopen(bed["front"].metrics_url + "/metrics", timeout=5).read().decode()
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix))
+
+    before = {m: metric(m) for m in ('dialect_proxy_copy_across_total{result="stored"}',
+                                     'dialect_proxy_copy_across_total{result="failed"}',
+                                     "dialect_proxy_copy_across_bytes_total", "dialect_proxy_copy_across_seconds_count")}
+    c = make("boto3", bed["front"].url)
+    key = f"across/measured-{uuid.uuid4().hex[:6]}.bin"
+    uid = c.initiate(BUCKETS["cos"], key)
+    try:
+        c.copy_part(BUCKETS["cos"], key, uid, 1, SRC_BUCKETS["s3"], KEY, rng="bytes=0-999")
+        with pytest.raises(SdkError):
+            c.copy_part(BUCKETS["cos"], key, uid, 2, SRC_BUCKETS["s3"], "across/missing.bin")
+    finally:
+        c.abort(BUCKETS["cos"], key, uid)
+    after = {m: metric(m) for m in before}
+    delta = [after[m] - before[m] for m in before]
+    assert delta == [1, 1, 1000, 2], delta
