@@ -160,8 +160,24 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// Whether an attempt that ended so proves the backend did not act: no status line, or `503`.
+fn retriable(result: Result<u16, &Failure>) -> bool {
+    matches!(result, Err(Failure::Unreachable(_)) | Ok(503))
+}
+
+/// The wait before sending again an attempt that may be retried (`retry`), counting it in `n`;
+/// `None` once the backend's retries are spent or the wait would pass `deadline`.
+pub fn again(b: &Backend, n: &mut u32, deadline: Instant, retry: bool) -> Option<Duration> {
+    if !retry || *n >= b.timeouts.retries {
+        return None;
+    }
+    *n += 1;
+    let wait = backoff(b, *n);
+    (Instant::now() + wait < deadline).then_some(wait)
+}
+
 /// The wait before retry `n` (1-based): `backoff * 2^(n-1)`, capped, with full jitter.
-pub fn backoff(b: &Backend, n: u32) -> Duration {
+fn backoff(b: &Backend, n: u32) -> Duration {
     let t = &b.timeouts;
     let cap = t
         .backoff
@@ -221,19 +237,10 @@ impl Upstream {
             let mut n = 0u32;
             loop {
                 let result = self.attempt(b, out, body.clone(), payload).await;
-                let retry = match &result {
-                    Err(Failure::Unreachable(_)) => true,
-                    Ok(a) => a.status == 503,
-                    Err(_) => false,
+                let retry = retriable(result.as_ref().map(|a| a.status));
+                let Some(wait) = again(b, &mut n, deadline, retry) else {
+                    return result;
                 };
-                if !retry || n >= b.timeouts.retries {
-                    return result;
-                }
-                n += 1;
-                let wait = backoff(b, n);
-                if Instant::now() + wait >= deadline {
-                    return result;
-                }
                 metrics::upstream_retry(&b.name);
                 tracing::debug!(backend = %b.name, attempt = n, "retrying backend exchange");
                 tokio::time::sleep(wait).await;
@@ -299,19 +306,10 @@ impl Upstream {
                 Ok::<_, Failure>(x)
             }
             .await;
-            let retry = match &result {
-                Err(Failure::Unreachable(_)) => true,
-                Ok(x) => x.status == 503,
-                Err(_) => false,
+            let retry = retriable(result.as_ref().map(|x| x.status));
+            let Some(wait) = again(b, &mut n, deadline, retry) else {
+                break result;
             };
-            if !retry || n >= b.timeouts.retries {
-                break result;
-            }
-            n += 1;
-            let wait = backoff(b, n);
-            if Instant::now() + wait >= deadline {
-                break result;
-            }
             metrics::upstream_retry(&b.name);
             tokio::time::sleep(wait).await;
         };

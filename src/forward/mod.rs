@@ -174,7 +174,7 @@ async fn small(
             check_part_sizes(up, backend, &f, &body).await?;
         }
         if let Some(cp) = f.precheck.take() {
-            check_conditions(up, backend, &cp).await?;
+            head_source(up, backend, &cp, rid).await?;
         }
         let hash = sign::sha256_hex(&body);
         up.exchange(backend, &mut f.out, body, Some(&hash))
@@ -247,17 +247,19 @@ async fn check_part_sizes(
     request::too_small(body, &sizes, backend.dialect.min_part_size())
 }
 
-/// Copy conditions the backend cannot express: HEAD the source and decide here.
-async fn check_conditions(
+/// HEAD a copy's source on `backend` and decide its four conditions here (for a backend that
+/// cannot express them, or a source on another backend). The answer tells the source's size.
+pub(crate) async fn head_source(
     up: &Upstream,
     backend: &Backend,
     cp: &crate::model::CopyPart,
-) -> std::result::Result<(), ApiError> {
+    rid: &str,
+) -> std::result::Result<crate::upstream::Answer, ApiError> {
     let mut out = request::source_head(cp, backend);
     let a = up
         .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
         .await
-        .map_err(|e| e.api_error())?;
+        .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {
         return Err(ApiError::relayed(
             a.status,
@@ -270,5 +272,6 @@ async fn check_conditions(
         .header("last-modified")
         .and_then(crate::dates::parse_date)
         .unwrap_or(0);
-    cp.conditions.evaluate(etag, modified)
+    cp.conditions.evaluate(etag, modified)?;
+    Ok(a)
 }

@@ -2,7 +2,8 @@
 //! streams to the backend, verified on the way).
 
 use super::{
-    client_gone, failed, hung_up, read_small_body, respond, respond_error, response_header,
+    client_gone, failed, head_source, hung_up, read_small_body, respond, respond_error,
+    response_header,
 };
 use crate::auth::Payload;
 use crate::body::BodyCheck;
@@ -296,24 +297,7 @@ pub(super) async fn copy_across(
     };
     let work = async {
         let cp = &cross.copy;
-        let mut head = request::source_head(cp, source);
-        let a = up
-            .exchange(source, &mut head, Bytes::new(), Some(EMPTY_SHA256))
-            .await
-            .map_err(|e| failed(source, rid, &e))?;
-        if a.status >= 300 {
-            return Err(ApiError::relayed(
-                a.status,
-                response::code_for_status(a.status).as_str(),
-                "The copy source could not be read",
-            ));
-        }
-        let etag = a.header("etag").unwrap_or("");
-        let modified = a
-            .header("last-modified")
-            .and_then(crate::dates::parse_date)
-            .unwrap_or(0);
-        cp.conditions.evaluate(etag, modified)?;
+        let a = head_source(up, source, cp, rid).await?;
         let size: u64 = a
             .header("content-length")
             .and_then(|l| l.trim().parse().ok())
@@ -339,20 +323,17 @@ pub(super) async fn copy_across(
         let deadline = std::time::Instant::now() + dest.timeouts.total;
         let mut n = 0u32;
         loop {
-            match copy_once(up, source, dest, cp, &mut f.out, (first, last), rid).await {
+            let e = match copy_once(up, source, dest, cp, &mut f.out, (first, last), rid).await {
                 Ok(done) => break Ok(done),
-                Err(Attempt::Again(e)) if n < dest.timeouts.retries => {
-                    n += 1;
-                    let wait = upstream::backoff(dest, n);
-                    if std::time::Instant::now() + wait >= deadline {
-                        break Err(e);
-                    }
-                    metrics::copy_across_retry();
-                    tracing::info!(request_id = %rid, attempt = n, code = %e.code, "copying the part again");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(Attempt::Again(e) | Attempt::Final(e)) => break Err(e),
-            }
+                Err(Attempt::Final(e)) => break Err(e),
+                Err(Attempt::Again(e)) => e,
+            };
+            let Some(wait) = upstream::again(dest, &mut n, deadline, true) else {
+                break Err(e);
+            };
+            metrics::copy_across_retry();
+            tracing::info!(request_id = %rid, attempt = n, code = %e.code, "copying the part again");
+            tokio::time::sleep(wait).await;
         }
     };
     let started = std::time::Instant::now();

@@ -285,7 +285,11 @@ fn result_fields(body: &[u8], roots: &[&[u8]]) -> Option<CopyResult> {
 
 /// The time now as a result document's LastModified (`YYYY-MM-DDTHH:MM:SS.sssZ`).
 pub fn timestamp_now() -> String {
-    let t = time::OffsetDateTime::now_utc();
+    iso_millis(time::OffsetDateTime::now_utc())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.sssZ` of a UTC time.
+fn iso_millis(t: time::OffsetDateTime) -> String {
     format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
         t.year(),
@@ -320,19 +324,7 @@ pub fn normalize_timestamp(s: &str) -> String {
     // An explicit offset: convert to UTC.
     let fmt = time::format_description::well_known::Rfc3339;
     match time::OffsetDateTime::parse(&format!("{date_time}.{millis}{rest}"), &fmt) {
-        Ok(t) => {
-            let t = t.to_offset(time::UtcOffset::UTC);
-            format!(
-                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-                t.year(),
-                t.month() as u8,
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-                t.millisecond()
-            )
-        }
+        Ok(t) => iso_millis(t.to_offset(time::UtcOffset::UTC)),
         Err(_) => base,
     }
 }
