@@ -55,7 +55,7 @@ static UPSTREAM_RETRIES: LazyLock<IntCounterVec> = LazyLock::new(|| {
 static COPY_ACROSS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "dialect_proxy_copy_across_total",
-        "Upload Part - Copy requests whose source lives on another backend, by result",
+        "Copies (Upload Part - Copy, CopyObject) whose source lives on another backend, by result",
         &["result"]
     )
     .expect("metric registers once")
@@ -63,14 +63,14 @@ static COPY_ACROSS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 static COPY_ACROSS_BYTES: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "dialect_proxy_copy_across_bytes_total",
-        "Bytes of parts copied across backends (stored parts only)"
+        "Bytes copied across backends (stored parts and objects only)"
     )
     .expect("metric registers once")
 });
 static COPY_ACROSS_RETRIES: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "dialect_proxy_copy_across_retries_total",
-        "Parts copied across backends sent again after a transient failure"
+        "Copies across backends sent again after a transient failure"
     )
     .expect("metric registers once")
 });
@@ -82,6 +82,17 @@ static COPY_ACROSS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+
+static KEEPALIVE: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "dialect_proxy_keepalive_answers_total",
+        "Slow copies and Completes answered 200 early and kept alive with whitespace"
+    )
+    .expect("metric registers once")
+});
+pub fn keepalive_started() {
+    KEEPALIVE.inc();
+}
 
 /// A copy across backends ended: `stored` with `bytes` in the destination, or not.
 pub fn copy_across(stored: bool, bytes: u64, seconds: f64) {

@@ -69,6 +69,11 @@ pub(super) struct ServerSection {
     pub(super) client_timeout: Option<DurationText>,
     /// Downstream: how long an idle keep-alive connection waits for its next request.
     pub(super) client_keepalive: Option<DurationText>,
+    /// A copy or Complete still working after this long answers 200 at once and keeps the
+    /// connection alive with whitespace; "0s" turns it off.
+    pub(super) copy_keepalive: Option<DurationText>,
+    /// The interval between keep-alive whitespace bytes.
+    pub(super) copy_keepalive_interval: Option<DurationText>,
 }
 
 #[derive(Deserialize)]

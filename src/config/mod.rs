@@ -165,6 +165,9 @@ pub struct Config {
     pub max_skew: i64,
     pub client_timeout: Duration,
     pub client_keepalive: Duration,
+    /// Delay before a slow copy or Complete answers 200 and sends keep-alive whitespace (`None`: off).
+    pub copy_keepalive: Option<Duration>,
+    pub copy_keepalive_interval: Duration,
     pub suffixes: Vec<String>,
     pub clients: HashMap<String, Secret>,
     pub backends: Vec<Backend>,

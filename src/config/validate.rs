@@ -119,6 +119,28 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         "client_keepalive",
         "client_keepalive",
     );
+    let copy_keepalive_interval = duration(
+        &s.copy_keepalive_interval,
+        Duration::from_secs(1),
+        "copy_keepalive_interval",
+        "copy_keepalive_interval",
+    );
+    let copy_keepalive = match &s.copy_keepalive {
+        Some(d) => match d.parse() {
+            Ok(d) if d.is_zero() => None,
+            Ok(d) => Some(d),
+            Err(m) => {
+                err(
+                    "server.copy_keepalive".into(),
+                    Some(("server", 0)),
+                    "copy_keepalive",
+                    m,
+                );
+                None
+            }
+        },
+        None => Some(Duration::from_secs(1)),
+    };
     let global_timeouts = match &file.timeouts {
         Some(t) => timeouts_of(&Timeouts::default(), t).unwrap_or_else(|(f, m)| {
             err(format!("timeouts.{f}"), Some(("timeouts", 0)), f, m);
@@ -348,6 +370,8 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         max_skew: max_skew as i64,
         client_timeout,
         client_keepalive,
+        copy_keepalive,
+        copy_keepalive_interval,
         suffixes: s.virtual_host_suffixes.clone(),
         clients,
         backends,

@@ -81,6 +81,9 @@ pub struct Vocabulary {
     pub copy_source_host: Option<fn(&str, &str) -> String>,
     /// Its service takes any combination of copy conditions (and applies S3's precedence).
     pub mixed_conditions: bool,
+    /// Its SDK reports a 200 whose body is an `<Error>` as an error (botocore does; the OBS and
+    /// COS SDKs hand it back as a result without ETag).
+    pub sdk_raises_200_error: bool,
     /// Substrings of a Host header that name this cloud (to guess the dialect of a refused request).
     pub host_markers: &'static [&'static str],
     /// Smallest non-last multipart part its service accepts.
@@ -172,6 +175,17 @@ impl Dialect {
                     .encoding_sdk
                     .is_some_and(|p| user_agent.is_some_and(|ua| ua.starts_with(p)))
             })
+    }
+
+    /// Whether a client reports a 200 whose body is an `<Error>` as an error: as its SDK does,
+    /// told by the User-Agent where known (the OBS SDK also signs as S3), else as its dialect's.
+    pub fn raises_200_error(self, user_agent: Option<&str>) -> bool {
+        let sdk = Dialect::ALL.into_iter().find(|d| {
+            d.vocab()
+                .encoding_sdk
+                .is_some_and(|p| user_agent.is_some_and(|ua| ua.starts_with(p)))
+        });
+        sdk.unwrap_or(self).vocab().sdk_raises_200_error
     }
 
     /// A header value as this dialect's service reads it (OBS decodes its metadata values).

@@ -36,6 +36,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     bare_copy_result: false,
     copy_source_host: None,
     mixed_conditions: false,
+    sdk_raises_200_error: false,
     host_markers: &[".myhuaweicloud.com"],
     min_part_size: 100 << 10,
     form_encoded_query: false,

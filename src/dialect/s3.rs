@@ -22,6 +22,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     bare_copy_result: false,
     copy_source_host: None,
     mixed_conditions: true,
+    sdk_raises_200_error: true,
     host_markers: &[],
     min_part_size: 5 << 20,
     form_encoded_query: false,

@@ -10,6 +10,7 @@
 
 use crate::body::BodyCheck;
 
+mod keepalive;
 mod stream;
 use crate::config::{Backend, Config};
 use crate::dialect::Dialect;
@@ -21,6 +22,7 @@ use crate::sign::{self, sigv4::EMPTY_SHA256};
 use crate::upstream::{Failure, Upstream};
 use crate::xml;
 use bytes::{Bytes, BytesMut};
+use keepalive::{KeepAlive, Reply};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::Session;
@@ -112,14 +114,21 @@ pub async fn forward(
     head: bool,
 ) -> Result<()> {
     let backend = &cfg.backends[f.backend];
+    let keep = KeepAlive {
+        delay: cfg
+            .copy_keepalive
+            .filter(|_| f.op.may_fail_with_200() && !head),
+        interval: cfg.copy_keepalive_interval,
+        error_document: f.raises_200_error,
+    };
     if let Some(cross) = &f.cross {
         let source = &cfg.backends[cross.source_backend];
-        return stream::copy_across(up, session, source, backend, f, request_id).await;
+        return stream::copy_across(up, session, source, backend, f, request_id, keep).await;
     }
     match f.op {
         Op::PutObject | Op::UploadPart => stream::upload(up, session, backend, f, request_id).await,
         Op::GetObject if !head => stream::download(up, session, backend, f, request_id).await,
-        _ => small(up, session, backend, f, request_id, head).await,
+        _ => small(up, session, backend, f, request_id, head, keep).await,
     }
 }
 
@@ -151,6 +160,7 @@ async fn small(
     mut f: Forward,
     rid: &str,
     head: bool,
+    keep: KeepAlive,
 ) -> Result<()> {
     let body = match read_small_body(session, &f).await? {
         Ok(b) => b,
@@ -169,47 +179,45 @@ async fn small(
         }
         body
     };
+    let (client, op, resource) = (f.client, f.op, f.resource.clone());
     let work = async {
-        if f.op == Op::Complete {
+        if op == Op::Complete {
             check_part_sizes(up, backend, &f, &body).await?;
         }
         if let Some(cp) = f.precheck.take() {
             head_source(up, backend, &cp, rid).await?;
         }
         let hash = sign::sha256_hex(&body);
-        up.exchange(backend, &mut f.out, body, Some(&hash))
+        let a = up
+            .exchange(backend, &mut f.out, body, Some(&hash))
             .await
-            .map_err(|e| failed(backend, rid, &e))
+            .map_err(|e| failed(backend, rid, &e))?;
+        let x = Exchange {
+            op,
+            backend: backend.dialect,
+            client,
+            request_id: rid,
+            resource: &resource,
+        };
+        let out = response::translate(
+            &x,
+            &BackendAnswer {
+                status: a.status,
+                headers: &a.headers,
+                body: (!head).then_some(a.body.as_slice()),
+            },
+        );
+        if out.failed_200 {
+            metrics::failed_200(client);
+            tracing::warn!(request_id = %rid, status = out.status, "backend answered 200 without a result");
+        }
+        Ok(Reply {
+            status: out.status,
+            headers: out.headers,
+            body: out.body,
+        })
     };
-    let answer = tokio::select! {
-        a = work => a,
-        _ = client_gone(session) => return Err(hung_up()),
-    };
-    let a = match answer {
-        Ok(a) => a,
-        Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, head).await,
-    };
-    let x = Exchange {
-        op: f.op,
-        backend: backend.dialect,
-        client: f.client,
-        request_id: rid,
-        resource: &f.resource,
-    };
-    let out = response::translate(
-        &x,
-        &BackendAnswer {
-            status: a.status,
-            headers: &a.headers,
-            body: (!head).then_some(a.body.as_slice()),
-        },
-    );
-    if out.failed_200 {
-        metrics::failed_200(f.client);
-        tracing::warn!(request_id = %rid, status = out.status, "backend answered 200 without a result");
-    }
-    metrics::request(f.client, out.status);
-    respond(session, out.status, out.headers, out.body, head).await
+    keepalive::answer(session, keep, client, &resource, rid, head, work).await
 }
 
 /// Log a failed exchange and say what the client sees.

@@ -1,6 +1,7 @@
 //! Streamed bodies: downloads (the answer streams to the client) and uploads (the request body
 //! streams to the backend, verified on the way).
 
+use super::keepalive::{self, KeepAlive, Reply};
 use super::{
     client_gone, failed, head_source, hung_up, read_small_body, respond, respond_error,
     response_header,
@@ -11,9 +12,12 @@ use crate::config::Backend;
 use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::model::Op;
+use crate::outbound::Outbound;
+use crate::request::CrossCopy;
 use crate::request::{self, Forward};
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::sigv4::EMPTY_SHA256;
+use crate::upstream::Answer;
 use crate::upstream::{self, Failure, Upstream, MAX_SMALL_ANSWER};
 use crate::xml;
 use bytes::Bytes;
@@ -274,10 +278,10 @@ pub(super) async fn upload(
     respond(session, out.status, out.headers, out.body, false).await
 }
 
-/// An Upload Part - Copy whose source lives on another backend: HEAD the source (conditions,
-/// size), GET the range there and stream it as the destination's UploadPart, one piece in flight.
-/// Success only with the destination's ETag; a source that breaks off leaves the destination's
-/// upload short, so no part is stored.
+/// A copy whose source lives on another backend (Upload Part - Copy, or CopyObject up to 5 GiB):
+/// HEAD the source (conditions, size, metadata), GET the range there and stream it as the
+/// destination's UploadPart or PutObject, one piece in flight. Success only with the destination's
+/// ETag; a source that breaks off leaves the destination's request short, so nothing is stored.
 pub(super) async fn copy_across(
     up: &Upstream,
     session: &mut Session,
@@ -285,6 +289,7 @@ pub(super) async fn copy_across(
     dest: &Backend,
     mut f: Forward,
     rid: &str,
+    keep: KeepAlive,
 ) -> Result<()> {
     if let Err(e) = read_small_body(session, &f).await? {
         return respond_error(session, f.client, &e, &f.resource, rid, false).await;
@@ -295,93 +300,56 @@ pub(super) async fn copy_across(
             "not a copy across backends",
         ));
     };
+    let (client, op, resource) = (f.client, f.op, f.resource.clone());
     let work = async {
-        let cp = &cross.copy;
-        let a = head_source(up, source, cp, rid).await?;
-        let size: u64 = a
-            .header("content-length")
-            .and_then(|l| l.trim().parse().ok())
-            .ok_or_else(|| ApiError::internal("The copy source has no length"))?;
-        let (first, last) = match cp.range {
-            Some(r) if r.last >= size => {
-                return Err(ApiError::new(
-                    Code::InvalidRange,
-                    "The requested range is not satisfiable",
-                ))
+        let started = std::time::Instant::now();
+        let copied = copy_work(up, source, dest, &cross, op, &mut f.out, rid).await;
+        let seconds = started.elapsed().as_secs_f64();
+        let (len, mut answer, source_version) = match copied {
+            Ok(c) => c,
+            Err(e) => {
+                metrics::copy_across(false, 0, seconds);
+                return Err(e);
             }
-            Some(r) => (r.first, r.last),
-            None if size == 0 => {
-                return Err(ApiError::new(
-                    Code::InvalidRange,
-                    "The copy source is empty",
-                ))
-            }
-            None => (0, size - 1),
         };
-        // UploadPart of the same number is idempotent: the whole part is sent again on a transient
-        // failure of either side, inside the destination's retry budget.
-        let deadline = std::time::Instant::now() + dest.timeouts.total;
-        let mut n = 0u32;
-        loop {
-            let e = match copy_once(up, source, dest, cp, &mut f.out, (first, last), rid).await {
-                Ok(done) => break Ok(done),
-                Err(Attempt::Final(e)) => break Err(e),
-                Err(Attempt::Again(e)) => e,
-            };
-            let Some(wait) = upstream::again(dest, &mut n, deadline, true) else {
-                break Err(e);
-            };
-            metrics::copy_across_retry();
-            tracing::info!(request_id = %rid, attempt = n, code = %e.code, "copying the part again");
-            tokio::time::sleep(wait).await;
+        let etag = answer
+            .header("etag")
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .filter(|e| !e.is_empty());
+        let x = Exchange {
+            op: if op == Op::CopyObject {
+                Op::PutObject
+            } else {
+                Op::UploadPart
+            },
+            backend: dest.dialect,
+            client,
+            request_id: rid,
+            resource: &resource,
+        };
+        let mut out = response::translate(
+            &x,
+            &BackendAnswer {
+                status: answer.status,
+                headers: &answer.headers,
+                body: Some(&std::mem::take(&mut answer.body)),
+            },
+        );
+        if answer.status >= 300 {
+            metrics::copy_across(false, 0, seconds);
+            return Ok(Reply {
+                status: out.status,
+                headers: out.headers,
+                body: out.body,
+            });
         }
-    };
-    let started = std::time::Instant::now();
-    let done = tokio::select! {
-        r = work => r,
-        _ = client_gone(session) => return Err(hung_up()),
-    };
-    let (status, headers, body) = match done {
-        Ok(d) => d,
-        Err(e) => {
-            metrics::copy_across(false, 0, started.elapsed().as_secs_f64());
-            return respond_error(session, f.client, &e, &f.resource, rid, false).await;
-        }
-    };
-    let part_len = f
-        .out
-        .header("content-length")
-        .and_then(|l| l.parse().ok())
-        .unwrap_or(0);
-    let x = Exchange {
-        op: Op::UploadPart,
-        backend: dest.dialect,
-        client: f.client,
-        request_id: rid,
-        resource: &f.resource,
-    };
-    let etag = headers
-        .iter()
-        .find(|(k, _)| k == "etag")
-        .map(|(_, v)| v.trim().trim_matches('"').to_string())
-        .filter(|e| !e.is_empty());
-    let mut out = response::translate(
-        &x,
-        &BackendAnswer {
-            status,
-            headers: &headers,
-            body: Some(&body),
-        },
-    );
-    if status < 300 {
-        // The destination's UploadPart answer becomes a copy result; without its ETag, no success.
+        // The destination's answer becomes a copy result; without its ETag, no success.
         let Some(etag) = etag else {
-            metrics::copy_across(false, 0, started.elapsed().as_secs_f64());
-            metrics::failed_200(f.client);
-            let e = ApiError::internal(
+            metrics::copy_across(false, 0, seconds);
+            metrics::failed_200(client);
+            return Err(ApiError::internal(
                 "The destination answered without an ETag; the copy did not happen",
-            );
-            return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+            ));
         };
         let result = xml::CopyResult {
             etag,
@@ -391,13 +359,97 @@ pub(super) async fn copy_across(
             .retain(|(k, _)| k != "etag" && k != "content-length" && k != "content-type");
         out.headers
             .push(("content-type".into(), "application/xml".into()));
-        out.body = Some(xml::render_copy_result(f.client, true, &result).into_bytes());
-        metrics::copy_across(true, part_len, started.elapsed().as_secs_f64());
-    } else {
-        metrics::copy_across(false, 0, started.elapsed().as_secs_f64());
+        if let (Some(v), Some(name)) =
+            (source_version, client.header_name("copy-source-version-id"))
+        {
+            out.headers.push((name, v));
+        }
+        metrics::copy_across(true, len, seconds);
+        Ok(Reply {
+            status: out.status,
+            headers: out.headers,
+            body: Some(
+                xml::render_copy_result(client, op == Op::UploadPartCopy, &result).into_bytes(),
+            ),
+        })
+    };
+    keepalive::answer(session, keep, client, &resource, rid, false, work).await
+}
+
+/// Largest object a CopyObject copies (the single-PUT limit of every dialect).
+const MAX_COPY_OBJECT: u64 = 5 << 30;
+
+/// The copy itself: the source's HEAD decides conditions, range and metadata; then whole attempts
+/// until one stands. Gives the length copied, the destination's answer and the source's version.
+async fn copy_work(
+    up: &Upstream,
+    source: &Backend,
+    dest: &Backend,
+    cross: &CrossCopy,
+    op: Op,
+    out: &mut Outbound,
+    rid: &str,
+) -> std::result::Result<(u64, Answer, Option<String>), ApiError> {
+    let cp = &cross.copy;
+    let head = head_source(up, source, cp, rid).await?;
+    let size: u64 = head
+        .header("content-length")
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| ApiError::internal("The copy source has no length"))?;
+    let (first, len) = match cp.range {
+        Some(r) if r.last >= size => {
+            return Err(ApiError::new(
+                Code::InvalidRange,
+                "The requested range is not satisfiable",
+            ))
+        }
+        Some(r) => (r.first, r.last - r.first + 1),
+        None if op == Op::CopyObject && size > MAX_COPY_OBJECT => {
+            return Err(ApiError::new(
+                Code::InvalidRequest,
+                "The specified copy source is larger than the maximum allowable size for a copy source: 5368709120",
+            ))
+        }
+        None if size == 0 && op == Op::UploadPartCopy => {
+            return Err(ApiError::new(
+                Code::InvalidRange,
+                "The copy source is empty",
+            ))
+        }
+        None => (0, size),
+    };
+    if cross.copy_metadata {
+        out.headers.extend(request::source_metadata(
+            source.dialect,
+            dest.dialect,
+            &head.headers,
+        ));
     }
-    metrics::request(f.client, out.status);
-    respond(session, out.status, out.headers, out.body, false).await
+    // A whole single-part source tells its MD5: the destination then checks the relayed bytes.
+    if let Some(md5) = request::whole_object_md5(source.dialect, cp, &head.headers) {
+        out.set_header("content-md5", md5);
+    }
+    let version = source
+        .dialect
+        .header_name("version-id")
+        .and_then(|n| head.header(&n).map(str::to_string));
+    // An UploadPart or PutObject of the same name is idempotent: the whole copy is sent again on a
+    // transient failure of either side, inside the destination's retry budget.
+    let deadline = std::time::Instant::now() + dest.timeouts.total;
+    let mut n = 0u32;
+    loop {
+        let e = match copy_once(up, source, dest, cp, out, (first, len), rid).await {
+            Ok(a) => return Ok((len, a, version)),
+            Err(Attempt::Final(e)) => return Err(e),
+            Err(Attempt::Again(e)) => e,
+        };
+        let Some(wait) = upstream::again(dest, &mut n, deadline, true) else {
+            return Err(e);
+        };
+        metrics::copy_across_retry();
+        tracing::info!(request_id = %rid, attempt = n, code = %e.code, "copying again");
+        tokio::time::sleep(wait).await;
+    }
 }
 
 /// Why one attempt at a part copied across backends failed.
@@ -433,12 +485,27 @@ async fn copy_once(
     source: &Backend,
     dest: &Backend,
     cp: &crate::model::CopyPart,
-    out: &mut crate::outbound::Outbound,
-    (first, last): (u64, u64),
+    out: &mut Outbound,
+    (first, len): (u64, u64),
     rid: &str,
-) -> std::result::Result<(u16, Vec<(String, String)>, Vec<u8>), Attempt> {
-    let len = last - first + 1;
-    let mut get = request::source_get(cp, source, first, last);
+) -> std::result::Result<Answer, Attempt> {
+    if len == 0 {
+        // An empty object: nothing to read.
+        out.set_header("content-length", "0".into());
+        return up
+            .exchange(dest, out, Bytes::new(), Some(EMPTY_SHA256))
+            .await
+            .map_err(|e| transient(dest, rid, &e))
+            .and_then(|a| match a.status {
+                500.. => Err(answered(
+                    a.status,
+                    &a.body,
+                    "The destination did not store the copy",
+                )),
+                _ => Ok(a),
+            });
+    }
+    let mut get = request::source_get(cp, source, first, first + len - 1);
     let mut src = up
         .open(source, &mut get, Some(EMPTY_SHA256))
         .await
@@ -505,8 +572,12 @@ async fn copy_once(
         return Err(answered(
             status,
             &body,
-            "The destination did not store the part",
+            "The destination did not store the copy",
         ));
     }
-    Ok((status, headers, body))
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
 }

@@ -15,7 +15,10 @@ use crate::sign;
 mod side;
 mod translate;
 
-pub use side::{list_parts_request, rewrite_small_body, source_get, source_head, too_small};
+pub use side::{
+    list_parts_request, rewrite_small_body, source_get, source_head, source_metadata, too_small,
+    whole_object_md5,
+};
 use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
 
 /// The request line and headers as received.
@@ -82,8 +85,11 @@ pub struct Forward {
     pub resource: String,
     /// Copy conditions the backend cannot express, to check against a HEAD of the source first.
     pub precheck: Option<CopyPart>,
-    /// An Upload Part - Copy whose source lives on another backend: read there, uploaded here.
+    /// An Upload Part - Copy or CopyObject whose source lives on another backend: read there,
+    /// uploaded here (UploadPart or PutObject).
     pub cross: Option<CrossCopy>,
+    /// The client's SDK reports a 200 carrying an `<Error>` as an error (for kept-alive answers).
+    pub raises_200_error: bool,
 }
 
 /// The source side of a copy across backends; `out` is then the destination's UploadPart.
@@ -91,6 +97,8 @@ pub struct Forward {
 pub struct CrossCopy {
     pub source_backend: usize,
     pub copy: CopyPart,
+    /// A CopyObject that keeps the source's metadata (directive COPY): taken from its HEAD.
+    pub copy_metadata: bool,
 }
 
 pub enum Plan {
@@ -247,20 +255,20 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
             .route(&cp.source.bucket)
             .ok_or_else(|| rej(ApiError::no_such_bucket(&cp.source.bucket)))?;
         let across = src_route.backend_index != routed.backend_index;
-        if across && op == Op::CopyObject {
-            return Err(rej(ApiError::not_implemented(
-                "CopyObject between buckets on different backends is not supported yet",
-            )));
-        }
         let source_backend = src_route.backend_index;
         cp.source.bucket = src_route.bucket;
         if across {
             // The destination gets an UploadPart carrying its own SSE-C key, if any.
             out.headers
                 .extend(copy::destination_sse_headers(&cp, backend.dialect));
+            // The length and digest are the source's, set when it is read.
+            out.headers
+                .retain(|(k, _)| k != "content-length" && k != "content-md5");
+            let copy_metadata = op == Op::CopyObject && side::as_put(&mut out, backend.dialect);
             cross = Some(CrossCopy {
                 source_backend,
                 copy: cp,
+                copy_metadata,
             });
         } else {
             // A combination the backend cannot express is evaluated here against a HEAD of the source.
@@ -288,6 +296,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         resource,
         precheck,
         cross,
+        raises_200_error: client.raises_200_error(inb.header("user-agent")),
     })))
 }
 

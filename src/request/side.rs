@@ -3,6 +3,7 @@
 
 use super::Forward;
 use crate::config::Backend;
+use crate::dialect::Dialect;
 use crate::error::{ApiError, Code};
 use crate::model::{CopyPart, Field, Op};
 use crate::outbound::Outbound;
@@ -103,4 +104,101 @@ pub fn too_small(complete_body: &[u8], sizes: &[(u32, u64)], min: u64) -> Result
         }
     }
     Ok(())
+}
+
+/// Standard headers that are part of an object's metadata.
+const METADATA_HEADERS: &[&str] = &[
+    "content-type",
+    "content-encoding",
+    "content-language",
+    "content-disposition",
+    "cache-control",
+    "expires",
+];
+
+/// Turn a CopyObject's headers (already in the destination's dialect) into those of the PutObject
+/// that stores the copy on another backend. Says whether the source's metadata is to be copied
+/// (directive COPY, the default); then the request's own metadata headers go, as the copy ignores them.
+/// Tags are not copied across backends (`tagging-directive` REPLACE with `tagging` sets new ones).
+pub fn as_put(out: &mut Outbound, to: Dialect) -> bool {
+    let prefix = to.vocab().prefix;
+    let directive = |suffix: &str| {
+        let name = to.header_name(suffix)?;
+        let v = out.header(&name)?;
+        Some(to.neutral_value(suffix, v).eq_ignore_ascii_case("REPLACE"))
+    };
+    let replace_metadata = directive("metadata-directive").unwrap_or(false);
+    let replace_tags = directive("tagging-directive").unwrap_or(false);
+    out.headers.retain(|(k, _)| {
+        let Some(suffix) = k.strip_prefix(prefix) else {
+            return replace_metadata || !METADATA_HEADERS.contains(&k.as_str());
+        };
+        let suffix = to.neutral_suffix(k).unwrap_or_else(|| suffix.to_string());
+        match suffix.as_str() {
+            "metadata-directive" | "tagging-directive" => false,
+            "tagging" => replace_tags,
+            s if s.starts_with("meta-") => replace_metadata,
+            _ => true,
+        }
+    });
+    !replace_metadata
+}
+
+/// The source's metadata from its HEAD answer, for the PutObject of a CopyObject across backends:
+/// standard headers as they are, user metadata renamed into the destination's namespace.
+pub fn source_metadata(
+    from: Dialect,
+    to: Dialect,
+    head: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (k, v) in head {
+        if METADATA_HEADERS.contains(&k.as_str()) {
+            out.push((k.clone(), v.clone()));
+            continue;
+        }
+        if !from
+            .neutral_suffix(k)
+            .is_some_and(|s| s.starts_with("meta-"))
+        {
+            continue;
+        }
+        // Values are stored as the dialect's SDK sends them: decoded to neutral, encoded for `to`.
+        let value = if from.vocab().encoding_sdk.is_some() {
+            sign::percent_decode(v)
+        } else {
+            v.clone()
+        };
+        if let Some((name, value)) = crate::dialect::translate_header(from, to, k, &value) {
+            let value = to.encode_header_value(&name, value);
+            out.push((name, value));
+        }
+    }
+    out
+}
+
+/// The Content-MD5 of a whole source object, when its HEAD proves it: a single-part, unencrypted
+/// object's ETag is the MD5 of its bytes. The destination then checks what the proxy relayed.
+pub fn whole_object_md5(from: Dialect, cp: &CopyPart, head: &[(String, String)]) -> Option<String> {
+    if cp.range.is_some() || cp.source_sse_c.is_some() {
+        return None;
+    }
+    let sse = from.header_name("server-side-encryption");
+    if head.iter().any(|(k, _)| {
+        Some(k) == sse.as_ref() || k.ends_with("server-side-encryption-customer-algorithm")
+    }) {
+        return None;
+    }
+    let etag = head
+        .iter()
+        .find(|(k, _)| k == "etag")?
+        .1
+        .trim()
+        .trim_matches('"');
+    if etag.len() != 32 {
+        return None;
+    }
+    let digest = hex::decode(etag).ok()?;
+    use base64::Engine;
+    Some(base64::engine::general_purpose::STANDARD.encode(digest))
 }

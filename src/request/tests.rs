@@ -90,7 +90,7 @@ fn a_put_with_an_sdk_operation_hint_is_still_streamed() {
 }
 
 #[test]
-fn copy_part_across_backends_is_planned_and_copy_object_is_not_implemented() {
+fn copies_across_backends_become_uploads_to_the_destination() {
     let text = r#"
 [server]
 inbound_auth = "none"
@@ -133,17 +133,31 @@ backend = "a"
         .headers
         .iter()
         .all(|(k, _)| !k.contains("copy-source")));
-    let inb = inbound(
-        "PUT",
-        "/dst/k",
-        "",
-        &[("host", "h"), ("x-amz-copy-source", "src-1/k")],
-    );
-    let Err(r) = plan(&cfg, &inb, 0) else {
-        panic!("planned")
+    // CopyObject becomes the destination's PutObject; directive COPY: the source's metadata
+    // replaces the request's.
+    let copy_object = |extra: &[(&str, &str)]| {
+        let mut h = vec![
+            ("host", "h"),
+            ("x-amz-copy-source", "src-1/k"),
+            ("content-type", "text/plain"),
+            ("x-amz-meta-a", "1"),
+            ("x-amz-storage-class", "STANDARD_IA"),
+        ];
+        h.extend_from_slice(extra);
+        let Ok(Plan::Forward(f)) = plan(&cfg, &inbound("PUT", "/dst/k", "", &h), 0) else {
+            panic!("not planned")
+        };
+        f
     };
-    assert_eq!(
-        (r.error.status, r.error.code.as_str()),
-        (501, "NotImplemented")
-    );
+    let f = copy_object(&[]);
+    let cross = f.cross.as_ref().expect("a copy across backends");
+    assert!(cross.copy_metadata);
+    assert_eq!(f.out.header("x-amz-meta-a"), None);
+    assert_eq!(f.out.header("content-type"), None);
+    assert_eq!(f.out.header("x-amz-storage-class"), Some("STANDARD_IA"));
+    let f = copy_object(&[("x-amz-metadata-directive", "REPLACE")]);
+    assert!(!f.cross.as_ref().unwrap().copy_metadata);
+    assert_eq!(f.out.header("x-amz-meta-a"), Some("1"));
+    assert_eq!(f.out.header("content-type"), Some("text/plain"));
+    assert_eq!(f.out.header("x-amz-metadata-directive"), None);
 }

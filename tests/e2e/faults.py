@@ -31,6 +31,8 @@ COMPLETE_DOC = (b'<?xml version="1.0" encoding="UTF-8"?>\n<CompleteMultipartUplo
                 b'<Key>k</Key><ETag>"c-2"</ETag></CompleteMultipartUploadResult>')
 COPY_DOC = (b'<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
             b'<LastModified>2024-03-15T12:34:56.000Z</LastModified><ETag>"cp1"</ETag></CopyPartResult>')
+NO_SUCH_KEY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
+               b'<Message>The specified key does not exist.</Message><RequestId>FAULTS</RequestId></Error>')
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
             b'<Message>Please reduce your request rate.</Message><RequestId>FAULTS</RequestId></Error>')
 
@@ -229,6 +231,22 @@ class FaultBackend:
             conn.sendall(self._head(503, [("Content-Length", str(len(SLOWDOWN))),
                                           ("Content-Type", "application/xml"), ("x-amz-request-id", "FAULTS")])
                          + SLOWDOWN)
+            return True
+        if fault in ("slow3", "slowerr") and op != "get":
+            # A long copy or Complete: the answer (or an error) only after a while.
+            time.sleep(3 if fault == "slow3" else 2)
+            if fault == "slowerr":
+                status, doc, extra = 404, NO_SUCH_KEY, [("Content-Type", "application/xml")]
+        if fault in ("slow3", "slowcut") and op == "get":
+            # A slow source: the body in pieces over about 3 s (slowcut: half of it, then a reset).
+            conn.sendall(self._head(status, extra + [("Content-Length", str(len(doc)))]))
+            step = len(doc) // 10 + 1
+            for i in range(0, len(doc) // 2 if fault == "slowcut" else len(doc), step):
+                time.sleep(0.3)
+                conn.sendall(doc[i:i + step])
+            if fault == "slowcut":
+                self._reset(conn)
+                return False
             return True
         if fault == "empty200":
             doc = b""
