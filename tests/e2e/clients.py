@@ -73,6 +73,13 @@ class Boto3:
         r = self._call(self.c.upload_part_copy, Bucket=b, Key=k, UploadId=uid, PartNumber=n, CopySource=src, **kw)
         return r["CopyPartResult"]["ETag"]
 
+    def copy_object(self, b, k, sb, sk, meta=None, ssec=None, src_ssec=None):
+        kw = dict(self._sse(ssec), **self._sse(src_ssec, "CopySource"))
+        if meta is not None:
+            kw.update(MetadataDirective="REPLACE", Metadata=meta)
+        r = self._call(self.c.copy_object, Bucket=b, Key=k, CopySource={"Bucket": sb, "Key": sk}, **kw)
+        return r["CopyObjectResult"]["ETag"]
+
     def complete(self, b, k, uid, parts):
         return self._call(self.c.complete_multipart_upload, Bucket=b, Key=k, UploadId=uid,
                           MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]})["ETag"]
@@ -152,6 +159,13 @@ class AwsCli:
             args += ["--copy-source-" + name, v]
         return json.loads(self.run(*args))["CopyPartResult"]["ETag"]
 
+    def copy_object(self, b, k, sb, sk, meta=None, ssec=None, src_ssec=None):
+        args = ["s3api", "copy-object", "--bucket", b, "--key", k, "--copy-source", f"{sb}/{sk}",
+                *self._sse(ssec), *self._sse(src_ssec, "copy-source-")]
+        if meta is not None:
+            args += ["--metadata-directive", "REPLACE", "--metadata", json.dumps(meta)]
+        return json.loads(self.run(*args))["CopyObjectResult"]["ETag"]
+
     def complete(self, b, k, uid, parts):
         mpu = json.dumps({"Parts": [{"PartNumber": n, "ETag": e} for n, e in parts]})
         return json.loads(self.run("s3api", "complete-multipart-upload", "--bucket", b, "--key", k,
@@ -221,6 +235,12 @@ class Obs:
                                         destSseHeader=self._sse(ssec), sourceSseHeader=self._sse(src_ssec),
                                         extensionHeaders=headers or None))
         return r.body.etag
+
+    def copy_object(self, b, k, sb, sk, meta=None, ssec=None, src_ssec=None):
+        from obs import CopyObjectHeader
+        headers = CopyObjectHeader(directive="REPLACE" if meta is not None else None, destSseHeader=self._sse(ssec),
+                                   sourceSseHeader=self._sse(src_ssec))
+        return self._check(self.c.copyObject(sb, sk, b, k, metadata=meta, headers=headers)).body.etag
 
     def complete(self, b, k, uid, parts):
         from obs import CompleteMultipartUploadRequest, CompletePart
@@ -297,6 +317,13 @@ class Cos:
         r = self._call(self.c.upload_part_copy, Bucket=b, Key=k, UploadId=uid, PartNumber=n, CopySource=src,
                        CopySourceRange=rng or "", **kw)
         return r["ETag"]
+
+    def copy_object(self, b, k, sb, sk, meta=None, ssec=None, src_ssec=None):
+        kw = dict(self._sse(ssec), **self._sse(src_ssec, "CopySource"))
+        if meta is not None:
+            kw.update(CopyStatus="Replaced", Metadata={f"x-cos-meta-{n}": v for n, v in meta.items()})
+        src = {"Bucket": sb, "Key": sk, "Region": "ap-guangzhou"}
+        return self._call(self.c.copy_object, Bucket=b, Key=k, CopySource=src, **kw)["ETag"]
 
     def complete(self, b, k, uid, parts):
         r = self._call(self.c.complete_multipart_upload, Bucket=b, Key=k, UploadId=uid,

@@ -27,6 +27,8 @@ APPID = "1250000000"
 # Client-visible bucket per backend dialect (COS clients need an appid suffix, so every bucket has one).
 BUCKETS = {"s3": f"via-s3-{APPID}", "obs": f"via-obs-{APPID}", "cos": f"via-cos-{APPID}"}
 SRC_BUCKETS = {d: f"src-{d}-{APPID}" for d in BUCKETS}
+# Copy sources on other servers than the Garage behind the three dialects: moto, a second Garage.
+MOTO_SRC, GARAGE2_SRC = f"src-moto-{APPID}", f"g2-src-{APPID}"
 # Deadlines of the misbehaving backend, in seconds.
 FAULT_IDLE, FAULT_TOTAL = 1, 4
 
@@ -74,8 +76,8 @@ class Proc:
 
 
 class Garage:
-    def __init__(self, work):
-        self.dir = work / "garage"
+    def __init__(self, work, name="garage"):
+        self.dir = work / name
         self.dir.mkdir()
         self.port, rpc, admin = free_port(), free_port(), free_port()
         self.conf = self.dir / "garage.toml"
@@ -272,7 +274,7 @@ backend = "garage"
 """
 
 
-def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port, crt, key, faults):
+def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port, crt, key, faults, garage2):
     return f"""
 [server]
 listen = ["127.0.0.1:@PORT@"]
@@ -307,6 +309,13 @@ region = "ap-guangzhou"
 addressing = "virtual"
 access_key = "{COS_AK}"
 secret_key = "{COS_SK}"
+[[backends]]
+name = "garage2"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{garage2.port}"
+region = "garage"
+access_key = "{garage2.key_id}"
+secret_key = "{garage2.secret}"
 [[backends]]
 name = "moto"
 dialect = "s3"
@@ -364,6 +373,12 @@ backend = "cos"
 [[routes]]
 bucket = "ver-*"
 backend = "moto"
+[[routes]]
+bucket = "src-moto-*"
+backend = "moto"
+[[routes]]
+bucket = "g2-*"
+backend = "garage2"
 """
 
 
@@ -378,10 +393,16 @@ def bed():
         started.append(garage)
         for b in list(BUCKETS.values()) + list(SRC_BUCKETS.values()):
             garage.bucket(b)
+        garage2 = Garage(work, "garage2")
+        started.append(garage2)
+        garage2.bucket(GARAGE2_SRC)
         moto_port = free_port()
         moto = Proc([str(VENV_BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(moto_port)], work / "moto.log")
         started.append(moto)
         wait_until(lambda: port_open(moto_port), "moto")
+        import boto3
+        boto3.client("s3", endpoint_url=f"http://127.0.0.1:{moto_port}", aws_access_key_id="testing",
+                     aws_secret_access_key="testing", region_name="us-east-1").create_bucket(Bucket=MOTO_SRC)
         obs = Proxy(work, "standin-obs", standin_config(OBS_AK, OBS_SK, garage))
         started.append(obs)
         cos = Proxy(work, "standin-cos", standin_config(COS_AK, COS_SK, garage))
@@ -395,7 +416,7 @@ def bed():
         metrics_port, tls_port = free_port(), free_port()
         crt, key, ca = self_signed(work)
         front = Proxy(work, "front", front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port,
-                                                  crt, key, faults), log_filter="info,dialect_proxy=debug")
+                                                  crt, key, faults, garage2), log_filter="info,dialect_proxy=debug")
         started.append(front)
         front.https_url, front.ca = f"https://127.0.0.1:{tls_port}", str(ca)
         wait_until(lambda: port_open(tls_port), "https listener")

@@ -1,6 +1,6 @@
-"""Upload Part - Copy whose source lives on another backend than the destination: the proxy reads
-the range from the source cloud and streams it as the destination's UploadPart, then answers a
-copy result in the client's dialect."""
+"""Copies whose source lives on another backend than the destination: the proxy reads the source
+(a range of it for Upload Part - Copy) from its cloud and streams it as the destination's UploadPart
+or PutObject, then answers a copy result in the client's dialect."""
 import hashlib
 import os
 import uuid
@@ -8,13 +8,16 @@ import uuid
 import pytest
 
 from clients import MODES, SdkError, make
-from conftest import BUCKETS, SRC_BUCKETS
+from conftest import BUCKETS, GARAGE2_SRC, MOTO_SRC, SRC_BUCKETS
 
 MiB = 1024 * 1024
 SSE_KEY = "0123456789abcdef0123456789abcdef"
 OTHER_KEY = "fedcba9876543210fedcba9876543210"
 KEY = "across/src é+%.bin"
-PAIRS = [("s3", "obs"), ("obs", "cos"), ("cos", "s3")]
+# (source, destination): the source on moto, or behind a dialect; the destination behind a dialect.
+PAIRS = [("moto", "s3"), ("s3", "obs"), ("obs", "cos"), ("cos", "s3")]
+SOURCES = dict(SRC_BUCKETS, moto=MOTO_SRC)
+META = {"colour": "blue"}
 
 
 def sha(b):
@@ -23,10 +26,10 @@ def sha(b):
 
 @pytest.fixture(scope="module")
 def across_sources(bed):
-    data = os.urandom(6 * MiB + 321)
+    data = os.urandom(12 * MiB + 321)
     c = make("boto3", bed["front"].url)
-    for backend in BUCKETS:
-        c.put(SRC_BUCKETS[backend], KEY, data)
+    for bucket in SOURCES.values():
+        c._call(c.c.put_object, Bucket=bucket, Key=KEY, Body=data, Metadata=META, ContentType="text/x-across")
     return data
 
 
@@ -36,12 +39,49 @@ def test_copy_part_across_backends(bed, across_sources, mode, src, dst):
     c = make(mode, bed["front"].url)
     key = f"across/{mode}-{src}-{uuid.uuid4().hex[:6]}.bin"
     uid = c.initiate(BUCKETS[dst], key)
-    e1 = c.copy_part(BUCKETS[dst], key, uid, 1, SRC_BUCKETS[src], KEY)
-    e2 = c.copy_part(BUCKETS[dst], key, uid, 2, SRC_BUCKETS[src], KEY, rng="bytes=100-1048675")
+    e1 = c.copy_part(BUCKETS[dst], key, uid, 1, SOURCES[src], KEY)
+    e2 = c.copy_part(BUCKETS[dst], key, uid, 2, SOURCES[src], KEY, rng="bytes=100-1048675")
     assert e1.strip('"') and e2.strip('"')
     assert sorted(n for n, _ in c.list_parts(BUCKETS[dst], key, uid)) == [1, 2]
     c.complete(BUCKETS[dst], key, uid, [(1, e1), (2, e2)])
     assert sha(c.get(BUCKETS[dst], key)) == sha(across_sources + across_sources[100:1048676])
+
+
+@pytest.mark.parametrize("src,dst", PAIRS, ids=[f"{s}-to-{d}" for s, d in PAIRS])
+@pytest.mark.parametrize("mode", MODES)
+def test_copy_object_across_backends(bed, across_sources, mode, src, dst):
+    """CopyObject: the whole source, its content type and user metadata (directive COPY); the
+    destination's ETag is the MD5 of the source's bytes, which the destination checked."""
+    c = make(mode, bed["front"].url)
+    key = f"across/object-{mode}-{src}-{uuid.uuid4().hex[:6]}.bin"
+    etag = c.copy_object(BUCKETS[dst], key, SOURCES[src], KEY)
+    assert etag.strip('"') == hashlib.md5(across_sources).hexdigest()
+    h = make("boto3", bed["front"].url).c.head_object(Bucket=BUCKETS[dst], Key=key)
+    assert (h["ContentType"], h["Metadata"]) == ("text/x-across", META)
+    assert sha(c.get(BUCKETS[dst], key)) == sha(across_sources)
+
+
+@pytest.mark.parametrize("mode", ["boto3", "obs-native", "cos"])
+def test_copy_object_across_backends_replacing_metadata(bed, across_sources, mode):
+    c = make(mode, bed["front"].url)
+    key = f"across/replaced-{mode}-{uuid.uuid4().hex[:6]}.bin"
+    c.copy_object(BUCKETS["cos"], key, SOURCES["s3"], KEY, meta={"shade": "red"})
+    h = make("boto3", bed["front"].url).c.head_object(Bucket=BUCKETS["cos"], Key=key)
+    assert h["Metadata"] == {"shade": "red"}
+
+
+def test_copy_object_across_backends_empty_conditions_and_missing(bed):
+    c = make("boto3", bed["front"].url)
+    c.put(SOURCES["moto"], "across/empty.bin", b"")
+    assert c.copy_object(BUCKETS["obs"], "across/empty-copy.bin", SOURCES["moto"], "across/empty.bin")
+    assert c.get(BUCKETS["obs"], "across/empty-copy.bin") == b""
+    with pytest.raises(SdkError) as e:
+        c._call(c.c.copy_object, Bucket=BUCKETS["s3"], Key="across/cond.bin", CopySourceIfMatch='"nope"',
+                CopySource={"Bucket": SOURCES["moto"], "Key": "across/empty.bin"})
+    assert (e.value.status, e.value.code) == (412, "PreconditionFailed")
+    with pytest.raises(SdkError) as e:
+        c.copy_object(BUCKETS["s3"], "across/missing-copy.bin", SOURCES["moto"], "across/missing.bin")
+    assert (e.value.status, e.value.code) == (404, "NoSuchKey")
 
 
 def test_across_backends_conditions_ranges_and_missing_sources(bed, across_sources):
@@ -64,19 +104,23 @@ def test_across_backends_conditions_ranges_and_missing_sources(bed, across_sourc
         c.abort(BUCKETS["obs"], key, uid)
 
 
-def test_across_backends_with_sse_c_on_both_sides(bed):
+@pytest.mark.parametrize("source", [GARAGE2_SRC, SRC_BUCKETS["cos"]], ids=["second-garage", "cos-standin"])
+def test_across_backends_with_sse_c_on_both_sides(bed, source):
+    """SSE-C between two Garage servers (and from behind the COS stand-in): each side's key applies
+    on its own side; a wrong source key fails."""
     c = make("boto3", bed["front"].url)
     data = os.urandom(5 * MiB + 7)
-    c.put(SRC_BUCKETS["cos"], "across/ssec.bin", data, ssec=SSE_KEY)
+    c.put(source, "across/ssec.bin", data, ssec=SSE_KEY)
     key = f"across/ssec-{uuid.uuid4().hex[:6]}.bin"
     uid = c.initiate(BUCKETS["s3"], key, ssec=OTHER_KEY)
     with pytest.raises(SdkError):
-        c.copy_part(BUCKETS["s3"], key, uid, 1, SRC_BUCKETS["cos"], "across/ssec.bin", ssec=OTHER_KEY,
-                    src_ssec=OTHER_KEY)
-    e1 = c.copy_part(BUCKETS["s3"], key, uid, 1, SRC_BUCKETS["cos"], "across/ssec.bin", ssec=OTHER_KEY,
-                     src_ssec=SSE_KEY)
+        c.copy_part(BUCKETS["s3"], key, uid, 1, source, "across/ssec.bin", ssec=OTHER_KEY, src_ssec=OTHER_KEY)
+    e1 = c.copy_part(BUCKETS["s3"], key, uid, 1, source, "across/ssec.bin", ssec=OTHER_KEY, src_ssec=SSE_KEY)
     c.complete(BUCKETS["s3"], key, uid, [(1, e1)])
     assert sha(c.get(BUCKETS["s3"], key, ssec=OTHER_KEY)) == sha(data)
+    whole = f"across/ssec-object-{uuid.uuid4().hex[:6]}.bin"
+    c.copy_object(BUCKETS["obs"], whole, source, "across/ssec.bin", ssec=OTHER_KEY, src_ssec=SSE_KEY)
+    assert sha(c.get(BUCKETS["obs"], whole, ssec=OTHER_KEY)) == sha(data)
 
 
 @pytest.mark.parametrize("fault", ["cuthalf", "cut64", "chunkhalf", "stallbody", "reset", "slowdownall"])

@@ -158,15 +158,6 @@ def test_awscli_multipart_copy_of_20_mib(bed, tmp_path):
     assert log.count("UploadPartCopy") == 0 or True  # the proxy does not log per-op; the check is the bytes
 
 
-def test_cross_backend_copy_object_is_not_implemented(bed):
-    """Upload Part - Copy across backends works (test_copy_across.py); CopyObject across does not yet."""
-    c = make("boto3", bed["front"].url)
-    with pytest.raises(SdkError) as e:
-        c._call(c.c.copy_object, Bucket=BUCKETS["s3"], Key="cross.bin",
-                        CopySource={"Bucket": SRC_BUCKETS["obs"], "Key": "copy/src plain.bin"})
-    assert e.value.code == "NotImplemented"
-
-
 def test_cos_host_form_for_an_unknown_host_is_refused(bed):
     import http.client
     import sigs
