@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Throughput and memory of one large UploadPart through the proxy versus straight to Garage.
+# Large transfers through the proxy against references in the same run.
+#   bench/run.sh [MiB]        one UploadPart through the proxy versus straight to Garage
+#   bench/run.sh copy [MiB]   Upload Part - Copy across two Garage servers versus a client's GET + UploadPart
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup-test-env.sh | grep '^CACHE=')"
 cargo build --release
-DIALECT_PROXY_CACHE="$CACHE" "$CACHE/venv/bin/python" bench/part_1gib.py "$@"
+script=bench/part_1gib.py
+if [ "${1:-}" = copy ]; then
+  script=bench/copy_across_1gib.py
+  shift
+fi
+DIALECT_PROXY_CACHE="$CACHE" "$CACHE/venv/bin/python" "$script" "$@"

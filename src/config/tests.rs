@@ -54,6 +54,25 @@ fn timeouts_have_defaults_globals_and_per_backend_overrides() {
 }
 
 #[test]
+fn copy_keepalive_defaults_to_one_second_and_zero_turns_it_off() {
+    let c = parse(GOOD, &no_env).unwrap();
+    assert_eq!(c.copy_keepalive, Some(Duration::from_secs(1)));
+    assert_eq!(c.copy_keepalive_interval, Duration::from_secs(1));
+    let off = GOOD.replace(
+        "[server]",
+        "[server]\ncopy_keepalive = \"0s\"\ncopy_keepalive_interval = \"5s\"",
+    );
+    let c = parse(&off, &no_env).unwrap();
+    assert_eq!(c.copy_keepalive, None);
+    assert_eq!(c.copy_keepalive_interval, Duration::from_secs(5));
+    let bad = GOOD.replace("[server]", "[server]\ncopy_keepalive = \"later\"");
+    assert_eq!(
+        parse(&bad, &no_env).unwrap_err()[0].key,
+        "server.copy_keepalive"
+    );
+}
+
+#[test]
 fn good_config_routes() {
     let c = parse(GOOD, &no_env).unwrap();
     assert_eq!(c.route("cos-x").unwrap().bucket, "cos-x-1250000000");

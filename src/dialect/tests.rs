@@ -135,3 +135,13 @@ fn headers_round_trip_between_dialects() {
         None
     );
 }
+
+#[test]
+fn who_raises_a_200_carrying_an_error() {
+    // botocore raises it; the OBS SDK (in any signing mode) and the COS SDK hand it back.
+    assert!(Dialect::S3.raises_200_error(Some("Boto3/1.44.5 md/Botocore#1.44.8")));
+    assert!(Dialect::S3.raises_200_error(None));
+    assert!(!Dialect::S3.raises_200_error(Some("obs-sdk-python/3.26.6")));
+    assert!(!Dialect::Obs.raises_200_error(None));
+    assert!(!Dialect::Cos.raises_200_error(Some("cos-python-sdk-v5.1.9.44")));
+}
