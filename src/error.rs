@@ -51,6 +51,8 @@ codes! {
     IncompleteBody = 400,
     BadDigest = 400,
     EntityTooSmall = 400,
+    InvalidPart = 400,
+    InvalidPartOrder = 400,
     EntityTooLarge = 400,
     XAmzContentSHA256Mismatch = 400,
     NoSuchKey = 404,

@@ -74,6 +74,8 @@ pub(super) struct ServerSection {
     pub(super) copy_keepalive: Option<DurationText>,
     /// The interval between keep-alive whitespace bytes.
     pub(super) copy_keepalive_interval: Option<DurationText>,
+    /// Key prefix of staged parts (parts below the backend's minimum), in the destination bucket.
+    pub(super) staging_prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,6 +103,8 @@ pub(super) struct BackendEntry {
     pub(super) ca_file: Option<String>,
     /// Overrides of the global [timeouts] for this backend.
     pub(super) timeouts: Option<TimeoutsEntry>,
+    /// Smallest non-last part this backend accepts, in bytes, when not its dialect's.
+    pub(super) min_part_size: Option<u64>,
 }
 
 #[derive(Deserialize)]

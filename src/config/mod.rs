@@ -71,6 +71,8 @@ pub struct Backend {
     /// Trust anchors for an https backend instead of the system roots.
     pub ca: Option<Arc<[WrappedX509]>>,
     pub timeouts: Timeouts,
+    /// Smallest non-last multipart part it accepts (its dialect's unless configured).
+    pub min_part_size: u64,
     /// Derived signing keys, reused while their scope/window is current.
     key_cache: Mutex<Option<(String, Vec<u8>)>>,
 }
@@ -93,6 +95,7 @@ impl Backend {
             embedded: None,
             ca: None,
             timeouts: Timeouts::default(),
+            min_part_size: dialect.min_part_size(),
             key_cache: Mutex::new(None),
         }
     }
@@ -168,6 +171,8 @@ pub struct Config {
     /// Delay before a slow copy or Complete answers 200 and sends keep-alive whitespace (`None`: off).
     pub copy_keepalive: Option<Duration>,
     pub copy_keepalive_interval: Duration,
+    /// Key prefix of staged parts (parts below the backend's minimum), in the destination bucket.
+    pub staging_prefix: String,
     pub suffixes: Vec<String>,
     pub clients: HashMap<String, Secret>,
     pub backends: Vec<Backend>,

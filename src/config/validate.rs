@@ -141,6 +141,18 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         },
         None => Some(Duration::from_secs(1)),
     };
+    let staging_prefix = s
+        .staging_prefix
+        .clone()
+        .unwrap_or_else(|| ".dialect-proxy-staging/".to_string());
+    if staging_prefix.is_empty() || staging_prefix.len() > 200 || staging_prefix.starts_with('/') {
+        err(
+            "server.staging_prefix".into(),
+            Some(("server", 0)),
+            "staging_prefix",
+            "must be 1..200 characters, not starting with '/'".into(),
+        );
+    }
     let global_timeouts = match &file.timeouts {
         Some(t) => timeouts_of(&Timeouts::default(), t).unwrap_or_else(|(f, m)| {
             err(format!("timeouts.{f}"), Some(("timeouts", 0)), f, m);
@@ -315,6 +327,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
             embedded,
             ca,
             timeouts,
+            min_part_size: b.min_part_size.unwrap_or(dialect.min_part_size()),
             key_cache: Mutex::new(None),
         });
     }
@@ -372,6 +385,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         client_keepalive,
         copy_keepalive,
         copy_keepalive_interval,
+        staging_prefix,
         suffixes: s.virtual_host_suffixes.clone(),
         clients,
         backends,

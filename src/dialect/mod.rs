@@ -180,12 +180,18 @@ impl Dialect {
     /// Whether a client reports a 200 whose body is an `<Error>` as an error: as its SDK does,
     /// told by the User-Agent where known (the OBS SDK also signs as S3), else as its dialect's.
     pub fn raises_200_error(self, user_agent: Option<&str>) -> bool {
-        let sdk = Dialect::ALL.into_iter().find(|d| {
-            d.vocab()
-                .encoding_sdk
-                .is_some_and(|p| user_agent.is_some_and(|ua| ua.starts_with(p)))
-        });
-        sdk.unwrap_or(self).vocab().sdk_raises_200_error
+        Dialect::sdk_of(user_agent)
+            .unwrap_or(self)
+            .vocab()
+            .sdk_raises_200_error
+    }
+
+    /// The cloud whose SDK a User-Agent names, where it tells (the OBS SDK, whatever it signs with).
+    pub fn sdk_of(user_agent: Option<&str>) -> Option<Dialect> {
+        let ua = user_agent?;
+        Dialect::ALL
+            .into_iter()
+            .find(|d| d.vocab().encoding_sdk.is_some_and(|p| ua.starts_with(p)))
     }
 
     /// A header value as this dialect's service reads it (OBS decodes its metadata values).

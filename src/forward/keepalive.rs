@@ -25,7 +25,7 @@ pub(crate) struct Reply {
 }
 
 /// When to start keeping the client's connection alive, and how often to send a byte.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub(crate) struct KeepAlive {
     pub delay: Option<Duration>,
     pub interval: Duration,

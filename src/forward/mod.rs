@@ -11,6 +11,7 @@
 use crate::body::BodyCheck;
 
 mod keepalive;
+mod staged;
 mod stream;
 use crate::config::{Backend, Config};
 use crate::dialect::Dialect;
@@ -121,6 +122,22 @@ pub async fn forward(
         interval: cfg.copy_keepalive_interval,
         error_document: f.raises_200_error,
     };
+    if let Some(st) = &f.staging {
+        match f.op {
+            Op::Complete => {
+                return staged::complete(up, session, backend, f, request_id, keep).await
+            }
+            Op::ListParts => return staged::list_parts(up, session, backend, f, request_id).await,
+            Op::Abort => return staged::abort(up, session, backend, f, request_id).await,
+            _ => {
+                // (the body is unread: no watch for a hang-up here; the exchange has deadlines)
+                if let Err(e) = staged::upload_exists(up, backend, st, request_id).await {
+                    return respond_error(session, f.client, &e, &f.resource, request_id, false)
+                        .await;
+                }
+            }
+        }
+    }
     if let Some(cross) = &f.cross {
         let source = &cfg.backends[cross.source_backend];
         return stream::copy_across(up, session, source, backend, f, request_id, keep).await;
@@ -252,7 +269,7 @@ async fn check_part_sizes(
             _ => break,
         }
     }
-    request::too_small(body, &sizes, backend.dialect.min_part_size())
+    request::too_small(body, &sizes, f.part_min)
 }
 
 /// HEAD a copy's source on `backend` and decide its four conditions here (for a backend that

@@ -13,6 +13,8 @@ use crate::outbound::Outbound;
 use crate::sign;
 
 mod side;
+pub mod staging;
+pub use staging::Staging;
 mod translate;
 
 pub use side::{
@@ -90,6 +92,11 @@ pub struct Forward {
     pub cross: Option<CrossCopy>,
     /// The client's SDK reports a 200 carrying an `<Error>` as an error (for kept-alive answers).
     pub raises_200_error: bool,
+    /// Smallest non-last part a Complete accepts: the larger of the client's cloud's and the
+    /// backend's minimum (when the client's is smaller, its parts are staged instead).
+    pub part_min: u64,
+    /// The staged parts of the upload this request belongs to, when they are staged.
+    pub staging: Option<Staging>,
 }
 
 /// The source side of a copy across backends; `out` is then the destination's UploadPart.
@@ -241,6 +248,35 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
             )));
         }
     }
+    // A client whose own cloud takes smaller parts than the backend has its parts staged.
+    let cloud = staging::client_cloud(client, inb.header("user-agent"));
+    let (backend_min, client_min) = (backend.min_part_size, cloud.min_part_size());
+    let part_op = matches!(op, Op::UploadPart | Op::UploadPartCopy);
+    let staging = if client_min < backend_min
+        && (part_op || matches!(op, Op::Complete | Op::ListParts | Op::Abort))
+        // SSE-C parts are not staged (Complete carries no key to read them back with).
+        && !(part_op && has_sse_c(client, inb))
+    {
+        match (inb.query_get("uploadId"), target.key.as_deref()) {
+            (Some(upload), Some(key)) if !upload.is_empty() => Some(Staging::new(
+                &cfg.staging_prefix,
+                &routed.bucket,
+                (&bucket, key),
+                &upload,
+                (backend_min, client_min),
+            )),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    if let Some(st) = staging.as_ref().filter(|_| part_op) {
+        let n = inb
+            .query_get("partNumber")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
+        st.address(&mut out, backend, n);
+    }
     let mut precheck = None;
     let mut cross = None;
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
@@ -254,7 +290,8 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         let src_route = cfg
             .route(&cp.source.bucket)
             .ok_or_else(|| rej(ApiError::no_such_bucket(&cp.source.bucket)))?;
-        let across = src_route.backend_index != routed.backend_index;
+        // A staged part is copied through the proxy into its staging object, as across backends.
+        let across = src_route.backend_index != routed.backend_index || staging.is_some();
         let source_backend = src_route.backend_index;
         cp.source.bucket = src_route.bucket;
         if across {
@@ -297,6 +334,8 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         precheck,
         cross,
         raises_200_error: client.raises_200_error(inb.header("user-agent")),
+        part_min: backend_min.max(client_min),
+        staging,
     })))
 }
 
@@ -307,6 +346,14 @@ fn check_sse(out: &Outbound, d: Dialect, stem: &str) -> Result<(), ApiError> {
         out.header(&name("key")),
         out.header(&name("key-md5")),
     )
+}
+
+/// Does the request carry an SSE-C key for its object?
+fn has_sse_c(client: Dialect, inb: &Inbound) -> bool {
+    let prefix = client.vocab().prefix;
+    inb.headers
+        .iter()
+        .any(|(k, _)| k.strip_prefix(prefix) == Some("server-side-encryption-customer-algorithm"))
 }
 
 /// Does this client percent-encode its header values? The OBS SDK does, whichever signature it uses.

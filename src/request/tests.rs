@@ -207,3 +207,72 @@ fn a_copy_across_backends_takes_metadata_and_digest_from_the_source() {
     multipart[2].1 = "\"900150983cd24fb0d6963f7d28e17f72-2\"".into();
     assert_eq!(whole_object_md5(Dialect::Obs, &cp(false), &multipart), None);
 }
+
+#[test]
+fn parts_are_staged_when_the_clients_cloud_takes_smaller_ones_than_the_backend() {
+    let text = r#"
+[server]
+inbound_auth = "none"
+[[backends]]
+name = "s3"
+dialect = "s3"
+endpoint = "http://127.0.0.1:1"
+access_key = "a"
+secret_key = "a"
+[[backends]]
+name = "lenient"
+dialect = "s3"
+endpoint = "http://127.0.0.1:2"
+access_key = "b"
+secret_key = "b"
+min_part_size = 102400
+[[routes]]
+bucket = "lenient-*"
+backend = "lenient"
+[[routes]]
+bucket = "*"
+backend = "s3"
+"#;
+    let mut cfg = crate::config::parse(text, &|_| None).unwrap();
+    cfg.resolve().unwrap();
+    let staged = |bucket: &str, headers: &[(&str, &str)]| {
+        let mut h = vec![("host", "h")];
+        h.extend_from_slice(headers);
+        let path = format!("/{bucket}/k");
+        let f = match plan(
+            &cfg,
+            &inbound("PUT", &path, "partNumber=2&uploadId=u", &h),
+            0,
+        ) {
+            Ok(Plan::Forward(f)) => f,
+            Err(r) => panic!("refused: {:?}", r.error),
+            Ok(_) => panic!("answered locally"),
+        };
+        f.staging
+            .as_ref()
+            .map(|s| (s.key(2), f.out.path.clone(), f.out.query.is_empty()))
+    };
+    // A COS client (1 MiB parts) to an S3 backend (5 MiB): the part goes to its staging object.
+    let (key, path, no_query) = staged("bkt-1250000000", &[("x-cos-meta-a", "1")]).expect("staged");
+    assert!(key.starts_with(".dialect-proxy-staging/") && key.ends_with("/00002"));
+    assert_eq!(path, format!("/bkt-1250000000/{key}"));
+    assert!(no_query);
+    // The OBS SDK signing as S3 is still an OBS client (100 KiB parts).
+    assert!(staged("bkt-1250000000", &[("user-agent", "obs-sdk-python/3.26.6")]).is_some());
+    // An S3 client, a backend that takes small parts, an SSE-C part: not staged.
+    assert!(staged("bkt-1250000000", &[]).is_none());
+    assert!(staged("lenient-1250000000", &[("x-cos-meta-a", "1")]).is_none());
+    let ssec = [
+        ("x-cos-meta-a", "1"),
+        ("x-cos-server-side-encryption-customer-algorithm", "AES256"),
+        (
+            "x-cos-server-side-encryption-customer-key",
+            "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
+        (
+            "x-cos-server-side-encryption-customer-key-md5",
+            "hRasmdxgYDKV3nvbahU1MA==",
+        ),
+    ];
+    assert!(staged("bkt-1250000000", &ssec).is_none());
+}

@@ -85,3 +85,16 @@ fn namespace_rewrite() {
     let out = String::from_utf8(rewrite_namespace(b, Dialect::Cos).unwrap()).unwrap();
     assert!(out.contains(r#"<ListBucketResult xmlns="http://www.qcloud.com/document/product/436/7751"><Name>b</Name>"#), "{out}");
 }
+
+#[test]
+fn listed_objects_with_and_without_etags() {
+    let with = br#"<ListBucketResult><Contents><Key>a/1</Key><LastModified>2024-01-01T00:00:00.000Z</LastModified><ETag>"e1"</ETag><Size>3</Size><Owner><ID>o</ID></Owner></Contents><Contents><Key>a/2</Key><Size>4</Size></Contents></ListBucketResult>"#;
+    let l = listed_objects(with).unwrap();
+    assert_eq!(l.len(), 2);
+    assert_eq!(
+        (l[0].key.as_str(), l[0].size.as_str(), l[0].etag.as_deref()),
+        ("a/1", "3", Some("\"e1\""))
+    );
+    assert_eq!((l[1].key.as_str(), l[1].etag.as_deref()), ("a/2", None));
+    assert_eq!(listed_objects(b"<ListBucketResult/>").unwrap(), vec![]);
+}

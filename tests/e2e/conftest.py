@@ -31,6 +31,8 @@ SRC_BUCKETS = {d: f"src-{d}-{APPID}" for d in BUCKETS}
 MOTO_SRC, GARAGE2_SRC = f"src-moto-{APPID}", f"g2-src-{APPID}"
 # Deadlines of the misbehaving backend, in seconds.
 FAULT_IDLE, FAULT_TOTAL = 1, 4
+# A slow copy is kept alive after this long: past FAULT_IDLE, so that a stalled backend's 504 comes first.
+KEEPALIVE = 1.5
 
 
 def free_port():
@@ -282,6 +284,7 @@ tls_listen = ["127.0.0.1:{tls_port}"]
 tls_cert = "{crt}"
 tls_key = "{key}"
 metrics = "127.0.0.1:{metrics_port}"
+copy_keepalive = "{int(KEEPALIVE * 1000)}ms"
 [[clients]]
 access_key = "{CLIENT_AK}"
 secret_key = "{CLIENT_SK}"
@@ -335,6 +338,7 @@ dialect = "s3"
 endpoint = "http://127.0.0.1:{stub.port}"
 access_key = "unused"
 secret_key = "unused"
+min_part_size = 102400
 [[backends]]
 name = "faults"
 dialect = "s3"
@@ -342,6 +346,8 @@ endpoint = "http://127.0.0.1:{faults.port}"
 access_key = "unused"
 secret_key = "unused"
 timeouts = {{ connect = "1s", idle = "{FAULT_IDLE}s", total = "{FAULT_TOTAL}s", retries = 2, backoff = "20ms", backoff_max = "100ms" }}
+# (takes any part: the faults are about the exchange, not about staging small parts)
+min_part_size = 102400
 [[backends]]
 name = "faults-slow"
 dialect = "s3"
@@ -349,6 +355,7 @@ endpoint = "http://127.0.0.1:{faults.port}"
 access_key = "unused"
 secret_key = "unused"
 timeouts = {{ idle = "30s", total = "60s" }}
+min_part_size = 102400
 [[routes]]
 bucket = "fault-*"
 backend = "faults"

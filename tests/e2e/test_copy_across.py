@@ -14,8 +14,8 @@ MiB = 1024 * 1024
 SSE_KEY = "0123456789abcdef0123456789abcdef"
 OTHER_KEY = "fedcba9876543210fedcba9876543210"
 KEY = "across/src é+%.bin"
-# (source, destination): the source on moto, or behind a dialect; the destination behind a dialect.
-PAIRS = [("moto", "s3"), ("s3", "obs"), ("obs", "cos"), ("cos", "s3")]
+# (source, destination): every dialect as source and as destination, and moto as a source.
+PAIRS = [("moto", "s3"), ("obs", "s3"), ("s3", "cos"), ("cos", "obs")]
 SOURCES = dict(SRC_BUCKETS, moto=MOTO_SRC)
 META = {"colour": "blue"}
 
