@@ -9,6 +9,7 @@ pub mod dialect;
 pub mod embedded;
 pub mod error;
 pub mod forward;
+pub mod guard;
 pub mod metrics;
 pub mod model;
 pub mod outbound;

@@ -1,6 +1,6 @@
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
-use dialect_proxy::{config, embedded, metrics, proxy};
+use dialect_proxy::{config, embedded, guard, metrics, proxy};
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use std::path::PathBuf;
@@ -31,14 +31,26 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
+/// Logs to stderr, filtered by `DIALECT_PROXY_LOG`. pingora's own lines stop at INFO whatever the
+/// filter says: at DEBUG and TRACE they print whole request and response headers and URLs
+/// (signatures, SSE-C keys, tokens, presigned queries).
+fn init_logging() {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("DIALECT_PROXY_LOG")
         .unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(filter)
+    let no_pingora_detail = tracing_subscriber::filter::filter_fn(|m| {
+        !m.target().starts_with("pingora") || *m.level() <= tracing::Level::INFO
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(no_pingora_detail)
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
         .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
 
     match cli.command {
         Some(Command::Check) => check(cli.config),
@@ -217,6 +229,7 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         cfg.tls_key.clone().unwrap_or_default(),
     );
     let metrics_addr = cfg.metrics.clone();
+    let (head_timeout, max_connections) = (cfg.client_header_timeout, cfg.max_connections);
     let shared = Arc::new(ArcSwap::from_pointee(cfg));
     if let Some(p) = path.clone() {
         if let Err(e) = reload_on_hangup(p, shared.clone()) {
@@ -224,8 +237,11 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let mut svc =
-        pingora::proxy::http_proxy_service(&server.configuration, proxy::Gateway::new(shared));
+    let app = pingora::proxy::http_proxy(&server.configuration, proxy::Gateway::new(shared));
+    let mut svc = pingora::services::listening::Service::new(
+        "dialect-proxy".into(),
+        guard::Guarded::new(app, head_timeout, max_connections),
+    );
     for l in &listen {
         svc.add_tcp(l);
     }

@@ -83,6 +83,53 @@ static COPY_ACROSS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+static CONNECTIONS_OPEN: LazyLock<pingora_prometheus::prometheus::IntGauge> = LazyLock::new(|| {
+    pingora_prometheus::prometheus::register_int_gauge!(
+        "dialect_proxy_open_connections",
+        "Client connections open now"
+    )
+    .expect("metric registers once")
+});
+static CONNECTIONS_REFUSED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "dialect_proxy_connections_refused_total",
+        "Client connections closed at once because max_connections were open"
+    )
+    .expect("metric registers once")
+});
+static HEAD_TIMEOUTS: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "dialect_proxy_header_timeouts_total",
+        "Client connections cut because a request head did not arrive within client_header_timeout"
+    )
+    .expect("metric registers once")
+});
+
+/// Counts an open client connection while it lives.
+pub struct OpenConnection;
+impl OpenConnection {
+    pub fn new() -> Self {
+        CONNECTIONS_OPEN.inc();
+        OpenConnection
+    }
+}
+impl Default for OpenConnection {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        CONNECTIONS_OPEN.dec();
+    }
+}
+pub fn connection_refused() {
+    CONNECTIONS_REFUSED.inc();
+}
+pub fn head_timeout() {
+    HEAD_TIMEOUTS.inc();
+}
+
 static KEEPALIVE: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "dialect_proxy_keepalive_answers_total",

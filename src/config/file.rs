@@ -74,6 +74,10 @@ pub(super) struct ServerSection {
     pub(super) copy_keepalive: Option<DurationText>,
     /// The interval between keep-alive whitespace bytes.
     pub(super) copy_keepalive_interval: Option<DurationText>,
+    /// Downstream: longest time from a request head's first byte to its blank line (slowloris).
+    pub(super) client_header_timeout: Option<DurationText>,
+    /// Downstream: open connections at most; more are closed at once. Fixed at start-up.
+    pub(super) max_connections: Option<usize>,
     /// Key prefix of staged parts (parts below the backend's minimum), in the destination bucket.
     pub(super) staging_prefix: Option<String>,
 }

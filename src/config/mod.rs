@@ -168,6 +168,8 @@ pub struct Config {
     pub max_skew: i64,
     pub client_timeout: Duration,
     pub client_keepalive: Duration,
+    pub client_header_timeout: Duration,
+    pub max_connections: usize,
     /// Delay before a slow copy or Complete answers 200 and sends keep-alive whitespace (`None`: off).
     pub copy_keepalive: Option<Duration>,
     pub copy_keepalive_interval: Duration,

@@ -119,6 +119,12 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         "client_keepalive",
         "client_keepalive",
     );
+    let client_header_timeout = duration(
+        &s.client_header_timeout,
+        Duration::from_secs(10),
+        "client_header_timeout",
+        "client_header_timeout",
+    );
     let copy_keepalive_interval = duration(
         &s.copy_keepalive_interval,
         Duration::from_secs(1),
@@ -141,6 +147,15 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         },
         None => Some(Duration::from_secs(1)),
     };
+    let max_connections = s.max_connections.unwrap_or(10_000);
+    if max_connections == 0 {
+        err(
+            "server.max_connections".into(),
+            Some(("server", 0)),
+            "max_connections",
+            "must be above zero".into(),
+        );
+    }
     let staging_prefix = s
         .staging_prefix
         .clone()
@@ -386,6 +401,8 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         copy_keepalive,
         copy_keepalive_interval,
         staging_prefix,
+        client_header_timeout,
+        max_connections,
         suffixes: s.virtual_host_suffixes.clone(),
         clients,
         backends,

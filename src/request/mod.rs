@@ -12,6 +12,7 @@ pub use crate::model::Op;
 use crate::outbound::Outbound;
 use crate::sign;
 
+pub mod edge;
 mod side;
 pub mod staging;
 pub use staging::Staging;
@@ -64,6 +65,10 @@ impl Inbound {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
+    }
+    /// Whether a query parameter's name satisfies `f`.
+    fn has_param(&self, f: impl Fn(&str) -> bool) -> bool {
+        self.params.iter().any(|(k, _)| f(k))
     }
     fn query_has(&self, name: &str) -> bool {
         self.params.iter().any(|(k, _)| k == name)
@@ -156,9 +161,13 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
             &inb.raw_path,
         ));
     }
+    edge::check(inb).map_err(|e| reject(guessed, e, &inb.raw_path))?;
     let host_bucket = addressing::bucket_from_host(host, &cfg.suffixes);
     let target = addressing::target(host_bucket.clone(), &inb.raw_path)
         .map_err(|e| reject(guessed, e, &inb.raw_path))?;
+    if let Some(b) = &target.bucket {
+        edge::bucket_name(b).map_err(|e| reject(guessed, e, &inb.raw_path))?;
+    }
     let resource = match (&target.bucket, &target.key) {
         (Some(b), Some(k)) => format!("/{b}/{k}"),
         (Some(b), None) => format!("/{b}"),
@@ -282,6 +291,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
         let mut cp =
             copy::parse_copy_part(client, &inb.headers, &cfg.suffixes, encoded).map_err(rej)?;
+        edge::bucket_name(&cp.source.bucket).map_err(rej)?;
         if op == Op::CopyObject && cp.range.is_some() {
             return Err(rej(ApiError::invalid_argument(
                 "A byte range applies only to Upload Part - Copy",

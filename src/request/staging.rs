@@ -307,7 +307,7 @@ mod tests {
     }
 
     #[test]
-    fn runs_reach_the_minimum_and_a_short_tail_joins_the_last_run() {
+    fn runs_reach_the_minimum_and_a_short_tail_is_the_last_part() {
         let mib = 1 << 20;
         // 20 MiB in 1 MiB parts to a 5 MiB minimum: four runs of five.
         let r = runs(&parts(&[mib; 20]), 5 * mib);

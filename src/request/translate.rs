@@ -172,7 +172,9 @@ pub(super) fn translate_request_headers(
         }
         // The OBS SDK percent-encodes every header value; the neutral form is decoded.
         let value = if encoded {
-            sign::percent_decode(v)
+            let d = sign::percent_decode(v);
+            super::edge::header_value(&d)?;
+            d
         } else {
             v.clone()
         };

@@ -1,0 +1,308 @@
+//! The client side of every connection, below HTTP: a deadline for each request head (pingora
+//! bounds each read, so a head sent a byte at a time would never end), and a cap on open
+//! connections. The deadline starts with the first byte of a head and ends at its blank line; it
+//! starts again with the first byte read after an answer was written (the next request on a
+//! kept-alive connection). Idle waits between requests are `client_keepalive`'s business.
+
+use crate::metrics;
+use async_trait::async_trait;
+use pingora::apps::ServerApp;
+use pingora::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, Ssl, UniqueID,
+};
+use pingora::protocols::{Stream, UniqueIDType, ALPN};
+use pingora::server::ShutdownWatch;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Wraps a pingora app: every connection gets a head deadline and holds one of `max` permits.
+pub struct Guarded<A> {
+    inner: Arc<A>,
+    head_timeout: Duration,
+    connections: Arc<Semaphore>,
+}
+
+impl<A> Guarded<A> {
+    pub fn new(inner: A, head_timeout: Duration, max_connections: usize) -> Self {
+        Guarded {
+            inner: Arc::new(inner),
+            head_timeout,
+            connections: Arc::new(Semaphore::new(max_connections)),
+        }
+    }
+}
+
+#[async_trait]
+impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
+    async fn process_new(
+        self: &Arc<Self>,
+        stream: Stream,
+        shutdown: &ShutdownWatch,
+    ) -> Option<Stream> {
+        let Ok(permit) = self.connections.clone().try_acquire_owned() else {
+            // Over the cap: closed at once, before a byte is read.
+            metrics::connection_refused();
+            return None;
+        };
+        let _open = metrics::OpenConnection::new();
+        let mut s: Stream = Box::new(HeadDeadline::new(stream, self.head_timeout, permit));
+        // Reuse is handled here so that the connection is wrapped (and counted) once.
+        loop {
+            s = self.inner.process_new(s, shutdown).await?;
+        }
+    }
+
+    async fn cleanup(&self) {
+        self.inner.cleanup().await
+    }
+}
+
+/// Where a connection is between request heads, from the bytes read and written.
+#[derive(Debug, Default)]
+struct HeadScan {
+    /// Between a head's first byte and its blank line.
+    in_head: bool,
+    /// Past a head and its answer: the next bytes read begin a new head.
+    answered: bool,
+    /// The head's last bytes so far, for a blank line split across reads.
+    tail: [u8; 3],
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Seen {
+    HeadBegins,
+    HeadEnds,
+    Nothing,
+}
+
+impl HeadScan {
+    fn new() -> Self {
+        HeadScan {
+            in_head: true,
+            ..Default::default()
+        }
+    }
+
+    fn read(&mut self, data: &[u8]) -> Seen {
+        if data.is_empty() {
+            return Seen::Nothing;
+        }
+        if self.answered {
+            (self.answered, self.in_head, self.tail) = (false, true, [0; 3]);
+        }
+        if !self.in_head {
+            return Seen::Nothing;
+        }
+        let k = data.len().min(3);
+        let mut joint = [0u8; 6];
+        joint[..3].copy_from_slice(&self.tail);
+        joint[3..3 + k].copy_from_slice(&data[..k]);
+        let blank = |b: &[u8]| b.windows(4).any(|w| w == b"\r\n\r\n");
+        if blank(&joint[..3 + k]) || blank(data) {
+            self.in_head = false;
+            return Seen::HeadEnds;
+        }
+        let n = data.len();
+        if n >= 3 {
+            self.tail.copy_from_slice(&data[n - 3..]);
+        } else {
+            self.tail.rotate_left(n);
+            self.tail[3 - n..].copy_from_slice(data);
+        }
+        Seen::HeadBegins
+    }
+
+    /// Bytes written: an answer (not an informational one, which the body follows) ends the cycle.
+    fn wrote(&mut self, first: &[u8]) {
+        let informational = first.len() > 9 && first.starts_with(b"HTTP/1.") && first[9] == b'1';
+        if !self.in_head && !first.is_empty() && !informational {
+            self.answered = true;
+        }
+    }
+}
+
+/// A connection whose request heads must arrive whole within a deadline.
+pub struct HeadDeadline {
+    inner: Stream,
+    limit: Duration,
+    scan: HeadScan,
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl HeadDeadline {
+    fn new(inner: Stream, limit: Duration, permit: OwnedSemaphorePermit) -> Self {
+        HeadDeadline {
+            inner,
+            limit,
+            scan: HeadScan::new(),
+            deadline: None,
+            _permit: permit,
+        }
+    }
+}
+
+impl std::fmt::Debug for HeadDeadline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeadDeadline")
+            .field("inner", &self.inner)
+            .field("scan", &self.scan)
+            .finish()
+    }
+}
+
+impl AsyncRead for HeadDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if let Some(d) = self.deadline.as_mut() {
+            if d.as_mut().poll(cx).is_ready() {
+                metrics::head_timeout();
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the request head did not arrive in time",
+                )));
+            }
+        }
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = r {
+            match self.scan.read(&buf.filled()[before..]) {
+                Seen::HeadEnds => self.deadline = None,
+                Seen::HeadBegins if self.deadline.is_none() => {
+                    let mut d = Box::pin(tokio::time::sleep(self.limit));
+                    // Polled once, so that this task wakes when it passes.
+                    let _ = d.as_mut().poll(cx);
+                    self.deadline = Some(d);
+                }
+                _ => {}
+            }
+        }
+        r
+    }
+}
+
+impl AsyncWrite for HeadDeadline {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.scan.wrote(data);
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
+            self.scan.wrote(first);
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[async_trait]
+impl Shutdown for HeadDeadline {
+    async fn shutdown(&mut self) {
+        self.inner.shutdown().await
+    }
+}
+
+impl UniqueID for HeadDeadline {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for HeadDeadline {
+    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+        self.inner.get_ssl()
+    }
+    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+    fn selected_alpn_proto(&self) -> Option<ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for HeadDeadline {
+    fn get_timing_digest(&self) -> Vec<Option<pingora::protocols::TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+    fn get_read_pending_time(&self) -> Duration {
+        self.inner.get_read_pending_time()
+    }
+    fn get_write_pending_time(&self) -> Duration {
+        self.inner.get_write_pending_time()
+    }
+}
+
+impl GetProxyDigest for HeadDeadline {
+    fn get_proxy_digest(&self) -> Option<Arc<pingora::protocols::raw_connect::ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+    fn set_proxy_digest(&mut self, digest: pingora::protocols::raw_connect::ProxyDigest) {
+        self.inner.set_proxy_digest(digest)
+    }
+}
+
+impl GetSocketDigest for HeadDeadline {
+    fn get_socket_digest(&self) -> Option<Arc<pingora::protocols::SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+    fn set_socket_digest(&mut self, digest: pingora::protocols::SocketDigest) {
+        self.inner.set_socket_digest(digest)
+    }
+}
+
+#[async_trait]
+impl Peek for HeadDeadline {
+    async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
+        self.inner.try_peek(buf).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{HeadScan, Seen};
+
+    #[test]
+    fn heads_are_found_across_reads_and_answers_start_the_next() {
+        let mut s = HeadScan::new();
+        assert_eq!(s.read(b"GET / HTTP/1.1\r\nHost: a\r"), Seen::HeadBegins);
+        assert_eq!(s.read(b"\n\r"), Seen::HeadBegins);
+        assert_eq!(s.read(b"\nbody"), Seen::HeadEnds);
+        // Body bytes and a 100 Continue do not start a head.
+        assert_eq!(s.read(b"more body"), Seen::Nothing);
+        s.wrote(b"HTTP/1.1 100 Continue\r\n\r\n");
+        assert_eq!(s.read(b"body after continue"), Seen::Nothing);
+        // After the answer, the next bytes begin the next head.
+        s.wrote(b"HTTP/1.1 200 OK\r\n");
+        assert_eq!(s.read(b"G"), Seen::HeadBegins);
+        assert_eq!(s.read(b"ET / HTTP/1.1\r\n\r\n"), Seen::HeadEnds);
+    }
+}
