@@ -6,7 +6,8 @@
 
 use crate::metrics;
 use async_trait::async_trait;
-use pingora::apps::ServerApp;
+use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora::protocols::http::ServerSession;
 use pingora::protocols::{
     GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, Ssl, UniqueID,
 };
@@ -21,25 +22,56 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// Gives memory freed by closed connections back to the system: glibc keeps freed memory in its
+/// per-thread arenas, so RSS stayed at its high-water mark after a burst of connections closed.
+/// Checked every few seconds; trims once the open connections fell well below their last peak.
+pub fn return_memory_after_bursts() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    std::thread::Builder::new()
+        .name("memory-trim".into())
+        .spawn(|| loop {
+            std::thread::sleep(Duration::from_secs(5));
+            if metrics::take_connection_drop() >= 64 {
+                // SAFETY: malloc_trim only releases free memory of the allocator's own arenas.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
+        })
+        .map(|_| ())
+        .unwrap_or_else(|e| tracing::warn!(error = %e, "no memory-trim thread"));
+}
+
 /// Wraps a pingora app: every connection gets a head deadline and holds one of `max` permits.
 pub struct Guarded<A> {
     inner: Arc<A>,
     head_timeout: Duration,
     connections: Arc<Semaphore>,
+    /// How long a connection may idle between requests (read at each wait: reloadable).
+    keepalive: Box<dyn Fn() -> Duration + Send + Sync>,
 }
 
 impl<A> Guarded<A> {
-    pub fn new(inner: A, head_timeout: Duration, max_connections: usize) -> Self {
+    pub fn new(
+        inner: A,
+        head_timeout: Duration,
+        max_connections: usize,
+        keepalive: Box<dyn Fn() -> Duration + Send + Sync>,
+    ) -> Self {
         Guarded {
             inner: Arc::new(inner),
             head_timeout,
             connections: Arc::new(Semaphore::new(max_connections)),
+            keepalive,
         }
     }
 }
 
 #[async_trait]
-impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
+    /// HTTP/1.1 only (the listeners offer no h2). Reuse is handled here rather than by pingora's
+    /// generic loop, so that between requests a connection waits for its next byte holding only
+    /// this small state, not the app's per-request state and buffers (about 20 KiB).
     async fn process_new(
         self: &Arc<Self>,
         stream: Stream,
@@ -51,15 +83,37 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
             return None;
         };
         let _open = metrics::OpenConnection::new();
-        let mut s: Stream = Box::new(HeadDeadline::new(stream, self.head_timeout, permit));
-        // Reuse is handled here so that the connection is wrapped (and counted) once.
+        let mut stream: Stream = Box::new(HeadDeadline::new(stream, self.head_timeout, permit));
+        let mut settings = None;
         loop {
-            s = self.inner.process_new(s, shutdown).await?;
+            let mut session = ServerSession::new_http1(stream);
+            session.set_keepalive(Some(60));
+            if let Some(s) = settings {
+                HttpPersistentSettings::apply_to_session(s, &mut session);
+            }
+            let reused = self.inner.process_new_http(session, shutdown).await?;
+            let (s, p) = reused.consume();
+            (stream, settings) = (s, p);
+            if *shutdown.borrow() {
+                return None;
+            }
+            // A stream that cannot peek (TLS) goes straight back: the session's own keep-alive
+            // wait applies then.
+            let mut first = [0u8; 1];
+            let mut stop = shutdown.clone();
+            tokio::select! {
+                r = tokio::time::timeout((self.keepalive)(), stream.try_peek(&mut first)) => {
+                    if !matches!(r, Ok(Ok(_))) {
+                        return None;
+                    }
+                }
+                _ = stop.changed() => return None,
+            }
         }
     }
 
     async fn cleanup(&self) {
-        self.inner.cleanup().await
+        self.inner.http_cleanup().await
     }
 }
 

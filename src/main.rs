@@ -1,11 +1,17 @@
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
 use dialect_proxy::{config, embedded, guard, metrics, proxy};
+use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig, DEFAULT_L4_WRITE_BUFFER_SIZE};
 use pingora::server::configuration::ServerConf;
 use pingora::server::Server;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+
+/// Bytes of read buffer per client connection: none (pingora reads request heads into a buffer of
+/// its own, and bodies into larger ones; its 64 KiB default was most of an idle connection's cost).
+const CLIENT_READ_BUFFER: usize = 0;
 
 #[derive(Parser)]
 #[command(
@@ -237,18 +243,29 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    guard::return_memory_after_bursts();
+    let keepalive = {
+        let shared = shared.clone();
+        Box::new(move || shared.load().client_keepalive)
+    };
     let app = pingora::proxy::http_proxy(&server.configuration, proxy::Gateway::new(shared));
     let mut svc = pingora::services::listening::Service::new(
         "dialect-proxy".into(),
-        guard::Guarded::new(app, head_timeout, max_connections),
+        guard::Guarded::new(app, head_timeout, max_connections, keepalive),
     );
+    let buffers = L4BufferSettings::new(CLIENT_READ_BUFFER, DEFAULT_L4_WRITE_BUFFER_SIZE);
     for l in &listen {
-        svc.add_tcp(l);
+        svc.add_listener(ListenerConfig::tcp(l.as_str()).l4_buffer(buffers));
     }
     for l in &tls_listen {
-        if let Err(e) = svc.add_tls(l, &cert, &key) {
-            eprintln!("{name}: tls listener {l}: {e}");
-            return ExitCode::FAILURE;
+        match TlsSettings::intermediate(&cert, &key) {
+            Ok(tls) => {
+                svc.add_listener(ListenerConfig::tcp(l.as_str()).tls(tls).l4_buffer(buffers))
+            }
+            Err(e) => {
+                eprintln!("{name}: tls listener {l}: {e}");
+                return ExitCode::FAILURE;
+            }
         }
     }
     server.add_service(svc);

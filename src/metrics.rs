@@ -105,11 +105,22 @@ static HEAD_TIMEOUTS: LazyLock<IntCounter> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+/// The most connections open since the last `take_connection_drop`.
+static CONNECTIONS_PEAK: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// How far open connections fell from their peak since the last call; the peak restarts from now.
+pub fn take_connection_drop() -> i64 {
+    let now = CONNECTIONS_OPEN.get();
+    let peak = CONNECTIONS_PEAK.swap(now, std::sync::atomic::Ordering::Relaxed);
+    peak - now
+}
+
 /// Counts an open client connection while it lives.
 pub struct OpenConnection;
 impl OpenConnection {
     pub fn new() -> Self {
         CONNECTIONS_OPEN.inc();
+        CONNECTIONS_PEAK.fetch_max(CONNECTIONS_OPEN.get(), std::sync::atomic::Ordering::Relaxed);
         OpenConnection
     }
 }
