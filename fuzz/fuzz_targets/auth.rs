@@ -21,6 +21,11 @@ fuzz_target!(|data: &[u8]| {
             host_bucket,
         };
         let _ = auth::detect(&wire);
-        let _ = auth::verify(&wire, &|ak| (ak == "AK").then_some(&secret), 1710506096, 900);
+        let _ = auth::verify(
+            &wire,
+            &|ak| (ak == "AK").then_some(&secret),
+            1710506096,
+            900,
+        );
     }
 });

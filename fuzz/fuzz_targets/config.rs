@@ -6,5 +6,6 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let _ = dialect_proxy::config::parse(text, &|name| (name == "SET").then(|| "value".to_string()));
+    let _ =
+        dialect_proxy::config::parse(text, &|name| (name == "SET").then(|| "value".to_string()));
 });

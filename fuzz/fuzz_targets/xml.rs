@@ -16,7 +16,12 @@ fuzz_target!(|data: &[u8]| {
     let _ = xml::texts(data, "ETag");
     let _ = xml::list_parts_page(data);
     let _ = xml::listed_objects(data);
-    for op in [Op::UploadPartCopy, Op::Complete, Op::ListParts, Op::Initiate] {
+    for op in [
+        Op::UploadPartCopy,
+        Op::Complete,
+        Op::ListParts,
+        Op::Initiate,
+    ] {
         for status in [200, 404] {
             let _ = dialect_proxy::response::body(op, status, Dialect::Obs, data, "r", "/b/k");
         }

@@ -236,7 +236,10 @@ fn verify_v2<'k>(
     };
     // A bucket-level path-style request is signed as `/bucket/` by botocore and as sent by others.
     let mut resources = vec![resource.clone()];
-    if req.host_bucket.is_none() && resource.len() > 1 && !resource[1..].contains('/') {
+    let bucket_only = resource
+        .strip_prefix('/')
+        .is_some_and(|r| !r.is_empty() && !r.contains('/'));
+    if req.host_bucket.is_none() && bucket_only {
         resources.push(format!("{resource}/"));
     }
     let mut first_sts = None;

@@ -1,6 +1,7 @@
 //! Checks at the edge, before authentication and routing: what no cloud would accept is refused
 //! here, in the client's dialect, and never reaches a backend.
 
+use crate::dialect::Dialect;
 use crate::error::{ApiError, Code};
 use crate::request::Inbound;
 
@@ -73,9 +74,10 @@ pub fn percent_encoding(s: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// A bucket name every dialect accepts: 3 to 63 lower-case letters, digits, dots and hyphens,
-/// starting and ending with a letter or digit, no empty label, not an IP address.
-pub fn bucket_name(name: &str) -> Result<(), ApiError> {
+/// A bucket name the client's cloud accepts: 3 to 63 lower-case letters, digits, dots and
+/// hyphens, starting and ending with a letter or digit, no `..`, not an IP address (S3 and OBS);
+/// COS takes no dots.
+pub fn bucket_name(name: &str, client: Dialect) -> Result<(), ApiError> {
     let b = name.as_bytes();
     let edge_ok = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
     let ok = (3..=63).contains(&b.len())
@@ -84,7 +86,8 @@ pub fn bucket_name(name: &str) -> Result<(), ApiError> {
         && edge_ok(b.first())
         && edge_ok(b.last())
         && !name.contains("..")
-        && name.parse::<std::net::Ipv4Addr>().is_err();
+        && name.parse::<std::net::Ipv4Addr>().is_err()
+        && !(client == Dialect::Cos && name.contains('.'));
     if ok {
         Ok(())
     } else {
@@ -112,7 +115,7 @@ mod tests {
     #[test]
     fn bucket_names() {
         for good in ["abc", "via-s3-1250000000", "a.b.c", "1bucket"] {
-            assert!(bucket_name(good).is_ok(), "{good}");
+            assert!(bucket_name(good, Dialect::S3).is_ok(), "{good}");
         }
         for bad in [
             "..",
@@ -127,11 +130,14 @@ mod tests {
             &"a".repeat(64),
         ] {
             assert_eq!(
-                bucket_name(bad).unwrap_err().code,
+                bucket_name(bad, Dialect::Obs).unwrap_err().code,
                 Code::InvalidBucketName,
                 "{bad}"
             );
         }
+        // COS takes no dots.
+        assert!(bucket_name("a.b-1250000000", Dialect::Cos).is_err());
+        assert!(bucket_name("ab-1250000000", Dialect::Cos).is_ok());
     }
 
     #[test]

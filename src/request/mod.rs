@@ -166,7 +166,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     let target = addressing::target(host_bucket.clone(), &inb.raw_path)
         .map_err(|e| reject(guessed, e, &inb.raw_path))?;
     if let Some(b) = &target.bucket {
-        edge::bucket_name(b).map_err(|e| reject(guessed, e, &inb.raw_path))?;
+        edge::bucket_name(b, guessed).map_err(|e| reject(guessed, e, &inb.raw_path))?;
     }
     let resource = match (&target.bucket, &target.key) {
         (Some(b), Some(k)) => format!("/{b}/{k}"),
@@ -291,7 +291,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     if matches!(op, Op::UploadPartCopy | Op::CopyObject) {
         let mut cp =
             copy::parse_copy_part(client, &inb.headers, &cfg.suffixes, encoded).map_err(rej)?;
-        edge::bucket_name(&cp.source.bucket).map_err(rej)?;
+        edge::bucket_name(&cp.source.bucket, client).map_err(rej)?;
         if op == Op::CopyObject && cp.range.is_some() {
             return Err(rej(ApiError::invalid_argument(
                 "A byte range applies only to Upload Part - Copy",
