@@ -104,6 +104,47 @@ impl Default for Upstream {
     }
 }
 
+/// Why relaying one exchange's answer into another's request stopped.
+#[derive(Debug)]
+pub enum RelayError {
+    Read(Failure),
+    Write(Failure),
+    /// The answer ran past the length expected.
+    TooLong,
+}
+
+/// Relay `src`'s answer body into `dst`'s request body, one piece in flight (the next piece is
+/// read while the last is written, so the slower side sets the pace). Returns the bytes relayed;
+/// stops past `limit`.
+pub async fn relay(
+    src: &mut Exchange<'_>,
+    dst: &mut Exchange<'_>,
+    limit: u64,
+) -> Result<u64, RelayError> {
+    let mut sent = 0u64;
+    let mut pending: Option<Bytes> = None;
+    loop {
+        let write = async {
+            match pending.take() {
+                Some(b) => dst.write(b).await,
+                None => Ok(()),
+            }
+        };
+        let (read, written) = tokio::join!(src.read(), write);
+        written.map_err(RelayError::Write)?;
+        match read.map_err(RelayError::Read)? {
+            Some(b) => {
+                sent += b.len() as u64;
+                if sent > limit {
+                    return Err(RelayError::TooLong);
+                }
+                pending = Some(b);
+            }
+            None => return Ok(sent),
+        }
+    }
+}
+
 /// An open exchange: the request header is sent; the body (if any) streams through `write`, the
 /// answer through `read`.
 pub struct Exchange<'a> {

@@ -10,7 +10,7 @@ use crate::request::staging::{self, StagedPart, Staging};
 use crate::request::Forward;
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::{self, sigv4::EMPTY_SHA256};
-use crate::upstream::{Answer, Upstream, MAX_SMALL_ANSWER};
+use crate::upstream::{self, Answer, RelayError, Upstream, MAX_SMALL_ANSWER};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -349,25 +349,13 @@ async fn merge_staged(
             };
             return Err(refused(&a, "A staged part could not be read"));
         }
-        let mut sent = 0u64;
-        let mut pending: Option<Bytes> = None;
-        loop {
-            let write = async {
-                match pending.take() {
-                    Some(b) => put.write(b).await,
-                    None => Ok(()),
-                }
-            };
-            let (read, written) = tokio::join!(src.read(), write);
-            written.map_err(|e| failed(backend, rid, &e))?;
-            match read.map_err(|e| failed(backend, rid, &e))? {
-                Some(b) => {
-                    sent += b.len() as u64;
-                    pending = Some(b);
-                }
-                None => break,
+        let sent = match upstream::relay(&mut src, &mut put, p.size).await {
+            Ok(n) => n,
+            Err(RelayError::Read(e) | RelayError::Write(e)) => {
+                return Err(failed(backend, rid, &e))
             }
-        }
+            Err(RelayError::TooLong) => u64::MAX,
+        };
         if sent != p.size {
             return Err(ApiError::internal(
                 "A staged part changed while it was merged",

@@ -18,7 +18,7 @@ use crate::request::{self, Forward};
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Answer;
-use crate::upstream::{self, Failure, Upstream, MAX_SMALL_ANSWER};
+use crate::upstream::{self, Failure, RelayError, Upstream, MAX_SMALL_ANSWER};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -526,30 +526,16 @@ async fn copy_once(
         .start(dest, out, None)
         .await
         .map_err(|e| transient(dest, rid, &e))?;
-    let mut sent = 0u64;
-    let mut pending: Option<Bytes> = None;
-    loop {
-        let write = async {
-            match pending.take() {
-                Some(b) => dst.write(b).await,
-                None => Ok(()),
-            }
-        };
-        let (read, written) = tokio::join!(src.read(), write);
-        written.map_err(|e| transient(dest, rid, &e))?;
-        match read.map_err(|e| transient(source, rid, &e))? {
-            Some(b) => {
-                sent += b.len() as u64;
-                if sent > len {
-                    return Err(Attempt::Again(ApiError::internal(
-                        "The copy source sent more than asked",
-                    )));
-                }
-                pending = Some(b);
-            }
-            None => break,
+    let sent = match upstream::relay(&mut src, &mut dst, len).await {
+        Ok(n) => n,
+        Err(RelayError::Read(e)) => return Err(transient(source, rid, &e)),
+        Err(RelayError::Write(e)) => return Err(transient(dest, rid, &e)),
+        Err(RelayError::TooLong) => {
+            return Err(Attempt::Again(ApiError::internal(
+                "The copy source sent more than asked",
+            )))
         }
-    }
+    };
     if sent != len {
         return Err(Attempt::Again(ApiError::internal(
             "The copy source ended early",

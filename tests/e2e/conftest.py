@@ -256,10 +256,12 @@ def self_signed(work):
     return crt, pkey, ca_path
 
 
-def standin_config(ak, sk, garage):
+def standin_config(ak, sk, garage, server_extra=""):
+    """A proxy that verifies clients signing with (ak, sk) and forwards everything to Garage."""
     return f"""
 [server]
 listen = ["127.0.0.1:@PORT@"]
+{server_extra}
 [[clients]]
 access_key = "{ak}"
 secret_key = "{sk}"

@@ -12,7 +12,7 @@ import uuid
 import pytest
 
 from clients import Boto3, SdkError, make
-from conftest import APPID, CLIENT_AK, CLIENT_SK, Proxy, free_port, port_open, wait_until
+from conftest import APPID, CLIENT_AK, CLIENT_SK, Proxy, free_port, port_open, standin_config, wait_until
 
 SSE_KEY = "secret-sse-c-key-0123456789abcde"  # 32 bytes
 TOKEN = "SECRET-SESSION-TOKEN-" + "x" * 40
@@ -20,26 +20,10 @@ TOKEN = "SECRET-SESSION-TOKEN-" + "x" * 40
 
 @pytest.fixture(scope="module")
 def traced(bed):
-    g = bed["garage"]
     metrics = free_port()
-    p = Proxy(bed["work"], f"traced-{uuid.uuid4().hex[:6]}", f"""
-[server]
-listen = ["127.0.0.1:@PORT@"]
-metrics = "127.0.0.1:{metrics}"
-[[clients]]
-access_key = "{CLIENT_AK}"
-secret_key = "{CLIENT_SK}"
-[[backends]]
-name = "garage"
-dialect = "s3"
-endpoint = "http://127.0.0.1:{g.port}"
-region = "garage"
-access_key = "{g.key_id}"
-secret_key = "{g.secret}"
-[[routes]]
-bucket = "*"
-backend = "garage"
-""", log_filter="trace")
+    p = Proxy(bed["work"], f"traced-{uuid.uuid4().hex[:6]}",
+              standin_config(CLIENT_AK, CLIENT_SK, bed["garage"], f'metrics = "127.0.0.1:{metrics}"'),
+              log_filter="trace")
     wait_until(lambda: port_open(metrics), "metrics listener")
     try:
         yield p, f"http://127.0.0.1:{metrics}"

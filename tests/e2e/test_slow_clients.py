@@ -8,33 +8,16 @@ import uuid
 import pytest
 
 from clients import make
-from conftest import APPID, CLIENT_AK, CLIENT_SK, Proxy
+from conftest import APPID, CLIENT_AK, CLIENT_SK, Proxy, standin_config
 
 HEADER_TIMEOUT = 2
 
 
 @pytest.fixture(scope="module")
 def guarded(bed):
-    g = bed["garage"]
-    p = Proxy(bed["work"], f"guarded-{uuid.uuid4().hex[:6]}", f"""
-[server]
-listen = ["127.0.0.1:@PORT@"]
-client_header_timeout = "{HEADER_TIMEOUT}s"
-max_connections = 300
-[[clients]]
-access_key = "{CLIENT_AK}"
-secret_key = "{CLIENT_SK}"
-[[backends]]
-name = "garage"
-dialect = "s3"
-endpoint = "http://127.0.0.1:{g.port}"
-region = "garage"
-access_key = "{g.key_id}"
-secret_key = "{g.secret}"
-[[routes]]
-bucket = "*"
-backend = "garage"
-""")
+    extra = f'client_header_timeout = "{HEADER_TIMEOUT}s"\nmax_connections = 300'
+    p = Proxy(bed["work"], f"guarded-{uuid.uuid4().hex[:6]}",
+              standin_config(CLIENT_AK, CLIENT_SK, bed["garage"], extra))
     try:
         yield p
     finally:
@@ -81,25 +64,8 @@ def test_slowloris_is_cut_at_the_header_deadline_while_others_are_served(guarded
 
 
 def test_connections_beyond_the_cap_are_closed(bed):
-    g = bed["garage"]
-    p = Proxy(bed["work"], f"capped-{uuid.uuid4().hex[:6]}", f"""
-[server]
-listen = ["127.0.0.1:@PORT@"]
-max_connections = 5
-[[clients]]
-access_key = "{CLIENT_AK}"
-secret_key = "{CLIENT_SK}"
-[[backends]]
-name = "garage"
-dialect = "s3"
-endpoint = "http://127.0.0.1:{g.port}"
-region = "garage"
-access_key = "{g.key_id}"
-secret_key = "{g.secret}"
-[[routes]]
-bucket = "*"
-backend = "garage"
-""")
+    p = Proxy(bed["work"], f"capped-{uuid.uuid4().hex[:6]}",
+              standin_config(CLIENT_AK, CLIENT_SK, bed["garage"], "max_connections = 5"))
     held = []
     try:
         # (the proxy's own readiness probe took one slot and gave it back)

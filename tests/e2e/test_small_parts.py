@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from clients import Cos, Obs, SdkError, make
-from conftest import APPID, BUCKETS, CLIENT_AK, CLIENT_SK, Proxy
+from conftest import APPID, BUCKETS, CLIENT_AK, CLIENT_SK, Proxy, standin_config
 
 KiB, MiB = 1024, 1024 * 1024
 STAGING = ".dialect-proxy-staging/"
@@ -162,24 +162,7 @@ def peak_rss_mib(pid):
 
 
 def second_proxy(bed):
-    g = bed["garage"]
-    return Proxy(bed["work"], f"replica-{uuid.uuid4().hex[:6]}", f"""
-[server]
-listen = ["127.0.0.1:@PORT@"]
-[[clients]]
-access_key = "{CLIENT_AK}"
-secret_key = "{CLIENT_SK}"
-[[backends]]
-name = "garage"
-dialect = "s3"
-endpoint = "http://127.0.0.1:{g.port}"
-region = "garage"
-access_key = "{g.key_id}"
-secret_key = "{g.secret}"
-[[routes]]
-bucket = "*"
-backend = "garage"
-""")
+    return Proxy(bed["work"], f"replica-{uuid.uuid4().hex[:6]}", standin_config(CLIENT_AK, CLIENT_SK, bed["garage"]))
 
 
 def test_two_replicas_serve_one_upload_and_merging_stays_small(bed):
