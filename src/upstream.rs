@@ -409,6 +409,19 @@ impl Exchange<'_> {
             .map_err(|e| Failure::from_pingora(&e, "read"))
     }
 
+    /// The rest of a (small, error) answer body, up to `MAX_SMALL_ANSWER`; what follows or fails
+    /// to arrive is dropped.
+    pub async fn read_capped(&mut self) -> Vec<u8> {
+        let mut body = Vec::new();
+        while let Ok(Some(c)) = self.read().await {
+            if body.len() + c.len() > MAX_SMALL_ANSWER {
+                break;
+            }
+            body.extend_from_slice(&c);
+        }
+        body
+    }
+
     /// Return the connection to the pool (only after the answer was read to its end; otherwise
     /// dropping the exchange closes it).
     pub async fn release(mut self) {

@@ -40,6 +40,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     copy_source_host: Some(copy_source_host),
     mixed_conditions: false,
     sdk_raises_200_error: false,
+    bucket_dots: false,
     host_markers: &[".myqcloud.com", ".tencentcos.cn"],
     min_part_size: 1 << 20,
     form_encoded_query: true,

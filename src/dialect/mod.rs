@@ -84,6 +84,8 @@ pub struct Vocabulary {
     /// Its SDK reports a 200 whose body is an `<Error>` as an error (botocore does; the OBS and
     /// COS SDKs hand it back as a result without ETag).
     pub sdk_raises_200_error: bool,
+    /// Its bucket names may hold dots (COS's may not).
+    pub bucket_dots: bool,
     /// Substrings of a Host header that name this cloud (to guess the dialect of a refused request).
     pub host_markers: &'static [&'static str],
     /// Smallest non-last multipart part its service accepts.

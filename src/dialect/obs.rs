@@ -37,6 +37,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     copy_source_host: None,
     mixed_conditions: false,
     sdk_raises_200_error: false,
+    bucket_dots: true,
     host_markers: &[".myhuaweicloud.com"],
     min_part_size: 100 << 10,
     form_encoded_query: false,

@@ -23,6 +23,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     copy_source_host: None,
     mixed_conditions: true,
     sdk_raises_200_error: true,
+    bucket_dots: true,
     host_markers: &[],
     min_part_size: 5 << 20,
     form_encoded_query: false,

@@ -335,13 +335,7 @@ async fn merge_staged(
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if src.status != 200 {
-            let mut body = Vec::new();
-            while let Ok(Some(c)) = src.read().await {
-                if body.len() + c.len() > MAX_SMALL_ANSWER {
-                    break;
-                }
-                body.extend_from_slice(&c);
-            }
+            let body = src.read_capped().await;
             let a = Answer {
                 status: src.status,
                 headers: Vec::new(),

@@ -512,13 +512,7 @@ async fn copy_once(
         .map_err(|e| transient(source, rid, &e))?;
     if !matches!(src.status, 200 | 206) {
         let status = src.status;
-        let mut body = Vec::new();
-        while let Ok(Some(c)) = src.read().await {
-            if body.len() + c.len() > MAX_SMALL_ANSWER {
-                break;
-            }
-            body.extend_from_slice(&c);
-        }
+        let body = src.read_capped().await;
         return Err(answered(status, &body, "The copy source could not be read"));
     }
     out.set_header("content-length", len.to_string());

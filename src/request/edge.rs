@@ -87,7 +87,7 @@ pub fn bucket_name(name: &str, client: Dialect) -> Result<(), ApiError> {
         && edge_ok(b.last())
         && !name.contains("..")
         && name.parse::<std::net::Ipv4Addr>().is_err()
-        && !(client == Dialect::Cos && name.contains('.'));
+        && (client.vocab().bucket_dots || !name.contains('.'));
     if ok {
         Ok(())
     } else {
