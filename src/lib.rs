@@ -1,5 +1,6 @@
 //! dialect-proxy: lets OBS, COS and S3 clients talk to OBS, COS and S3 backends.
 
+pub mod access;
 pub mod addressing;
 pub mod auth;
 pub mod body;
@@ -10,6 +11,7 @@ pub mod embedded;
 pub mod error;
 pub mod forward;
 pub mod guard;
+pub mod lifecycle;
 pub mod metrics;
 pub mod model;
 pub mod outbound;

@@ -1,10 +1,10 @@
 use arc_swap::ArcSwap;
 use clap::{Parser, Subcommand};
-use dialect_proxy::{config, embedded, guard, metrics, proxy};
+use dialect_proxy::{config, embedded, guard, lifecycle, metrics, proxy};
 use pingora::listeners::tls::TlsSettings;
 use pingora::listeners::{L4BufferSettings, ListenerConfig, DEFAULT_L4_WRITE_BUFFER_SIZE};
-use pingora::server::configuration::ServerConf;
-use pingora::server::Server;
+use pingora::server::configuration::{Opt, ServerConf};
+use pingora::server::{RunArgs, Server};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -23,6 +23,10 @@ struct Cli {
     /// Configuration file (TOML). Without it, the embedded default serves on 127.0.0.1:8080.
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Take over the listening sockets of a running instance (sent on its SIGQUIT through
+    /// `[server] upgrade_sock`) instead of binding them: an upgrade without dropped connections.
+    #[arg(long)]
+    upgrade: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -37,20 +41,31 @@ fn env(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-/// Logs to stderr, filtered by `DIALECT_PROXY_LOG`. pingora's own lines stop at INFO whatever the
-/// filter says: at DEBUG and TRACE they print whole request and response headers and URLs
-/// (signatures, SSE-C keys, tokens, presigned queries).
+/// Logs to stderr, filtered by `DIALECT_PROXY_LOG`; one JSON object per line with
+/// `DIALECT_PROXY_LOG_FORMAT=json`; colours only when stderr is a terminal. pingora's own lines
+/// stop at INFO whatever the filter says: at DEBUG and TRACE they print whole request and
+/// response headers and URLs (signatures, SSE-C keys, tokens, presigned queries).
 fn init_logging() {
+    use std::io::IsTerminal;
     use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("DIALECT_PROXY_LOG")
         .unwrap_or_else(|_| "info".into());
     let no_pingora_detail = tracing_subscriber::filter::filter_fn(|m| {
         !m.target().starts_with("pingora") || *m.level() <= tracing::Level::INFO
     });
+    let json = env("DIALECT_PROXY_LOG_FORMAT").is_some_and(|f| f.eq_ignore_ascii_case("json"));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let layer = if json {
+        layer.json().flatten_event(true).boxed()
+    } else {
+        layer.boxed()
+    };
     tracing_subscriber::registry()
         .with(filter)
         .with(no_pingora_detail)
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(layer)
         .init();
 }
 
@@ -60,7 +75,7 @@ fn main() -> ExitCode {
 
     match cli.command {
         Some(Command::Check) => check(cli.config),
-        None => serve(cli.config),
+        None => serve(cli.config, cli.upgrade),
     }
 }
 
@@ -161,45 +176,7 @@ fn load(text: &str, previous: Option<&config::Config>) -> Result<config::Config,
     Ok(cfg)
 }
 
-/// SIGHUP re-reads the file; a configuration that fails validation never replaces the running one.
-/// Listener addresses are fixed at start-up; everything else (keys, backends, routes) is swapped in.
-fn reload_on_hangup(path: PathBuf, shared: Arc<ArcSwap<config::Config>>) -> std::io::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    // Registered now, before serving, so a SIGHUP never takes the default action (exit).
-    let mut hangup = rt.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-    })?;
-    std::thread::Builder::new().name("config-reload".into()).spawn(move || {
-        rt.block_on(async move {
-            while hangup.recv().await.is_some() {
-                let text = match std::fs::read_to_string(&path) {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::error!(file = %path.display(), error = %e, "reload failed; keeping the running configuration");
-                        continue;
-                    }
-                };
-                let current = shared.load_full();
-                match load(&text, Some(&current)) {
-                    Ok(c) => {
-                        shared.store(Arc::new(c));
-                        tracing::info!(file = %path.display(), "configuration reloaded");
-                    }
-                    Err(errs) => {
-                        for e in errs {
-                            tracing::error!(file = %path.display(), problem = %e, "reload refused; keeping the running configuration");
-                        }
-                    }
-                }
-            }
-        });
-    })?;
-    Ok(())
-}
-
-fn serve(path: Option<PathBuf>) -> ExitCode {
+fn serve(path: Option<PathBuf>, upgrade: bool) -> ExitCode {
     let (name, text) = match &path {
         Some(p) => match std::fs::read_to_string(p) {
             Ok(t) => (p.display().to_string(), t),
@@ -220,14 +197,22 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
         }
     };
 
+    // After SIGTERM and `shutdown_delay`, pingora closes the listeners and gives requests in
+    // flight `shutdown_grace` (the process exits as soon as the last connection ended).
     let conf = ServerConf {
         threads: 2,
-        grace_period_seconds: Some(1),
+        grace_period_seconds: Some(cfg.shutdown_grace.as_secs().max(1)),
         graceful_shutdown_timeout_seconds: Some(1),
+        upgrade_sock: cfg.upgrade_sock.clone(),
         ..Default::default()
     };
-    let mut server = Server::new_with_opt_and_conf(None, conf);
+    let opt = Opt {
+        upgrade,
+        ..Default::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
+    let shutdown_delay = cfg.shutdown_delay;
     let listen = cfg.listen.clone();
     let tls_listen = cfg.tls_listen.clone();
     let (cert, key) = (
@@ -238,8 +223,8 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     let (head_timeout, max_connections) = (cfg.client_header_timeout, cfg.max_connections);
     let shared = Arc::new(ArcSwap::from_pointee(cfg));
     if let Some(p) = path.clone() {
-        if let Err(e) = reload_on_hangup(p, shared.clone()) {
-            eprintln!("{name}: cannot watch for SIGHUP: {e}");
+        if let Err(e) = lifecycle::watch_config(p, &text, shared.clone(), load) {
+            eprintln!("{name}: cannot watch for changes: {e}");
             return ExitCode::FAILURE;
         }
     }
@@ -270,11 +255,18 @@ fn serve(path: Option<PathBuf>) -> ExitCode {
     }
     server.add_service(svc);
     if let Some(m) = metrics_addr {
-        let mut ms =
-            pingora::services::listening::Service::new("metrics".into(), metrics::server());
-        ms.add_tcp(&m);
-        server.add_service(ms);
+        if let Err(e) = metrics::serve_health(&m) {
+            eprintln!("{name}: metrics listener {m}: {e}");
+            return ExitCode::FAILURE;
+        }
     }
+    lifecycle::ready_when_listening(listen.iter().chain(&tls_listen).cloned().collect());
+    lifecycle::exit_when_drained(server.watch_execution_phase());
     tracing::info!(config = %name, listen = ?listen, tls = ?tls_listen, "dialect-proxy serving");
-    server.run_forever()
+    server.run(RunArgs {
+        shutdown_signal: Box::new(lifecycle::Signals {
+            delay: shutdown_delay,
+        }),
+    });
+    ExitCode::SUCCESS
 }

@@ -1,13 +1,16 @@
-//! Prometheus counters and the metrics/health listener.
+//! Prometheus metrics, and the listener for them and the health checks.
 
 use crate::dialect::Dialect;
 use async_trait::async_trait;
 use pingora::apps::http_app::{HttpServer, ServeHttp};
+use pingora::apps::ServerApp;
 use pingora::protocols::http::ServerSession;
 use pingora_prometheus::prometheus::{
-    self, register_histogram, register_int_counter, register_int_counter_vec, Encoder, Histogram,
-    IntCounter, IntCounterVec, TextEncoder,
+    self, register_histogram, register_histogram_vec, register_int_counter,
+    register_int_counter_vec, Encoder, Histogram, HistogramVec, IntCounter, IntCounterVec,
+    TextEncoder,
 };
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::LazyLock;
 
 static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -15,6 +18,70 @@ static REQUESTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
         "dialect_proxy_responses_total",
         "Answers sent, by client dialect and status",
         &["dialect", "status"]
+    )
+    .expect("metric registers once")
+});
+static ANSWERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_requests_total",
+        "Requests answered, by client dialect, operation, backend and status (0: cut before an answer)",
+        &["dialect", "operation", "backend", "status"]
+    )
+    .expect("metric registers once")
+});
+static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "dialect_proxy_request_duration_seconds",
+        "Time from a request's head to the end of its answer, by client dialect and operation",
+        &["dialect", "operation"],
+        vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            120.0
+        ]
+    )
+    .expect("metric registers once")
+});
+static UPSTREAM_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
+    register_histogram_vec!(
+        "dialect_proxy_upstream_duration_seconds",
+        "Time a request waited for its backend's answers to begin, by backend",
+        &["backend"],
+        vec![
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            120.0
+        ]
+    )
+    .expect("metric registers once")
+});
+static BYTES_IN: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_received_bytes_total",
+        "Request body bytes read from clients, by client dialect",
+        &["dialect"]
+    )
+    .expect("metric registers once")
+});
+static BYTES_OUT: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_sent_bytes_total",
+        "Answer body bytes sent to clients, by client dialect",
+        &["dialect"]
+    )
+    .expect("metric registers once")
+});
+static VERIFICATION: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_verification_failures_total",
+        "Requests refused by signature verification, by client dialect and reason (the error code)",
+        &["dialect", "reason"]
+    )
+    .expect("metric registers once")
+});
+static RELOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_config_reloads_total",
+        "Configuration reloads, by result (ok: swapped in; failed: refused, the running one kept)",
+        &["result"]
     )
     .expect("metric registers once")
 });
@@ -134,6 +201,9 @@ impl Drop for OpenConnection {
         CONNECTIONS_OPEN.dec();
     }
 }
+pub fn open_connections() -> i64 {
+    CONNECTIONS_OPEN.get()
+}
 pub fn connection_refused() {
     CONNECTIONS_REFUSED.inc();
 }
@@ -173,11 +243,6 @@ pub fn upstream_retry(backend: &str) {
     UPSTREAM_RETRIES.with_label_values(&[backend]).inc();
 }
 
-pub fn request(d: Dialect, status: u16) {
-    REQUESTS
-        .with_label_values(&[d.name(), &status.to_string()])
-        .inc();
-}
 pub fn error(d: Dialect, code: &str) {
     ERRORS.with_label_values(&[d.name(), code]).inc();
 }
@@ -185,18 +250,81 @@ pub fn failed_200(d: Dialect) {
     FAILED_200.with_label_values(&[d.name()]).inc();
 }
 
-pub struct MetricsApp;
+/// How one request ended, for the request metrics.
+pub struct Done<'a> {
+    pub dialect: &'a str,
+    pub op: &'a str,
+    pub backend: &'a str,
+    pub status: u16,
+    pub seconds: f64,
+    pub upstream_seconds: Option<f64>,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+}
+
+pub fn request_done(d: Done) {
+    let status = d.status.to_string();
+    ANSWERS
+        .with_label_values(&[d.dialect, d.op, d.backend, &status])
+        .inc();
+    REQUESTS.with_label_values(&[d.dialect, &status]).inc();
+    DURATION
+        .with_label_values(&[d.dialect, d.op])
+        .observe(d.seconds);
+    if let Some(s) = d.upstream_seconds {
+        UPSTREAM_DURATION.with_label_values(&[d.backend]).observe(s);
+    }
+    if d.bytes_in > 0 {
+        BYTES_IN.with_label_values(&[d.dialect]).inc_by(d.bytes_in);
+    }
+    if d.bytes_out > 0 {
+        BYTES_OUT
+            .with_label_values(&[d.dialect])
+            .inc_by(d.bytes_out);
+    }
+}
+
+pub fn verification_failed(dialect: &str, reason: &str) {
+    VERIFICATION.with_label_values(&[dialect, reason]).inc();
+}
+
+pub fn reload(ok: bool) {
+    RELOADS
+        .with_label_values(&[if ok { "ok" } else { "failed" }])
+        .inc();
+}
+
+/// Readiness: the configuration is loaded (it is before anything serves), the listeners accept,
+/// and the process is not draining.
+static BOUND: AtomicBool = AtomicBool::new(false);
+static DRAINING: AtomicBool = AtomicBool::new(false);
+
+pub fn listeners_bound() {
+    BOUND.store(true, Ordering::Relaxed);
+}
+/// From now on `/readyz` answers 503 (shutdown or upgrade under way).
+pub fn draining() {
+    DRAINING.store(true, Ordering::Relaxed);
+}
+pub fn is_draining() -> bool {
+    DRAINING.load(Ordering::Relaxed)
+}
+
+struct HealthApp;
 
 #[async_trait]
-impl ServeHttp for MetricsApp {
+impl ServeHttp for HealthApp {
     async fn response(&self, session: &mut ServerSession) -> http::Response<Vec<u8>> {
-        let path = session.req_header().uri.path().to_string();
-        let (status, ctype, body) = match path.as_str() {
+        let (status, ctype, body) = match session.req_header().uri.path() {
             "/healthz" => (200, "text/plain", b"ok\n".to_vec()),
+            "/readyz" if is_draining() => (503, "text/plain", b"draining\n".to_vec()),
+            "/readyz" if !BOUND.load(Ordering::Relaxed) => {
+                (503, "text/plain", b"starting\n".to_vec())
+            }
+            "/readyz" => (200, "text/plain", b"ready\n".to_vec()),
             "/metrics" => {
-                let enc = TextEncoder::new();
                 let mut buf = Vec::new();
-                let _ = enc.encode(&prometheus::gather(), &mut buf);
+                let _ = TextEncoder::new().encode(&prometheus::gather(), &mut buf);
                 (200, "text/plain; version=0.0.4", buf)
             }
             _ => (404, "text/plain", b"not found\n".to_vec()),
@@ -210,6 +338,49 @@ impl ServeHttp for MetricsApp {
     }
 }
 
-pub fn server() -> HttpServer<MetricsApp> {
-    HttpServer::new_app(MetricsApp)
+/// Serve `/metrics`, `/healthz` and `/readyz` on `addr` from a thread of its own, outside
+/// pingora's services: it keeps answering (`/readyz` 503) while the proxy drains, until exit.
+/// The socket may be shared (SO_REUSEPORT) with the process taking over in an upgrade.
+pub fn serve_health(addr: &str) -> std::io::Result<()> {
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(addr)?
+        .next()
+        .ok_or_else(|| std::io::Error::other("address resolves to nothing"))?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let listener = rt.block_on(async {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        socket.listen(128)
+    })?;
+    std::thread::Builder::new()
+        .name("health".into())
+        .spawn(move || {
+            rt.block_on(async move {
+                let app = std::sync::Arc::new(HttpServer::new_app(HealthApp));
+                // Never fires: this listener lives as long as the process.
+                let (_keep, never) = tokio::sync::watch::channel(false);
+                loop {
+                    let Ok((tcp, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    let (app, never) = (app.clone(), never.clone());
+                    tokio::spawn(async move {
+                        let stream = pingora::protocols::l4::stream::Stream::from(tcp);
+                        let _ = tokio::time::timeout(
+                            std::time::Duration::from_secs(10),
+                            app.process_new(Box::new(stream), &never),
+                        )
+                        .await;
+                    });
+                }
+            })
+        })?;
+    Ok(())
 }

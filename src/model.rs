@@ -23,6 +23,25 @@ pub enum Op {
 }
 
 impl Op {
+    /// The operation's name in metrics and access logs (S3's, as the most widely known).
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::ListBuckets => "ListBuckets",
+            Op::Bucket => "Bucket",
+            Op::ListObjects => "ListObjects",
+            Op::ListUploads => "ListMultipartUploads",
+            Op::Object => "Object",
+            Op::GetObject => "GetObject",
+            Op::PutObject => "PutObject",
+            Op::CopyObject => "CopyObject",
+            Op::UploadPart => "UploadPart",
+            Op::UploadPartCopy => "UploadPartCopy",
+            Op::Initiate => "CreateMultipartUpload",
+            Op::Complete => "CompleteMultipartUpload",
+            Op::Abort => "AbortMultipartUpload",
+            Op::ListParts => "ListParts",
+        }
+    }
     /// Request bodies of these flow through the proxy; GetObject's answer is relayed as a stream;
     /// all others are small and buffered with a cap.
     pub fn streamed(self) -> bool {

@@ -1,11 +1,10 @@
 //! The pingora phases. Every request is answered in `request_filter`: planned by `request`,
 //! carried by `forward` through the one backend client in `upstream`.
 
+use crate::access::{self, Record};
 use crate::config::Config;
-use crate::dialect::Dialect;
 use crate::error::{ApiError, Code};
 use crate::forward::{self, respond, respond_error};
-use crate::metrics;
 use crate::request::{self, Inbound, Plan};
 use crate::response;
 use crate::upstream::{header_pairs, Upstream};
@@ -31,9 +30,7 @@ impl Gateway {
 
 #[derive(Default)]
 pub struct Ctx {
-    request_id: String,
-    client: Option<Dialect>,
-    resource: String,
+    record: Record,
     head: bool,
 }
 
@@ -70,30 +67,38 @@ impl ProxyHttp for Gateway {
         session.set_read_timeout(Some(cfg.client_timeout));
         session.set_write_timeout(Some(cfg.client_timeout));
         session.set_keepalive(Some(cfg.client_keepalive.as_secs().max(1)));
-        ctx.request_id = new_request_id();
+        let rec = &mut ctx.record;
+        rec.request_id = new_request_id();
         let inb = inbound(session.req_header());
         ctx.head = inb.method == "HEAD";
+        rec.method.clone_from(&inb.method);
         match request::plan(&cfg, &inb, now()) {
             Err(r) => {
-                ctx.client = Some(r.client);
-                respond_error(
+                rec.client = Some(r.client);
+                rec.resource = r.resource;
+                rec.verification_failed = r.verification;
+                let facts = rec.facts.clone();
+                let answer = respond_error(
                     session,
                     r.client,
                     &r.error,
-                    &r.resource,
-                    &ctx.request_id,
+                    &rec.resource,
+                    &rec.request_id,
                     ctx.head,
-                )
-                .await?;
+                );
+                access::within(facts, answer).await?;
             }
             Ok(Plan::Local(client, status, mut headers)) => {
-                response::finish(client, &mut headers, &ctx.request_id);
-                metrics::request(client, status);
+                rec.client = Some(client);
+                response::finish(client, &mut headers, &rec.request_id);
                 respond(session, status, headers, None, true).await?;
             }
             Ok(Plan::Forward(f)) => {
-                ctx.client = Some(f.client);
-                ctx.resource.clone_from(&f.resource);
+                rec.client = Some(f.client);
+                rec.access_key.clone_from(&f.access_key);
+                rec.op = f.op.name();
+                rec.resource.clone_from(&f.resource);
+                rec.backend = Some(cfg.backends[f.backend].name.clone());
                 // The request is authenticated and routed: let a waiting client send its body.
                 if inb
                     .header("expect")
@@ -104,8 +109,9 @@ impl ProxyHttp for Gateway {
                         .write_continue_response()
                         .await?;
                 }
-                forward::forward(&self.upstream, session, &cfg, *f, &ctx.request_id, ctx.head)
-                    .await?;
+                let work =
+                    forward::forward(&self.upstream, session, &cfg, *f, &rec.request_id, ctx.head);
+                access::within(rec.facts.clone(), work).await?;
             }
         }
         Ok(true)
@@ -130,8 +136,9 @@ impl ProxyHttp for Gateway {
             error_code: 0,
             can_reuse_downstream: false,
         };
+        let rec = &ctx.record;
         if session.response_written().is_some() {
-            tracing::warn!(request_id = %ctx.request_id, error = %e, "answer cut");
+            tracing::warn!(request_id = %rec.request_id, error = %e, "answer cut");
             return cut;
         }
         let err = match e.esource() {
@@ -141,23 +148,36 @@ impl ProxyHttp for Gateway {
             ErrorSource::Upstream => ApiError::unavailable("The backend could not be reached"),
             _ => ApiError::internal("The gateway could not complete the request"),
         };
-        tracing::info!(request_id = %ctx.request_id, error = %e, "request failed");
-        let client = ctx.client.unwrap_or_default();
-        match respond_error(
+        tracing::info!(request_id = %rec.request_id, error = %e, "request failed");
+        let client = rec.client.unwrap_or_default();
+        let answer = respond_error(
             session,
             client,
             &err,
-            &ctx.resource,
-            &ctx.request_id,
+            &rec.resource,
+            &rec.request_id,
             ctx.head,
-        )
-        .await
-        {
+        );
+        match access::within(rec.facts.clone(), answer).await {
             Ok(()) => FailToProxy {
                 error_code: err.status,
                 can_reuse_downstream: false,
             },
             Err(_) => cut,
         }
+    }
+
+    /// The access line and the request metrics, once per request, however it ended.
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+        let cfg = self.config.load();
+        let status = session.response_written().map_or(0, |h| h.status.as_u16());
+        let outcome = access::Outcome {
+            status,
+            bytes_in: session.body_bytes_read(),
+            bytes_out: session.body_bytes_sent(),
+            failure: e.map(|e| e.etype().as_str()),
+            remote: session.client_addr().map(|a| a.to_string()),
+        };
+        access::finish(&ctx.record, &outcome, cfg.access_log, cfg.access_log_keys);
     }
 }

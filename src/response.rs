@@ -119,6 +119,9 @@ pub fn translate(x: &Exchange, a: &BackendAnswer) -> ClientAnswer {
         };
     };
     let out = body(x.op, a.status, x.client, raw, x.request_id, x.resource);
+    if let Some(code) = &out.code {
+        crate::access::note_error(code.as_str());
+    }
     for_rendered_body(&mut headers, out.status);
     ClientAnswer {
         status: out.status,
@@ -133,6 +136,8 @@ pub struct Body {
     pub status: u16,
     pub body: Vec<u8>,
     pub failed_200: bool,
+    /// The error code of an error document.
+    pub code: Option<Code>,
 }
 
 /// Translate a complete backend body.
@@ -162,6 +167,7 @@ pub fn body(
             status,
             body: xml::render_error(to, &err, res, request_id).into_bytes(),
             failed_200,
+            code: Some(err.code),
         };
     }
     if status >= 300 {
@@ -173,6 +179,7 @@ pub fn body(
             status,
             body: xml::render_error(to, &err, resource, request_id).into_bytes(),
             failed_200: false,
+            code: Some(err.code),
         };
     }
     if op == Op::UploadPartCopy || op == Op::CopyObject {
@@ -185,6 +192,7 @@ pub fn body(
                 status,
                 body: xml::render_copy_result(to, op == Op::UploadPartCopy, &r).into_bytes(),
                 failed_200: false,
+                code: None,
             };
         }
     }
@@ -199,6 +207,7 @@ pub fn body(
             status: 500,
             body: xml::render_error(to, &err, resource, request_id).into_bytes(),
             failed_200: true,
+            code: Some(err.code),
         };
     }
     if op.xml_result() && !xml::whole_document(body) {
@@ -207,6 +216,7 @@ pub fn body(
             status: 500,
             body: xml::render_error(to, &err, resource, request_id).into_bytes(),
             failed_200: true,
+            code: Some(err.code),
         };
     }
     match xml::rewrite_namespace(body, to) {
@@ -214,11 +224,13 @@ pub fn body(
             status,
             body: b,
             failed_200: false,
+            code: None,
         },
         None => Body {
             status,
             body: body.to_vec(),
             failed_200: false,
+            code: None,
         },
     }
 }

@@ -7,6 +7,7 @@
 //! act (connect failure, reset before the status line, `503`); a body cut short by the backend is
 //! an error, never a shorter success.
 
+use crate::access;
 use crate::config::Backend;
 use crate::error::{ApiError, Code};
 use crate::metrics;
@@ -153,6 +154,9 @@ pub struct Exchange<'a> {
     peer: HttpPeer,
     pub status: u16,
     pub headers: Vec<(String, String)>,
+    /// When the request went out, and the header naming the backend's request id (access log).
+    sent: Instant,
+    request_id_header: &'static str,
 }
 
 fn peer_for(b: &Backend) -> Result<HttpPeer, Failure> {
@@ -261,6 +265,8 @@ impl Upstream {
             peer,
             status: 0,
             headers: Vec::new(),
+            sent: Instant::now(),
+            request_id_header: b.dialect.vocab().request_id,
         })
     }
 
@@ -392,6 +398,11 @@ impl Exchange<'_> {
             .ok_or_else(|| Failure::Unreachable("no response header".into()))?;
         self.status = resp.status.as_u16();
         self.headers = header_pairs(&resp.headers);
+        let id = resp
+            .headers
+            .get(self.request_id_header)
+            .and_then(|v| v.to_str().ok());
+        access::note_upstream(self.sent.elapsed(), id);
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use super::Timeouts;
 use crate::sign::Secret;
 use pingora::utils::tls::WrappedX509;
 use serde::Deserialize;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +81,18 @@ pub(super) struct ServerSection {
     pub(super) max_connections: Option<usize>,
     /// Key prefix of staged parts (parts below the backend's minimum), in the destination bucket.
     pub(super) staging_prefix: Option<String>,
+    /// One line per request: "text" (default), "json" or "off".
+    pub(super) access_log: Option<String>,
+    /// Whether access lines carry object keys (otherwise only their length).
+    pub(super) access_log_keys: Option<bool>,
+    /// How often the file (and the secret files it names) is checked for changes; "0s": SIGHUP only.
+    pub(super) config_poll: Option<DurationText>,
+    /// After SIGTERM: how long /readyz answers 503 before the listeners close. Fixed at start-up.
+    pub(super) shutdown_delay: Option<DurationText>,
+    /// After the listeners close: how long requests in flight may take to finish. Fixed at start-up.
+    pub(super) shutdown_grace: Option<DurationText>,
+    /// Unix socket the listening sockets are handed over through in an upgrade (SIGQUIT, --upgrade).
+    pub(super) upgrade_sock: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -88,6 +101,7 @@ pub(super) struct ClientEntry {
     pub(super) access_key: String,
     pub(super) secret_key: Option<String>,
     pub(super) secret_key_env: Option<String>,
+    pub(super) secret_key_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -101,8 +115,10 @@ pub(super) struct BackendEntry {
     pub(super) addressing: Option<String>,
     pub(super) access_key: Option<String>,
     pub(super) access_key_env: Option<String>,
+    pub(super) access_key_file: Option<String>,
     pub(super) secret_key: Option<String>,
     pub(super) secret_key_env: Option<String>,
+    pub(super) secret_key_file: Option<String>,
     pub(super) embedded: Option<String>,
     pub(super) ca_file: Option<String>,
     /// Overrides of the global [timeouts] for this backend.
@@ -169,20 +185,38 @@ pub(super) fn timeouts_of(
     Ok(t)
 }
 
+/// Where a secret comes from: written in the file, an environment variable, or a file of its own
+/// (a mounted Kubernetes Secret; re-read at every reload).
+pub(super) struct SecretSource<'a> {
+    pub(super) value: &'a Option<String>,
+    pub(super) env: &'a Option<String>,
+    pub(super) file: &'a Option<String>,
+}
+
+/// The secret, and the file it was read from (to watch for rotation).
 pub(super) fn secret_of(
-    v: &Option<String>,
-    env_name: &Option<String>,
+    s: SecretSource,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Secret, String> {
-    match (v, env_name) {
-        (Some(_), Some(_)) => Err("give the value or the _env variable, not both".into()),
-        (Some(v), None) if !v.is_empty() => Ok(Secret::new(v.clone())),
-        (Some(_), None) => Err("must not be empty".into()),
-        (None, Some(n)) => env(n)
+) -> Result<(Secret, Option<PathBuf>), String> {
+    match (s.value, s.env, s.file) {
+        (Some(v), None, None) if !v.is_empty() => Ok((Secret::new(v.clone()), None)),
+        (Some(_), None, None) => Err("must not be empty".into()),
+        (None, Some(n), None) => env(n)
             .filter(|v| !v.is_empty())
-            .map(Secret::new)
+            .map(|v| (Secret::new(v), None))
             .ok_or_else(|| format!("environment variable {n} is not set")),
-        (None, None) => Err("is required (or its _env form)".into()),
+        (None, None, Some(path)) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+            // Files written by `echo` or editors end in a newline that is not part of the key.
+            let v = text.trim_end_matches(['\n', '\r']);
+            if v.is_empty() {
+                return Err(format!("'{path}' is empty"));
+            }
+            Ok((Secret::new(v.to_string()), Some(PathBuf::from(path))))
+        }
+        (None, None, None) => Err("is required (or its _env or _file form)".into()),
+        _ => Err("give one of the value, its _env variable or its _file, not several".into()),
     }
 }
 
@@ -240,7 +274,12 @@ pub(super) fn locate(text: &str, table: Option<(&str, usize)>, field: &str) -> O
         }
         if in_table && !field.is_empty() {
             if let Some((k, _)) = l.split_once('=') {
-                if k.trim() == field || k.trim() == format!("{field}_env") {
+                let k = k.trim();
+                let k = k
+                    .strip_suffix("_env")
+                    .or_else(|| k.strip_suffix("_file"))
+                    .unwrap_or(k);
+                if k == field {
                     return Some(n + 1);
                 }
             }

@@ -175,6 +175,16 @@ pub struct Config {
     pub copy_keepalive_interval: Duration,
     /// Key prefix of staged parts (parts below the backend's minimum), in the destination bucket.
     pub staging_prefix: String,
+    pub access_log: crate::access::Format,
+    /// Access lines carry object keys (else only their length).
+    pub access_log_keys: bool,
+    /// Interval of checks for a changed file (`None`: SIGHUP only).
+    pub config_poll: Option<Duration>,
+    pub shutdown_delay: Duration,
+    pub shutdown_grace: Duration,
+    pub upgrade_sock: String,
+    /// Secret files read into this configuration: a change to one is a change of configuration.
+    pub watched: Vec<PathBuf>,
     pub suffixes: Vec<String>,
     pub clients: HashMap<String, Secret>,
     pub backends: Vec<Backend>,

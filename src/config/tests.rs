@@ -124,3 +124,68 @@ fn endpoints() {
     assert!(parse_endpoint("ftp://x").is_err());
     assert!(parse_endpoint("http://x/path").is_err());
 }
+
+#[test]
+fn secrets_come_from_files_which_are_watched() {
+    let dir = std::env::temp_dir().join(format!("dp-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (client, backend) = (dir.join("client"), dir.join("backend"));
+    std::fs::write(&client, "client-secret\n").unwrap();
+    std::fs::write(&backend, "backend-secret").unwrap();
+    let text = GOOD
+        .replace(
+            "secret_key = \"SK\"",
+            &format!("secret_key_file = {:?}", client.display().to_string()),
+        )
+        .replace(
+            "secret_key = \"GS\"",
+            &format!("secret_key_file = {:?}", backend.display().to_string()),
+        );
+    let c = parse(&text, &no_env).unwrap();
+    assert_eq!(c.clients["AK"].expose(), "client-secret");
+    assert_eq!(c.backends[0].secret.expose(), "backend-secret");
+    assert_eq!(c.watched, vec![client.clone(), backend.clone()]);
+
+    std::fs::write(&client, "").unwrap();
+    let e = parse(&text, &no_env).unwrap_err();
+    assert!(e[0].to_string().contains("is empty"), "{}", e[0]);
+    std::fs::remove_file(&client).unwrap();
+    let e = parse(&text, &no_env).unwrap_err();
+    assert!(e[0].to_string().contains("cannot read"), "{}", e[0]);
+    assert_eq!(e[0].line, Some(6), "{}", e[0]);
+    let both = text.replace("secret_key_file", "secret_key = \"x\"\nsecret_key_file");
+    assert!(parse(&both, &no_env).unwrap_err()[0]
+        .to_string()
+        .contains("not several"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn operations_settings_have_defaults_and_are_checked() {
+    let c = parse(GOOD, &no_env).unwrap();
+    assert_eq!(c.access_log, crate::access::Format::Text);
+    assert!(!c.access_log_keys);
+    assert_eq!(c.config_poll, Some(Duration::from_secs(1)));
+    assert_eq!(c.shutdown_delay, Duration::ZERO);
+    assert_eq!(c.shutdown_grace, Duration::from_secs(25));
+    let text = GOOD.replace(
+        "listen = [\"127.0.0.1:0\"]",
+        "listen = [\"127.0.0.1:0\"]\naccess_log = \"json\"\naccess_log_keys = true\nconfig_poll = \"0s\"\nshutdown_delay = \"3s\"\nshutdown_grace = \"1m\"",
+    );
+    let c = parse(&text, &no_env).unwrap();
+    assert_eq!(c.access_log, crate::access::Format::Json);
+    assert!(c.access_log_keys);
+    assert_eq!(c.config_poll, None);
+    assert_eq!(c.shutdown_delay, Duration::from_secs(3));
+    assert_eq!(c.shutdown_grace, Duration::from_secs(60));
+    let bad = GOOD.replace(
+        "listen = [\"127.0.0.1:0\"]",
+        "listen = [\"127.0.0.1:0\"]\naccess_log = \"xml\"\nshutdown_grace = \"0s\"",
+    );
+    let e = parse(&bad, &no_env).unwrap_err();
+    assert_eq!(e.len(), 2, "{e:?}");
+    assert!(e
+        .iter()
+        .any(|e| e.key == "server.access_log" && e.line == Some(4)));
+    assert!(e.iter().any(|e| e.key == "server.shutdown_grace"));
+}

@@ -119,6 +119,12 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         "client_keepalive",
         "client_keepalive",
     );
+    let shutdown_grace = duration(
+        &s.shutdown_grace,
+        Duration::from_secs(25),
+        "shutdown_grace",
+        "shutdown_grace",
+    );
     let client_header_timeout = duration(
         &s.client_header_timeout,
         Duration::from_secs(10),
@@ -131,21 +137,37 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         "copy_keepalive_interval",
         "copy_keepalive_interval",
     );
-    let copy_keepalive = match &s.copy_keepalive {
+    // Durations where "0s" means off.
+    let mut optional = |v: &Option<DurationText>, default: Option<Duration>, field: &str| match v {
         Some(d) => match d.parse() {
-            Ok(d) if d.is_zero() => None,
-            Ok(d) => Some(d),
+            Ok(d) => (!d.is_zero()).then_some(d),
             Err(m) => {
-                err(
-                    "server.copy_keepalive".into(),
-                    Some(("server", 0)),
-                    "copy_keepalive",
-                    m,
-                );
-                None
+                err(format!("server.{field}"), Some(("server", 0)), field, m);
+                default
             }
         },
-        None => Some(Duration::from_secs(1)),
+        None => default,
+    };
+    let copy_keepalive = optional(
+        &s.copy_keepalive,
+        Some(Duration::from_secs(1)),
+        "copy_keepalive",
+    );
+    let config_poll = optional(&s.config_poll, Some(Duration::from_secs(1)), "config_poll");
+    let shutdown_delay = optional(&s.shutdown_delay, None, "shutdown_delay").unwrap_or_default();
+    let access_log = match s.access_log.as_deref().unwrap_or("text") {
+        "text" => crate::access::Format::Text,
+        "json" => crate::access::Format::Json,
+        "off" => crate::access::Format::Off,
+        other => {
+            err(
+                "server.access_log".into(),
+                Some(("server", 0)),
+                "access_log",
+                format!("'{other}' is not \"text\", \"json\" or \"off\""),
+            );
+            crate::access::Format::Text
+        }
     };
     let max_connections = s.max_connections.unwrap_or(10_000);
     if max_connections == 0 {
@@ -176,6 +198,7 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         None => Timeouts::default(),
     };
 
+    let mut watched = Vec::new();
     let mut clients = HashMap::new();
     for (i, c) in file.clients.iter().enumerate() {
         let t = Some(("clients", i));
@@ -187,8 +210,14 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                 "must not be empty".into(),
             );
         }
-        match secret_of(&c.secret_key, &c.secret_key_env, env) {
-            Ok(sk) => {
+        let source = SecretSource {
+            value: &c.secret_key,
+            env: &c.secret_key_env,
+            file: &c.secret_key_file,
+        };
+        match secret_of(source, env) {
+            Ok((sk, file)) => {
+                watched.extend(file);
                 if clients.insert(c.access_key.clone(), sk).is_some() {
                     err(
                         format!("clients[{i}].access_key"),
@@ -289,26 +318,45 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                 }
             },
         };
-        let (access_key, secret) =
-            if embedded.is_some() && b.access_key.is_none() && b.access_key_env.is_none() {
-                (String::new(), Secret::new(""))
-            } else {
-                let ak = match secret_of(&b.access_key, &b.access_key_env, env) {
-                    Ok(s) => s.expose().to_string(),
-                    Err(m) => {
-                        err(key("access_key"), t, "access_key", m);
-                        String::new()
-                    }
-                };
-                let sk = match secret_of(&b.secret_key, &b.secret_key_env, env) {
-                    Ok(s) => s,
-                    Err(m) => {
-                        err(key("secret_key"), t, "secret_key", m);
-                        Secret::new("")
-                    }
-                };
-                (ak, sk)
+        let (access_key, secret) = if embedded.is_some()
+            && b.access_key.is_none()
+            && b.access_key_env.is_none()
+            && b.access_key_file.is_none()
+        {
+            (String::new(), Secret::new(""))
+        } else {
+            let source = SecretSource {
+                value: &b.access_key,
+                env: &b.access_key_env,
+                file: &b.access_key_file,
             };
+            let ak = match secret_of(source, env) {
+                Ok((s, file)) => {
+                    watched.extend(file);
+                    s.expose().to_string()
+                }
+                Err(m) => {
+                    err(key("access_key"), t, "access_key", m);
+                    String::new()
+                }
+            };
+            let source = SecretSource {
+                value: &b.secret_key,
+                env: &b.secret_key_env,
+                file: &b.secret_key_file,
+            };
+            let sk = match secret_of(source, env) {
+                Ok((s, file)) => {
+                    watched.extend(file);
+                    s
+                }
+                Err(m) => {
+                    err(key("secret_key"), t, "secret_key", m);
+                    Secret::new("")
+                }
+            };
+            (ak, sk)
+        };
         let region = b.region.clone().unwrap_or_else(|| "us-east-1".into());
         let ca = match &b.ca_file {
             Some(f) => match load_ca(f) {
@@ -403,6 +451,16 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         staging_prefix,
         client_header_timeout,
         max_connections,
+        access_log,
+        access_log_keys: s.access_log_keys.unwrap_or(false),
+        config_poll,
+        shutdown_delay,
+        shutdown_grace,
+        upgrade_sock: s
+            .upgrade_sock
+            .clone()
+            .unwrap_or_else(|| "/tmp/dialect-proxy-upgrade.sock".into()),
+        watched,
         suffixes: s.virtual_host_suffixes.clone(),
         clients,
         backends,

@@ -58,10 +58,7 @@ pub(crate) async fn answer(
     };
     if let Some(outcome) = early {
         return match outcome {
-            Ok(r) => {
-                metrics::request(client, r.status);
-                respond(session, r.status, r.headers, r.body, head).await
-            }
+            Ok(r) => respond(session, r.status, r.headers, r.body, head).await,
             Err(e) => respond_error(session, client, &e, resource, rid, head).await,
         };
     }
@@ -95,11 +92,11 @@ pub(crate) async fn answer(
         }
         Err(e) => {
             metrics::error(client, e.code.as_str());
+            crate::access::note_error(e.code.as_str());
             let doc = xml::render_error(client, &e, resource, rid).into_bytes();
             (e.status, doc, false)
         }
     };
-    metrics::request(client, status);
     let doc = Bytes::from(doc);
     let body = doc.slice(without_declaration(&doc)..);
     session.write_response_body(Some(body), false).await?;

@@ -74,7 +74,7 @@ pub async fn respond_error(
     head: bool,
 ) -> Result<()> {
     metrics::error(client, err.code.as_str());
-    metrics::request(client, err.status);
+    crate::access::note_error(err.code.as_str());
     if let Some(d) = &err.detail {
         let canonical = sign::redact(d);
         tracing::debug!(request_id, code = %err.code, %canonical, "request refused");

@@ -84,7 +84,6 @@ pub(super) async fn download(
                 body: Some(&buf),
             },
         );
-        metrics::request(f.client, out.status);
         return respond(session, out.status, out.headers, out.body, false).await;
     }
     let out = response::translate(
@@ -95,7 +94,6 @@ pub(super) async fn download(
             body: None,
         },
     );
-    metrics::request(f.client, status);
     let no_body = status == 304 || x.done();
     let mut headers = out.headers;
     if !no_body && !headers.iter().any(|(k, _)| k == "content-length") {
@@ -274,7 +272,6 @@ pub(super) async fn upload(
             body: Some(&body),
         },
     );
-    metrics::request(f.client, out.status);
     respond(session, out.status, out.headers, out.body, false).await
 }
 

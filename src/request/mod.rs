@@ -85,6 +85,8 @@ impl Inbound {
 #[derive(Debug)]
 pub struct Forward {
     pub client: Dialect,
+    /// The access key the request was verified with (`None` without verification).
+    pub access_key: Option<String>,
     pub op: Op,
     pub backend: usize,
     pub out: Outbound,
@@ -125,6 +127,8 @@ pub struct Rejection {
     pub client: Dialect,
     pub error: ApiError,
     pub resource: String,
+    /// Refused by signature verification (not by the request's shape or route).
+    pub verification: bool,
 }
 
 /// The dialect a request speaks, judged from its headers alone (for errors before or without auth).
@@ -151,6 +155,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         client,
         error,
         resource: resource.to_string(),
+        verification: false,
     };
 
     let host = inb.header("host").unwrap_or("");
@@ -181,7 +186,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         }
     }
 
-    let (client, payload) = if cfg.verify {
+    let (client, payload, access_key) = if cfg.verify {
         let wire = WireRequest {
             method: &inb.method,
             raw_path: &inb.raw_path,
@@ -193,11 +198,15 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
                 None
             },
         };
-        let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew)
-            .map_err(|e| reject(guessed, e, &resource))?;
-        (v.dialect, v.payload)
+        let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew).map_err(|e| {
+            Rejection {
+                verification: true,
+                ..reject(guessed, e, &resource)
+            }
+        })?;
+        (v.dialect, v.payload, Some(v.access_key))
     } else {
-        (guessed, Payload::Unsigned)
+        (guessed, Payload::Unsigned, None)
     };
     let rej = |e: ApiError| reject(client, e, &resource);
 
@@ -336,6 +345,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
 
     Ok(Plan::Forward(Box::new(Forward {
         client,
+        access_key,
         op,
         backend: routed.backend_index,
         out,

@@ -1,0 +1,312 @@
+//! The record of one request: filled where its facts become known, written once at its end as
+//! the access log line and the request metrics. What the backend exchanges add (time waiting for
+//! answers, the backend's request id, the error code sent) is noted through a task-local, so the
+//! code that talks to backends needs no extra parameters; outside a request it is a no-op.
+
+use crate::dialect::Dialect;
+use crate::metrics;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How access lines are written (`[server] access_log`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Format {
+    Off,
+    #[default]
+    Text,
+    Json,
+}
+
+/// What the exchanges of one request noted.
+#[derive(Default)]
+pub struct Facts(Mutex<Noted>);
+
+#[derive(Default)]
+struct Noted {
+    upstream: Duration,
+    backend_request_id: Option<String>,
+    code: Option<String>,
+}
+
+tokio::task_local! {
+    static FACTS: Arc<Facts>;
+}
+
+/// Run `fut` with `facts` as the current request's.
+pub async fn within<F: std::future::Future>(facts: Arc<Facts>, fut: F) -> F::Output {
+    FACTS.scope(facts, fut).await
+}
+
+fn note(f: impl FnOnce(&mut Noted)) {
+    let _ = FACTS.try_with(|facts| f(&mut facts.0.lock().unwrap_or_else(|e| e.into_inner())));
+}
+
+/// A backend answered its head after `waited`; `request_id` is its own id for the exchange.
+pub fn note_upstream(waited: Duration, request_id: Option<&str>) {
+    note(|n| {
+        n.upstream += waited;
+        if let Some(id) = request_id {
+            n.backend_request_id = Some(id.to_string());
+        }
+    });
+}
+
+/// The error code the client was sent (the last one wins: a kept-alive answer's failure).
+pub fn note_error(code: &str) {
+    note(|n| n.code = Some(code.to_string()));
+}
+
+/// One request as the access log and the metrics see it.
+pub struct Record {
+    pub started: Instant,
+    pub request_id: String,
+    pub client: Option<Dialect>,
+    pub access_key: Option<String>,
+    pub method: String,
+    pub op: &'static str,
+    /// The client-visible resource, `/bucket/key`.
+    pub resource: String,
+    pub backend: Option<String>,
+    /// Refused by signature verification (the code says why).
+    pub verification_failed: bool,
+    pub facts: Arc<Facts>,
+}
+
+impl Default for Record {
+    fn default() -> Self {
+        Record {
+            started: Instant::now(),
+            request_id: String::new(),
+            client: None,
+            access_key: None,
+            method: String::new(),
+            op: "-",
+            resource: String::new(),
+            backend: None,
+            verification_failed: false,
+            facts: Arc::default(),
+        }
+    }
+}
+
+/// How a request ended, from the client connection.
+pub struct Outcome<'a> {
+    /// The status sent (0: none, the connection was cut before an answer).
+    pub status: u16,
+    pub bytes_in: usize,
+    pub bytes_out: usize,
+    /// What went wrong below HTTP, if anything (an answer that had started was cut).
+    pub failure: Option<&'a str>,
+    pub remote: Option<String>,
+}
+
+/// Write the access line and count the request.
+pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
+    let total = r.started.elapsed();
+    let noted = std::mem::take(&mut *r.facts.0.lock().unwrap_or_else(|e| e.into_inner()));
+    let dialect = r.client.map(Dialect::name).unwrap_or("-");
+    let backend = r.backend.as_deref().unwrap_or("-");
+    metrics::request_done(metrics::Done {
+        dialect,
+        op: r.op,
+        backend,
+        status: o.status,
+        seconds: total.as_secs_f64(),
+        upstream_seconds: (!noted.upstream.is_zero()).then_some(noted.upstream.as_secs_f64()),
+        bytes_in: o.bytes_in as u64,
+        bytes_out: o.bytes_out as u64,
+    });
+    if r.verification_failed {
+        metrics::verification_failed(dialect, noted.code.as_deref().unwrap_or("-"));
+    }
+    if format == Format::Off {
+        return;
+    }
+    let (bucket, key) = split_resource(&r.resource);
+    let line = Line {
+        time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        request_id: &r.request_id,
+        remote: o.remote.as_deref().unwrap_or("-"),
+        client: dialect,
+        access_key: r.access_key.as_deref().unwrap_or("-"),
+        method: &r.method,
+        op: r.op,
+        bucket: if bucket.is_empty() { "-" } else { bucket },
+        key: keys.then_some(key),
+        key_len: key.len(),
+        backend,
+        status: o.status,
+        code: noted.code.as_deref().unwrap_or("-"),
+        failure: o.failure,
+        total_ms: ms(total),
+        upstream_ms: ms(noted.upstream),
+        bytes_in: o.bytes_in,
+        bytes_out: o.bytes_out,
+        backend_request_id: noted.backend_request_id.as_deref().unwrap_or("-"),
+    };
+    let mut text = match format {
+        Format::Json => serde_json::to_string(&line).unwrap_or_default(),
+        _ => line.text(),
+    };
+    text.push('\n');
+    // One write per line, so that lines from concurrent requests never interleave.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+/// `/bucket/key` -> (bucket, key); either may be empty.
+fn split_resource(resource: &str) -> (&str, &str) {
+    let r = resource.strip_prefix('/').unwrap_or(resource);
+    r.split_once('/').unwrap_or((r, ""))
+}
+
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    time: String,
+    request_id: &'a str,
+    remote: &'a str,
+    client: &'a str,
+    access_key: &'a str,
+    method: &'a str,
+    op: &'a str,
+    bucket: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<&'a str>,
+    key_len: usize,
+    backend: &'a str,
+    status: u16,
+    code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    failure: Option<&'a str>,
+    total_ms: f64,
+    upstream_ms: f64,
+    bytes_in: usize,
+    bytes_out: usize,
+    backend_request_id: &'a str,
+}
+
+impl Line<'_> {
+    /// logfmt: `name=value`, values quoted and escaped when they hold anything but plain characters.
+    fn text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::with_capacity(320);
+        let mut put = |name: &str, value: &str| {
+            let plain = !value.is_empty()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'=' && b != b'\\');
+            if !s.is_empty() {
+                s.push(' ');
+            }
+            if plain {
+                let _ = write!(s, "{name}={value}");
+            } else {
+                let _ = write!(s, "{name}={value:?}");
+            }
+        };
+        put("time", &self.time);
+        put("request_id", self.request_id);
+        put("remote", self.remote);
+        put("client", self.client);
+        put("access_key", self.access_key);
+        put("method", self.method);
+        put("op", self.op);
+        put("bucket", self.bucket);
+        if let Some(k) = self.key {
+            put("key", k);
+        }
+        put("key_len", &self.key_len.to_string());
+        put("backend", self.backend);
+        put("status", &self.status.to_string());
+        put("code", self.code);
+        if let Some(c) = self.failure {
+            put("failure", c);
+        }
+        put("total_ms", &self.total_ms.to_string());
+        put("upstream_ms", &self.upstream_ms.to_string());
+        put("bytes_in", &self.bytes_in.to_string());
+        put("bytes_out", &self.bytes_out.to_string());
+        put("backend_request_id", self.backend_request_id);
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line<'a>(key: Option<&'a str>, bucket: &'a str) -> Line<'a> {
+        Line {
+            time: "2026-11-27T10:00:00.000Z".into(),
+            request_id: "R1",
+            remote: "127.0.0.1:4000",
+            client: "obs",
+            access_key: "AK1",
+            method: "PUT",
+            op: "UploadPartCopy",
+            bucket,
+            key,
+            key_len: 9,
+            backend: "garage",
+            status: 200,
+            code: "-",
+            failure: None,
+            total_ms: 1.5,
+            upstream_ms: 1.25,
+            bytes_in: 0,
+            bytes_out: 310,
+            backend_request_id: "B7",
+        }
+    }
+
+    #[test]
+    fn text_lines_are_logfmt_and_quote_what_is_not_plain() {
+        let t = line(None, "b").text();
+        assert!(
+            t.starts_with("time=2026-11-27T10:00:00.000Z request_id=R1 "),
+            "{t}"
+        );
+        assert!(t.contains(" op=UploadPartCopy bucket=b key_len=9 backend=garage status=200 code=- total_ms=1.5 upstream_ms=1.25 bytes_in=0 bytes_out=310 backend_request_id=B7"), "{t}");
+        assert!(!t.contains(" key="), "{t}");
+        let t = line(Some("a b\"c\n"), "x=y").text();
+        assert!(t.contains(r#"bucket="x=y""#), "{t}");
+        assert!(t.contains(r#"key="a b\"c\n""#), "{t}");
+        assert!(!t.contains('\n'), "{t}");
+    }
+
+    #[test]
+    fn json_lines_carry_the_key_only_when_asked() {
+        let j = serde_json::to_value(line(None, "b")).unwrap();
+        assert_eq!(j["key_len"], 9);
+        assert!(j.get("key").is_none());
+        let j = serde_json::to_value(line(Some("k"), "b")).unwrap();
+        assert_eq!(j["key"], "k");
+    }
+
+    #[test]
+    fn resources_split_into_bucket_and_key() {
+        assert_eq!(split_resource("/b/k/x"), ("b", "k/x"));
+        assert_eq!(split_resource("/b"), ("b", ""));
+        assert_eq!(split_resource("/"), ("", ""));
+    }
+
+    #[tokio::test]
+    async fn notes_reach_the_request_they_were_made_in() {
+        let facts = Arc::new(Facts::default());
+        within(facts.clone(), async {
+            note_upstream(Duration::from_millis(3), Some("B1"));
+            note_upstream(Duration::from_millis(2), None);
+            note_error("NoSuchKey");
+        })
+        .await;
+        note_error("outside"); // no request: nothing happens
+        let n = facts.0.lock().unwrap();
+        assert_eq!(n.upstream, Duration::from_millis(5));
+        assert_eq!(n.backend_request_id.as_deref(), Some("B1"));
+        assert_eq!(n.code.as_deref(), Some("NoSuchKey"));
+    }
+}
