@@ -66,7 +66,13 @@ impl ProxyHttp for Gateway {
         let cfg = self.config.load_full();
         session.set_read_timeout(Some(cfg.client_timeout));
         session.set_write_timeout(Some(cfg.client_timeout));
-        session.set_keepalive(Some(cfg.client_keepalive.as_secs().max(1)));
+        if crate::metrics::is_draining() {
+            // The answer says `Connection: close`, so that the client does not send another
+            // request on a connection about to close.
+            session.set_keepalive(None);
+        } else {
+            session.set_keepalive(Some(cfg.client_keepalive.as_secs().max(1)));
+        }
         let rec = &mut ctx.record;
         rec.request_id = new_request_id();
         let inb = inbound(session.req_header());

@@ -193,27 +193,39 @@ pub(super) struct SecretSource<'a> {
     pub(super) file: &'a Option<String>,
 }
 
-/// The secret, and the file it was read from (to watch for rotation).
+impl<'a> SecretSource<'a> {
+    pub(super) fn new(
+        value: &'a Option<String>,
+        env: &'a Option<String>,
+        file: &'a Option<String>,
+    ) -> Self {
+        SecretSource { value, env, file }
+    }
+}
+
+/// The secret; a file it was read from joins `watched` (checked for rotation).
 pub(super) fn secret_of(
     s: SecretSource,
     env: &dyn Fn(&str) -> Option<String>,
-) -> Result<(Secret, Option<PathBuf>), String> {
+    read: &dyn Fn(&str) -> std::io::Result<String>,
+    watched: &mut Vec<PathBuf>,
+) -> Result<Secret, String> {
     match (s.value, s.env, s.file) {
-        (Some(v), None, None) if !v.is_empty() => Ok((Secret::new(v.clone()), None)),
+        (Some(v), None, None) if !v.is_empty() => Ok(Secret::new(v.clone())),
         (Some(_), None, None) => Err("must not be empty".into()),
         (None, Some(n), None) => env(n)
             .filter(|v| !v.is_empty())
-            .map(|v| (Secret::new(v), None))
+            .map(Secret::new)
             .ok_or_else(|| format!("environment variable {n} is not set")),
         (None, None, Some(path)) => {
-            let text =
-                std::fs::read_to_string(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
+            let text = read(path).map_err(|e| format!("cannot read '{path}': {e}"))?;
             // Files written by `echo` or editors end in a newline that is not part of the key.
             let v = text.trim_end_matches(['\n', '\r']);
             if v.is_empty() {
                 return Err(format!("'{path}' is empty"));
             }
-            Ok((Secret::new(v.to_string()), Some(PathBuf::from(path))))
+            watched.push(PathBuf::from(path));
+            Ok(Secret::new(v.to_string()))
         }
         (None, None, None) => Err("is required (or its _env or _file form)".into()),
         _ => Err("give one of the value, its _env variable or its _file, not several".into()),

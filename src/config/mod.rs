@@ -14,7 +14,7 @@ use std::time::Duration;
 mod file;
 mod validate;
 
-pub use validate::parse;
+pub use validate::{parse, parse_with};
 
 /// Deadlines and retries for one backend.
 #[derive(Clone, Debug, PartialEq, Eq)]

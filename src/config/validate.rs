@@ -5,6 +5,15 @@ use super::*;
 
 /// Parse and validate a configuration file's text. `env` looks up environment variables.
 pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, Vec<ConfigError>> {
+    parse_with(text, env, &|p| std::fs::read_to_string(p))
+}
+
+/// `parse`, with secret files read through `read` (`check --skip-secrets` reads none).
+pub fn parse_with(
+    text: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+    read: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Config, Vec<ConfigError>> {
     let file: FileConfig = toml::from_str(text).map_err(|e| {
         let line = e
             .span()
@@ -210,14 +219,9 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
                 "must not be empty".into(),
             );
         }
-        let source = SecretSource {
-            value: &c.secret_key,
-            env: &c.secret_key_env,
-            file: &c.secret_key_file,
-        };
-        match secret_of(source, env) {
-            Ok((sk, file)) => {
-                watched.extend(file);
+        let source = SecretSource::new(&c.secret_key, &c.secret_key_env, &c.secret_key_file);
+        match secret_of(source, env, read, &mut watched) {
+            Ok(sk) => {
                 if clients.insert(c.access_key.clone(), sk).is_some() {
                     err(
                         format!("clients[{i}].access_key"),
@@ -325,37 +329,17 @@ pub fn parse(text: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Config,
         {
             (String::new(), Secret::new(""))
         } else {
-            let source = SecretSource {
-                value: &b.access_key,
-                env: &b.access_key_env,
-                file: &b.access_key_file,
-            };
-            let ak = match secret_of(source, env) {
-                Ok((s, file)) => {
-                    watched.extend(file);
-                    s.expose().to_string()
-                }
-                Err(m) => {
-                    err(key("access_key"), t, "access_key", m);
-                    String::new()
-                }
-            };
-            let source = SecretSource {
-                value: &b.secret_key,
-                env: &b.secret_key_env,
-                file: &b.secret_key_file,
-            };
-            let sk = match secret_of(source, env) {
-                Ok((s, file)) => {
-                    watched.extend(file);
-                    s
-                }
-                Err(m) => {
-                    err(key("secret_key"), t, "secret_key", m);
-                    Secret::new("")
-                }
-            };
-            (ak, sk)
+            let ak = SecretSource::new(&b.access_key, &b.access_key_env, &b.access_key_file);
+            let ak = secret_of(ak, env, read, &mut watched).unwrap_or_else(|m| {
+                err(key("access_key"), t, "access_key", m);
+                Secret::new("")
+            });
+            let sk = SecretSource::new(&b.secret_key, &b.secret_key_env, &b.secret_key_file);
+            let sk = secret_of(sk, env, read, &mut watched).unwrap_or_else(|m| {
+                err(key("secret_key"), t, "secret_key", m);
+                Secret::new("")
+            });
+            (ak.expose().to_string(), sk)
         };
         let region = b.region.clone().unwrap_or_else(|| "us-east-1".into());
         let ca = match &b.ca_file {

@@ -52,6 +52,7 @@ pub(crate) async fn answer(
         }
     };
     let early = tokio::select! {
+        biased;
         r = &mut work => Some(r),
         _ = delay => None,
         _ = client_gone(session) => return Err(hung_up()),
@@ -77,6 +78,7 @@ pub(crate) async fn answer(
     metrics::keepalive_started();
     let outcome = loop {
         tokio::select! {
+            biased;
             r = &mut work => break r,
             _ = tokio::time::sleep(keep.interval) => {}
             _ = client_gone(session) => return Err(hung_up()),

@@ -88,7 +88,8 @@ pub async fn respond_error(
 }
 
 /// Resolves when the client hangs up (or sends bytes it should not) while it waits for an answer.
-/// Only for requests whose body has been read.
+/// Only for requests whose body has been read. Raced in a `biased` select after the work, so that
+/// an outcome that is ready wins: a client holding a whole answer may already send its next request.
 pub(crate) async fn client_gone(session: &mut Session) {
     if session
         .as_downstream_mut()

@@ -38,6 +38,7 @@ pub(super) async fn download(
     }
     f.out.headers.retain(|(k, _)| k != "content-length");
     let opened = tokio::select! {
+        biased;
         x = up.open(backend, &mut f.out, Some(EMPTY_SHA256)) => x,
         _ = client_gone(session) => return Err(hung_up()),
     };
@@ -67,6 +68,7 @@ pub(super) async fn download(
             Ok::<_, Failure>(())
         };
         let read = tokio::select! {
+            biased;
             r = read => r,
             _ = client_gone(session) => return Err(hung_up()),
         };
@@ -133,6 +135,7 @@ pub(super) async fn download(
         if next.is_none() {
             // The write finished first: the read goes on, raced with a hang-up.
             next = Some(tokio::select! {
+                biased;
                 r = &mut read => r,
                 _ = client_gone(session) => return Err(hung_up()),
             });
@@ -155,6 +158,7 @@ async fn read_or_hang_up(
     rid: &str,
 ) -> Result<Option<Bytes>> {
     tokio::select! {
+        biased;
         r = x.read() => r.map_err(|e| cut(backend, rid, &e)),
         _ = client_gone(session) => Err(hung_up()),
     }
@@ -246,6 +250,7 @@ pub(super) async fn upload(
     // Once the whole body is read, a client that hangs up releases the backend at once.
     let answered = if session.is_body_done() {
         tokio::select! {
+            biased;
             a = answer => a,
             _ = client_gone(session) => return Err(hung_up()),
         }
