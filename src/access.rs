@@ -128,16 +128,16 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
         time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         request_id: &r.request_id,
         remote: o.remote.as_deref().unwrap_or("-"),
-        client: dialect,
+        dialect,
         access_key: r.access_key.as_deref().unwrap_or("-"),
         method: &r.method,
-        op: r.op,
+        operation: r.op,
         bucket: if bucket.is_empty() { "-" } else { bucket },
         key: keys.then_some(key),
         key_len: key.len(),
         backend,
         status: o.status,
-        code: noted.code.as_deref().unwrap_or("-"),
+        error_code: noted.code.as_deref().unwrap_or("-"),
         failure: o.failure,
         total_ms: ms(total),
         upstream_ms: ms(noted.upstream),
@@ -169,17 +169,17 @@ struct Line<'a> {
     time: String,
     request_id: &'a str,
     remote: &'a str,
-    client: &'a str,
+    dialect: &'a str,
     access_key: &'a str,
     method: &'a str,
-    op: &'a str,
+    operation: &'a str,
     bucket: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     key: Option<&'a str>,
     key_len: usize,
     backend: &'a str,
     status: u16,
-    code: &'a str,
+    error_code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure: Option<&'a str>,
     total_ms: f64,
@@ -211,10 +211,10 @@ impl Line<'_> {
         put("time", &self.time);
         put("request_id", self.request_id);
         put("remote", self.remote);
-        put("client", self.client);
+        put("dialect", self.dialect);
         put("access_key", self.access_key);
         put("method", self.method);
-        put("op", self.op);
+        put("operation", self.operation);
         put("bucket", self.bucket);
         if let Some(k) = self.key {
             put("key", k);
@@ -222,7 +222,7 @@ impl Line<'_> {
         put("key_len", &self.key_len.to_string());
         put("backend", self.backend);
         put("status", &self.status.to_string());
-        put("code", self.code);
+        put("error_code", self.error_code);
         if let Some(c) = self.failure {
             put("failure", c);
         }
@@ -244,16 +244,16 @@ mod tests {
             time: "2026-11-27T10:00:00.000Z".into(),
             request_id: "R1",
             remote: "127.0.0.1:4000",
-            client: "obs",
+            dialect: "obs",
             access_key: "AK1",
             method: "PUT",
-            op: "UploadPartCopy",
+            operation: "UploadPartCopy",
             bucket,
             key,
             key_len: 9,
             backend: "garage",
             status: 200,
-            code: "-",
+            error_code: "-",
             failure: None,
             total_ms: 1.5,
             upstream_ms: 1.25,
@@ -270,7 +270,7 @@ mod tests {
             t.starts_with("time=2026-11-27T10:00:00.000Z request_id=R1 "),
             "{t}"
         );
-        assert!(t.contains(" op=UploadPartCopy bucket=b key_len=9 backend=garage status=200 code=- total_ms=1.5 upstream_ms=1.25 bytes_in=0 bytes_out=310 backend_request_id=B7"), "{t}");
+        assert!(t.contains(" operation=UploadPartCopy bucket=b key_len=9 backend=garage status=200 error_code=- total_ms=1.5 upstream_ms=1.25 bytes_in=0 bytes_out=310 backend_request_id=B7"), "{t}");
         assert!(!t.contains(" key="), "{t}");
         let t = line(Some("a b\"c\n"), "x=y").text();
         assert!(t.contains(r#"bucket="x=y""#), "{t}");

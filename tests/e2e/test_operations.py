@@ -115,7 +115,7 @@ class Ops:
                     j = json.loads(line)
                 except ValueError:
                     continue
-                if "request_id" in j and "status" in j and "op" in j:
+                if "request_id" in j and "status" in j and "operation" in j:
                     out.append(j)
             elif line.startswith("time=") and " request_id=" in line:
                 out.append(dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line)))
@@ -156,19 +156,19 @@ def test_access_log_lines_carry_who_what_where_and_how_long_but_no_secrets(ops):
     wait_until(lambda: len(ops.access_lines()) >= 6, "access lines")
     lines = {a["request_id"]: a for a in ops.access_lines()}
     p = lines[put_id]
-    assert (p["client"], p["access_key"], p["method"], p["op"], p["bucket"], p["backend"], p["status"]) == \
+    assert (p["dialect"], p["access_key"], p["method"], p["operation"], p["bucket"], p["backend"], p["status"]) == \
         ("s3", AK, "PUT", "PutObject", BUCKET, "garage", 200)
     assert p["key_len"] == len(key) and "key" not in p
-    assert p["bytes_in"] >= 3000 and p["code"] == "-"  # the wire body: aws-chunked framing included
+    assert p["bytes_in"] >= 3000 and p["error_code"] == "-"  # the wire body: aws-chunked framing included
     assert p["total_ms"] >= p["upstream_ms"] > 0
     assert "backend_request_id" in p  # Garage sends none: "-"
     assert p["remote"].startswith("127.0.0.1:")
     g = lines[get_id]
-    assert (g["op"], g["status"], g["bytes_out"]) == ("GetObject", 200, 3000)
-    assert lines[copy_id]["op"] == "CopyObject" and lines[copy_id]["status"] == 200
+    assert (g["operation"], g["status"], g["bytes_out"]) == ("GetObject", 200, 3000)
+    assert lines[copy_id]["operation"] == "CopyObject" and lines[copy_id]["status"] == 200
     m = lines[missing_id]
-    assert (m["status"], m["code"]) == (404, "NoSuchKey")
-    refused = [a for a in lines.values() if a["code"] == "SignatureDoesNotMatch"]
+    assert (m["status"], m["error_code"]) == (404, "NoSuchKey")
+    refused = [a for a in lines.values() if a["error_code"] == "SignatureDoesNotMatch"]
     assert refused and refused[0]["status"] == 403 and refused[0]["backend"] == "-"
     log = ops.log()
     assert key not in log
@@ -191,7 +191,7 @@ def test_access_log_names_the_backends_request_id(bed):
                 return dict(re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', l))
     wait_until(line, "access line")
     a = line()
-    assert (a["backend"], a["op"], a["status"]) == ("obs", "PutObject", "200")
+    assert (a["backend"], a["operation"], a["status"]) == ("obs", "PutObject", "200")
     assert re.fullmatch(r"[0-9A-F]{16}", a["backend_request_id"]) and a["backend_request_id"] != rid
 
 
@@ -207,7 +207,7 @@ def test_access_log_text_keys_and_off(bed, tmp_path):
             if lines:
                 wait_until(lambda: any(a.get("request_id") == rid for a in o.access_lines()), "text line")
                 line = next(a for a in o.access_lines() if a.get("request_id") == rid)
-                assert line["key"] == '"ops/text key"' and line["op"] == "PutObject" and line["status"] == "200"
+                assert line["key"] == '"ops/text key"' and line["operation"] == "PutObject" and line["status"] == "200"
                 assert keyed
             else:
                 wait_until(lambda: metric(o.metrics_url, "dialect_proxy_requests_total") >= 2, "counted")
