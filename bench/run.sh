@@ -1,14 +1,37 @@
 #!/usr/bin/env bash
-# Large transfers through the proxy against references in the same run.
+# Benchmarks against references in the same run.
 #   bench/run.sh [MiB]        one UploadPart through the proxy versus straight to Garage
 #   bench/run.sh copy [MiB]   Upload Part - Copy across two Garage servers versus a client's GET + UploadPart
+#   bench/run.sh requests     per-request cost versus nginx proxy_pass and a do-nothing pingora proxy
+#                             (requests/s, latency at half load, instructions per request; installs
+#                             nginx, wrk and valgrind from Debian when missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup-test-env.sh | grep '^CACHE=')"
-cargo build --release
 script=bench/part_1gib.py
-if [ "${1:-}" = copy ]; then
-  script=bench/copy_across_1gib.py
-  shift
-fi
+case "${1:-}" in
+  copy)
+    script=bench/copy_across_1gib.py
+    shift
+    ;;
+  requests)
+    script=bench/requests.py
+    shift
+    missing=()
+    for tool in nginx:nginx wrk:wrk valgrind:valgrind; do
+      command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool##*:}")
+    done
+    if [ "${#missing[@]}" -gt 0 ]; then
+      echo "bench: installing ${missing[*]}" >&2
+      export DEBIAN_FRONTEND=noninteractive
+      # The benchmark starts its own nginx; the package must not start one on port 80.
+      policy=/usr/sbin/policy-rc.d
+      [ -e "$policy" ] || { printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; trap 'rm -f "$policy"' EXIT; }
+      apt-get update -qq >/dev/null
+      apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    cargo build --release --examples
+    ;;
+esac
+cargo build --release
 DIALECT_PROXY_CACHE="$CACHE" "$CACHE/venv/bin/python" "$script" "$@"

@@ -33,9 +33,12 @@ tokio::task_local! {
     static FACTS: Arc<Facts>;
 }
 
-/// Run `fut` with `facts` as the current request's.
-pub async fn within<F: std::future::Future>(facts: Arc<Facts>, fut: F) -> F::Output {
-    FACTS.scope(facts, fut).await
+/// `fut` with `facts` as the current request's.
+pub fn within<F: std::future::Future>(
+    facts: Arc<Facts>,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
+    FACTS.scope(facts, fut)
 }
 
 fn note(f: impl FnOnce(&mut Noted)) {

@@ -102,17 +102,7 @@ impl Backend {
 
     /// SigV4 kSigning for `scope`, derived once per day and region.
     pub fn signing_key(&self, scope: &str) -> [u8; 32] {
-        let mut c = self.key_cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((s, k)) = c.as_ref() {
-            if s == scope {
-                if let Ok(k) = <[u8; 32]>::try_from(k.as_slice()) {
-                    return k;
-                }
-            }
-        }
-        let k = crate::sign::sigv4::signing_key(self.secret.expose(), scope);
-        *c = Some((scope.to_string(), k.to_vec()));
-        k
+        self.secret.sigv4_key(scope)
     }
 
     /// COS SignKey for `key_time`, derived once per window.

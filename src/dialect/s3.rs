@@ -191,7 +191,7 @@ pub(super) fn verify_v4<'k>(
         &payload_hash,
     );
     let sts = sigv4::string_to_sign(&amz_date, &auth.scope, &cr);
-    let skey = sigv4::signing_key(key.expose(), &auth.scope);
+    let skey = key.sigv4_key(&auth.scope);
     if !sign::same_signature(&sigv4::signature(&skey, &sts), &auth.signature) {
         return Err(ApiError::signature_mismatch().with_detail(cr));
     }

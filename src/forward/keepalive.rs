@@ -13,6 +13,7 @@ use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::proxy::Session;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
@@ -42,9 +43,9 @@ pub(crate) async fn answer(
     resource: &str,
     rid: &str,
     head: bool,
-    work: impl Future<Output = Result<Reply, ApiError>>,
+    // Pinned by the caller where it is made: moving a large future into this one would copy it.
+    mut work: Pin<&mut impl Future<Output = Result<Reply, ApiError>>>,
 ) -> Result<()> {
-    tokio::pin!(work);
     let delay = async {
         match keep.delay {
             Some(d) => tokio::time::sleep(d).await,

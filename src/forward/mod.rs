@@ -123,13 +123,17 @@ pub async fn forward(
         interval: cfg.copy_keepalive_interval,
         error_document: f.raises_200_error,
     };
+    // The rarer paths are boxed: a future is as large as its largest path, and every request's
+    // future is moved (copied) a few times.
     if let Some(st) = &f.staging {
         match f.op {
             Op::Complete => {
-                return staged::complete(up, session, backend, f, request_id, keep).await
+                return Box::pin(staged::complete(up, session, backend, f, request_id, keep)).await
             }
-            Op::ListParts => return staged::list_parts(up, session, backend, f, request_id).await,
-            Op::Abort => return staged::abort(up, session, backend, f, request_id).await,
+            Op::ListParts => {
+                return Box::pin(staged::list_parts(up, session, backend, f, request_id)).await
+            }
+            Op::Abort => return Box::pin(staged::abort(up, session, backend, f, request_id)).await,
             _ => {
                 // (the body is unread: no watch for a hang-up here; the exchange has deadlines)
                 if let Err(e) = staged::upload_exists(up, backend, st, request_id).await {
@@ -141,7 +145,8 @@ pub async fn forward(
     }
     if let Some(cross) = &f.cross {
         let source = &cfg.backends[cross.source_backend];
-        return stream::copy_across(up, session, source, backend, f, request_id, keep).await;
+        let copy = stream::copy_across(up, session, source, backend, f, request_id, keep);
+        return Box::pin(copy).await;
     }
     match f.op {
         Op::PutObject | Op::UploadPart => stream::upload(up, session, backend, f, request_id).await,
@@ -198,7 +203,7 @@ async fn small(
         body
     };
     let (client, op, resource) = (f.client, f.op, f.resource.clone());
-    let work = async {
+    let work = std::pin::pin!(async {
         if op == Op::Complete {
             check_part_sizes(up, backend, &f, &body).await?;
         }
@@ -234,7 +239,7 @@ async fn small(
             headers: out.headers,
             body: out.body,
         })
-    };
+    });
     keepalive::answer(session, keep, client, &resource, rid, head, work).await
 }
 

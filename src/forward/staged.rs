@@ -34,7 +34,7 @@ pub(super) async fn complete(
     let Some(st) = f.staging.clone() else {
         return Err(Error::explain(ErrorType::InternalError, "not staged"));
     };
-    let work = async {
+    let work = std::pin::pin!(async {
         let staged = list_staged(up, backend, &st, rid).await?;
         if staged.is_empty() {
             // Nothing staged (an SSE-C upload): the client's parts are the upload's own.
@@ -79,7 +79,7 @@ pub(super) async fn complete(
             remove_staged(up, backend, &st, &staged, rid).await;
         }
         Ok(reply)
-    };
+    });
     keepalive::answer(session, keep, f.client, &f.resource, rid, false, work).await
 }
 
@@ -97,7 +97,7 @@ pub(super) async fn list_parts(
     let Some(st) = f.staging.clone() else {
         return Err(Error::explain(ErrorType::InternalError, "not staged"));
     };
-    let work = async {
+    let work = std::pin::pin!(async {
         let mut out = st.upload_request(backend, "GET");
         out.query.push(("max-parts".into(), Some("1".into())));
         let a = up
@@ -125,7 +125,7 @@ pub(super) async fn list_parts(
             headers,
             body: Some(staging::render_list_parts(f.client, &st, &staged)),
         })
-    };
+    });
     let off = KeepAlive {
         delay: None,
         ..Default::default()
@@ -149,7 +149,7 @@ pub(super) async fn abort(
     };
     f.out.headers.retain(|(k, _)| k != "content-length");
     let mut out = std::mem::take(&mut f.out);
-    let work = async {
+    let work = std::pin::pin!(async {
         let a = up
             .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
             .await
@@ -159,7 +159,7 @@ pub(super) async fn abort(
             remove_staged(up, backend, &st, &staged, rid).await;
         }
         Ok(translated(&f, backend, rid, &a))
-    };
+    });
     let off = KeepAlive {
         delay: None,
         ..Default::default()

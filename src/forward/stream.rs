@@ -303,7 +303,7 @@ pub(super) async fn copy_across(
         ));
     };
     let (client, op, resource) = (f.client, f.op, f.resource.clone());
-    let work = async {
+    let work = std::pin::pin!(async {
         let started = std::time::Instant::now();
         let copied = copy_work(up, source, dest, &cross, op, &mut f.out, rid).await;
         let seconds = started.elapsed().as_secs_f64();
@@ -374,7 +374,7 @@ pub(super) async fn copy_across(
                 xml::render_copy_result(client, op == Op::UploadPartCopy, &result).into_bytes(),
             ),
         })
-    };
+    });
     keepalive::answer(session, keep, client, &resource, rid, false, work).await
 }
 

@@ -9,18 +9,50 @@ use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::fmt;
 
-/// A secret key. `Debug` never shows it, so it cannot leak through a log line.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+/// A secret key. `Debug` never shows it, so it cannot leak through a log line. It keeps the last
+/// SigV4 signing key derived from it: a key serves a whole day and region, and deriving one costs
+/// four HMACs.
+pub struct Secret {
+    value: String,
+    derived: std::sync::Mutex<Option<(String, [u8; 32])>>,
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret {
+            value: s.into(),
+            derived: std::sync::Mutex::new(None),
+        }
     }
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+    /// The SigV4 signing key for `scope` (`date/region/service/aws4_request`), derived once.
+    pub fn sigv4_key(&self, scope: &str) -> [u8; 32] {
+        let mut d = self.derived.lock().unwrap_or_else(|e| e.into_inner());
+        match d.as_ref() {
+            Some((s, k)) if s == scope => *k,
+            _ => {
+                let k = sigv4::signing_key(&self.value, scope);
+                *d = Some((scope.to_string(), k));
+                k
+            }
+        }
     }
 }
+
+impl Clone for Secret {
+    fn clone(&self) -> Self {
+        Secret::new(self.value.clone())
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+impl Eq for Secret {}
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
