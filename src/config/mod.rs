@@ -135,6 +135,9 @@ impl crate::dialect::wire::Credentials for Backend {
     fn sigv4_key(&self, scope: &str) -> [u8; 32] {
         self.signing_key(scope)
     }
+    fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
+        self.secret.sigv4_signature(scope, string_to_sign)
+    }
     fn cos_key(&self, key_time: &str) -> String {
         self.cos_sign_key(key_time)
     }

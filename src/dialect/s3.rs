@@ -191,8 +191,7 @@ pub(super) fn verify_v4<'k>(
         &payload_hash,
     );
     let sts = sigv4::string_to_sign(&amz_date, &auth.scope, &cr);
-    let skey = key.sigv4_key(&auth.scope);
-    if !sign::same_signature(&sigv4::signature(&skey, &sts), &auth.signature) {
+    if !sign::same_signature(&key.sigv4_signature(&auth.scope, &sts), &auth.signature) {
         return Err(ApiError::signature_mismatch().with_detail(cr));
     }
     let payload = match payload_hash.as_str() {
@@ -206,7 +205,7 @@ pub(super) fn verify_v4<'k>(
                 .header("x-amz-decoded-content-length")
                 .and_then(|v| v.trim().parse().ok()),
             seed: auth.signature.clone(),
-            key: skey,
+            key: key.sigv4_key(&auth.scope),
             scope: auth.scope.clone(),
             amz_date,
         },
@@ -268,12 +267,11 @@ pub fn sign(
         payload,
     );
     let sts = sigv4::string_to_sign(&amz_date, &scope, &cr);
-    let key = c.sigv4_key(&scope);
     let auth = sigv4::authorization(
         c.access_key(),
         &scope,
         &signed,
-        &sigv4::signature(&key, &sts),
+        &c.sigv4_signature(&scope, &sts),
     );
     vec![
         ("x-amz-date".into(), amz_date.clone()),

@@ -54,6 +54,10 @@ pub trait Credentials {
     fn virtual_hosted(&self) -> bool;
     /// SigV4 kSigning for `scope`.
     fn sigv4_key(&self, scope: &str) -> [u8; 32];
+    /// The hex SigV4 signature of `string_to_sign` under `scope`.
+    fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
+        crate::sign::sigv4::signature(&self.sigv4_key(scope), string_to_sign)
+    }
     /// COS SignKey for `key_time`.
     fn cos_key(&self, key_time: &str) -> String;
 }

@@ -14,7 +14,14 @@ use std::fmt;
 /// four HMACs.
 pub struct Secret {
     value: String,
-    derived: std::sync::Mutex<Option<(String, [u8; 32])>>,
+    derived: std::sync::Mutex<Option<Derived>>,
+}
+
+/// A SigV4 signing key, the scope it was derived for, and a MAC already keyed with it.
+struct Derived {
+    scope: String,
+    key: [u8; 32],
+    mac: Hmac<sha2::Sha256>,
 }
 
 impl Secret {
@@ -29,15 +36,37 @@ impl Secret {
     }
     /// The SigV4 signing key for `scope` (`date/region/service/aws4_request`), derived once.
     pub fn sigv4_key(&self, scope: &str) -> [u8; 32] {
+        self.with_sigv4(scope, |k, _| *k)
+    }
+
+    /// The hex SigV4 signature of `string_to_sign` under `scope`'s key, from a MAC keyed once
+    /// (its inner and outer pads are hashed with the key, not per signature).
+    pub fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
+        self.with_sigv4(scope, |_, mac| {
+            let mut m = mac.clone();
+            m.update(string_to_sign.as_bytes());
+            hex::encode(m.finalize().into_bytes())
+        })
+    }
+
+    fn with_sigv4<T>(&self, scope: &str, f: impl FnOnce(&[u8; 32], &Hmac<sha2::Sha256>) -> T) -> T {
         let mut d = self.derived.lock().unwrap_or_else(|e| e.into_inner());
-        match d.as_ref() {
-            Some((s, k)) if s == scope => *k,
+        let current = match d.take() {
+            Some(x) if x.scope == scope => x,
             _ => {
-                let k = sigv4::signing_key(&self.value, scope);
-                *d = Some((scope.to_string(), k));
-                k
+                let key = sigv4::signing_key(&self.value, scope);
+                let mac = Hmac::<sha2::Sha256>::new_from_slice(&key)
+                    .expect("hmac accepts any key length");
+                Derived {
+                    scope: scope.to_string(),
+                    key,
+                    mac,
+                }
             }
-        }
+        };
+        let out = f(&current.key, &current.mac);
+        *d = Some(current);
+        out
     }
 }
 
@@ -72,8 +101,12 @@ pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
     m.finalize().into_bytes().into()
 }
 
+/// Hex SHA-256; the empty body's (most requests') is a constant.
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
+    if data.is_empty() {
+        return sigv4::EMPTY_SHA256.to_string();
+    }
     hex::encode(sha2::Sha256::digest(data))
 }
 

@@ -193,11 +193,12 @@ pub fn parse_copy_part(
     suffixes: &[String],
     encoded_values: bool,
 ) -> Result<CopyPart, ApiError> {
+    let prefix = dialect.vocab().prefix;
     let get = |f: Field| -> Option<String> {
-        let name = dialect.copy_header(f);
+        let suffix = copy_suffix(f);
         let v = headers
             .iter()
-            .find(|(k, _)| *k == name)
+            .find(|(k, _)| k.strip_prefix(prefix) == Some(suffix))
             .map(|(_, v)| v.as_str())?;
         Some(if encoded_values && f != Field::Source {
             crate::sign::percent_decode(v)
@@ -315,15 +316,19 @@ pub fn copy_part_headers(
     out
 }
 
+/// The name of `f`'s header after the dialect's prefix.
+fn copy_suffix(f: Field) -> &'static str {
+    super::COPY_FIELDS
+        .iter()
+        .find(|(x, _)| *x == f)
+        .map(|(_, s)| *s)
+        .unwrap_or("")
+}
+
 impl Dialect {
     /// The header that carries `f` in this dialect.
     pub fn copy_header(self, f: Field) -> String {
-        let suffix = super::COPY_FIELDS
-            .iter()
-            .find(|(x, _)| *x == f)
-            .map(|(_, s)| *s)
-            .unwrap_or("");
-        format!("{}{}", self.vocab().prefix, suffix)
+        format!("{}{}", self.vocab().prefix, copy_suffix(f))
     }
 
     /// Whether this dialect's service takes these copy conditions as they are: OBS and COS accept
