@@ -75,7 +75,7 @@ impl Watch {
         }
     }
 
-    fn read(&mut self, loud: bool) -> Option<String> {
+    fn read(&self, loud: bool) -> Option<String> {
         match std::fs::read_to_string(&self.path) {
             Ok(t) => Some(t),
             Err(e) => {

@@ -29,15 +29,17 @@ static ANSWERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+/// Seconds: from a small answer to a slow copy.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 120.0,
+];
+
 static DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
     register_histogram_vec!(
         "dialect_proxy_request_duration_seconds",
         "Time from a request's head to the end of its answer, by client dialect and operation",
         &["dialect", "operation"],
-        vec![
-            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            120.0
-        ]
+        LATENCY_BUCKETS.to_vec()
     )
     .expect("metric registers once")
 });
@@ -46,10 +48,7 @@ static UPSTREAM_DURATION: LazyLock<HistogramVec> = LazyLock::new(|| {
         "dialect_proxy_upstream_duration_seconds",
         "Time a request waited for its backend's answers to begin, by backend",
         &["backend"],
-        vec![
-            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            120.0
-        ]
+        LATENCY_BUCKETS.to_vec()
     )
     .expect("metric registers once")
 });

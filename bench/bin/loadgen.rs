@@ -64,6 +64,9 @@ fn main() {
             std::thread::spawn(move || {
                 let stream = TcpStream::connect(&addr).expect("connect");
                 stream.set_nodelay(true).ok();
+                // A server that stalls counts as an error rather than hanging the run.
+                stream.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                stream.set_write_timeout(Some(Duration::from_secs(10))).ok();
                 let mut w = stream.try_clone().expect("clone");
                 let mut r = BufReader::new(stream);
                 let mut mine = Vec::new();

@@ -100,11 +100,6 @@ impl Backend {
         }
     }
 
-    /// SigV4 kSigning for `scope`, derived once per day and region.
-    pub fn signing_key(&self, scope: &str) -> [u8; 32] {
-        self.secret.sigv4_key(scope)
-    }
-
     /// COS SignKey for `key_time`, derived once per window.
     pub fn cos_sign_key(&self, key_time: &str) -> String {
         let mut c = self.key_cache.lock().unwrap_or_else(|e| e.into_inner());
@@ -133,7 +128,7 @@ impl crate::dialect::wire::Credentials for Backend {
         self.addressing == Addressing::Virtual
     }
     fn sigv4_key(&self, scope: &str) -> [u8; 32] {
-        self.signing_key(scope)
+        self.secret.sigv4_key(scope)
     }
     fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
         self.secret.sigv4_signature(scope, string_to_sign)
