@@ -20,10 +20,32 @@ pub fn parse_amz_date(s: &str) -> Option<i64> {
 }
 
 /// `YYYYMMDDTHHMMSSZ`, as SigV4 writes it.
+/// (Written digit by digit: it is on every signed request's path.)
 pub fn format_amz_date(t: i64) -> String {
-    let fmt = time::macros::format_description!("[year][month][day]T[hour][minute][second]Z");
-    time::OffsetDateTime::from_unix_timestamp(t)
-        .ok()
-        .and_then(|d| d.format(&fmt).ok())
-        .unwrap_or_default()
+    let Ok(d) = time::OffsetDateTime::from_unix_timestamp(t) else {
+        return String::new();
+    };
+    let year = d.year();
+    if !(0..=9999).contains(&year) {
+        return String::new();
+    }
+    let fields = [
+        (year as u32 / 100, 2),
+        (year as u32 % 100, 2),
+        (u8::from(d.month()).into(), 2),
+        (d.day().into(), 2),
+        (d.hour().into(), 2),
+        (d.minute().into(), 2),
+        (d.second().into(), 2),
+    ];
+    let mut s = String::with_capacity(16);
+    for (i, (v, _)) in fields.iter().enumerate() {
+        if i == 4 {
+            s.push('T');
+        }
+        s.push(char::from(b'0' + (v / 10) as u8));
+        s.push(char::from(b'0' + (v % 10) as u8));
+    }
+    s.push('Z');
+    s
 }

@@ -115,10 +115,10 @@ impl ProxyHttp for Gateway {
                         .write_continue_response()
                         .await?;
                 }
-                // Boxed: this state stays small, so pingora's per-request moves of it are cheap.
+                // Boxed inside: this state stays small, so pingora's per-request moves of it are cheap.
                 let work =
                     forward::forward(&self.upstream, session, &cfg, *f, &rec.request_id, ctx.head);
-                access::within(rec.facts.clone(), Box::pin(work)).await?;
+                access::within(rec.facts.clone(), work).await?;
             }
         }
         Ok(true)

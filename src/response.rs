@@ -237,20 +237,22 @@ pub fn body(
 
 /// The spelling clouds use on the wire: some SDKs read headers from a case-sensitive dict
 /// (cos-python-sdk looks up `ETag`). Vendor headers stay lower-case, as the clouds send them.
-pub fn wire_case(lower: &str) -> String {
-    if lower.starts_with("x-") {
-        return lower.to_string();
+pub fn wire_case(lower: String) -> Vec<u8> {
+    let mut name = lower.into_bytes();
+    if name.starts_with(b"x-") {
+        return name;
     }
-    if lower == "etag" {
-        return "ETag".to_string();
+    if name == b"etag" {
+        return b"ETag".to_vec();
     }
-    let mut out = String::with_capacity(lower.len());
     let mut upper = true;
-    for c in lower.chars() {
-        out.push(if upper { c.to_ascii_uppercase() } else { c });
-        upper = c == '-';
+    for c in name.iter_mut() {
+        if upper {
+            c.make_ascii_uppercase();
+        }
+        upper = *c == b'-';
     }
-    out
+    name
 }
 
 pub fn code_for_status(status: u16) -> Code {
@@ -377,8 +379,9 @@ mod tests {
 
     #[test]
     fn wire_case_spells_headers_like_the_clouds() {
-        assert_eq!(wire_case("etag"), "ETag");
-        assert_eq!(wire_case("content-length"), "Content-Length");
-        assert_eq!(wire_case("x-cos-request-id"), "x-cos-request-id");
+        let case = |s: &str| String::from_utf8(wire_case(s.to_string())).unwrap();
+        assert_eq!(case("etag"), "ETag");
+        assert_eq!(case("content-length"), "Content-Length");
+        assert_eq!(case("x-cos-request-id"), "x-cos-request-id");
     }
 }

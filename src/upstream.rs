@@ -13,10 +13,12 @@ use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::outbound::Outbound;
 use bytes::Bytes;
-use pingora::connectors::http::Connector;
+// HTTP/1.1 to backends (peers offer no h2): the h1 connector and session directly, whose futures
+// are smaller than the version-generic ones.
+use pingora::connectors::http::v1::Connector;
 use pingora::http::RequestHeader;
 use pingora::prelude::{HttpPeer, Result as PResult};
-use pingora::protocols::http::client::HttpSession;
+use pingora::protocols::http::v1::client::HttpSession;
 use pingora::{Error, ErrorType};
 use std::time::{Duration, Instant};
 
@@ -151,7 +153,7 @@ pub async fn relay(
 pub struct Exchange<'a> {
     up: &'a Upstream,
     session: HttpSession,
-    peer: HttpPeer,
+    peer: &'a HttpPeer,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     /// When the request went out, and the header naming the backend's request id (access log).
@@ -159,10 +161,15 @@ pub struct Exchange<'a> {
     request_id_header: &'static str,
 }
 
-fn peer_for(b: &Backend) -> Result<HttpPeer, Failure> {
+/// The backend's peer (connection options and pool key), built once per configuration.
+fn peer_for(b: &Backend) -> Result<&HttpPeer, Failure> {
     let addr = b
         .addr
         .ok_or_else(|| Failure::Unreachable("backend address is not resolved".into()))?;
+    Ok(b.peer.get_or_init(|| new_peer(b, addr)))
+}
+
+fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
     let mut peer = HttpPeer::new(addr, b.tls, b.sni.clone());
     let t = &b.timeouts;
     peer.options.connection_timeout = Some(t.connect);
@@ -171,11 +178,13 @@ fn peer_for(b: &Backend) -> Result<HttpPeer, Failure> {
     peer.options.write_timeout = Some(t.idle);
     peer.options.idle_timeout = Some(Duration::from_secs(60));
     peer.options.ca = b.ca.clone();
-    Ok(peer)
+    peer
 }
 
+/// The request head for the wire. Names are sent as given (lower-case; pingora titles the
+/// standard ones): no case map is kept, so each header is one name and one value, parsed once.
 fn request_header(out: &Outbound) -> PResult<RequestHeader> {
-    let mut h = RequestHeader::build(
+    let mut h = RequestHeader::build_no_case(
         out.method.as_str(),
         out.uri().as_bytes(),
         Some(out.headers.len()),
@@ -232,26 +241,26 @@ fn backoff(b: &Backend, n: u32) -> Duration {
 }
 
 impl Upstream {
-    async fn connect(&self, b: &Backend) -> Result<(HttpSession, HttpPeer), Failure> {
+    async fn connect<'b>(&self, b: &'b Backend) -> Result<(HttpSession, &'b HttpPeer), Failure> {
         let peer = peer_for(b)?;
         // Boxed: the connector's future (TLS states included) is large, and every future that
         // contains it would otherwise be copied whole each time it moves.
-        let (mut session, _reused) = Box::pin(self.connector.get_http_session(&peer))
+        let (mut session, _reused) = Box::pin(self.connector.get_http_session(peer))
             .await
             .map_err(|e| Failure::from_pingora(&e, "connect"))?;
-        session.set_read_timeout(Some(b.timeouts.idle));
-        session.set_write_timeout(Some(b.timeouts.idle));
+        session.read_timeout = Some(b.timeouts.idle);
+        session.write_timeout = Some(b.timeouts.idle);
         Ok((session, peer))
     }
 
     /// Sign `out` for `b` and send its header; the body follows through `Exchange::write`.
     /// `payload`: the hex SHA-256 of the body when known (`None`: unsigned / streamed).
-    pub async fn start(
-        &self,
-        b: &Backend,
+    pub async fn start<'a>(
+        &'a self,
+        b: &'a Backend,
         out: &mut Outbound,
         payload: Option<&str>,
-    ) -> Result<Exchange<'_>, Failure> {
+    ) -> Result<Exchange<'a>, Failure> {
         let (mut session, peer) = self.connect(b).await?;
         out.sign(b, payload, now());
         let header = request_header(out).map_err(|e| Failure::Broken(e.to_string()))?;
@@ -338,12 +347,12 @@ impl Upstream {
 
     /// A bodiless request whose answer streams (a download): retried like `exchange` until the
     /// status line arrives; the body is then read through the returned `Exchange`.
-    pub async fn open(
-        &self,
-        b: &Backend,
+    pub async fn open<'a>(
+        &'a self,
+        b: &'a Backend,
         out: &mut Outbound,
         payload: Option<&str>,
-    ) -> Result<Exchange<'_>, Failure> {
+    ) -> Result<Exchange<'a>, Failure> {
         let deadline = Instant::now() + b.timeouts.total;
         let mut n = 0u32;
         let result = loop {
@@ -367,19 +376,20 @@ impl Upstream {
     }
 }
 
-impl Exchange<'_> {
+impl<'a> Exchange<'a> {
     /// Send a piece of the request body (the idle deadline bounds each write).
     pub async fn write(&mut self, data: Bytes) -> Result<(), Failure> {
         self.session
-            .write_request_body(data, false)
+            .write_body(&data)
             .await
+            .map(drop)
             .map_err(|e| Failure::from_pingora(&e, "write"))
     }
 
     /// End the request body and read the answer's status and headers.
     pub async fn finish(&mut self) -> Result<(), Failure> {
         self.session
-            .finish_request_body()
+            .finish_body()
             .await
             .map_err(|e| Failure::from_pingora(&e, "write"))?;
         self.read_header().await
@@ -389,12 +399,12 @@ impl Exchange<'_> {
     /// a body early and say why).
     pub async fn read_header(&mut self) -> Result<(), Failure> {
         self.session
-            .read_response_header()
+            .read_response()
             .await
             .map_err(|e| Failure::from_pingora(&e, "status"))?;
         let resp = self
             .session
-            .response_header()
+            .resp_header()
             .ok_or_else(|| Failure::Unreachable("no response header".into()))?;
         self.status = resp.status.as_u16();
         self.headers = header_pairs(&resp.headers);
@@ -408,14 +418,14 @@ impl Exchange<'_> {
 
     /// Whether the answer has no (more) body.
     pub fn done(&mut self) -> bool {
-        self.session.response_done()
+        self.session.is_body_done()
     }
 
     /// The next piece of the answer's body; `None` at its proper end. A connection that ends
     /// short of the stated length or the last chunk is an error.
     pub async fn read(&mut self) -> Result<Option<Bytes>, Failure> {
         self.session
-            .read_response_body()
+            .read_body_bytes()
             .await
             .map_err(|e| Failure::from_pingora(&e, "read"))
     }
@@ -435,14 +445,20 @@ impl Exchange<'_> {
 
     /// Return the connection to the pool (only after the answer was read to its end; otherwise
     /// dropping the exchange closes it).
-    pub async fn release(mut self) {
-        if self.session.response_done() {
-            self.up
-                .connector
-                .release_http_session(self.session, &self.peer, None)
-                .await;
-        } else {
-            self.session.shutdown().await;
+    /// (Not an `async fn`: its future holds the session alone, not the whole exchange twice.)
+    pub fn release(self) -> impl std::future::Future<Output = ()> + Send + 'a {
+        let Exchange {
+            up,
+            mut session,
+            peer,
+            ..
+        } = self;
+        async move {
+            if session.is_body_done() {
+                up.connector.release_http_session(session, peer, None).await;
+            } else {
+                session.shutdown().await;
+            }
         }
     }
 }

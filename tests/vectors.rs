@@ -382,7 +382,7 @@ fn outbound_signers_reproduce_sdk_signatures() {
                         .iter()
                         .filter(|(k, _)| k == h)
                         .map(|(_, x)| x.as_str())
-                        .collect()
+                        .collect::<Vec<_>>()
                 },
                 payload,
             );

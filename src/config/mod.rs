@@ -75,6 +75,8 @@ pub struct Backend {
     pub min_part_size: u64,
     /// Derived signing keys, reused while their scope/window is current.
     key_cache: Mutex<Option<(String, Vec<u8>)>>,
+    /// The connection pool's key for this backend, built once its address is known.
+    pub(crate) peer: std::sync::OnceLock<pingora::prelude::HttpPeer>,
 }
 
 impl Backend {
@@ -97,6 +99,7 @@ impl Backend {
             timeouts: Timeouts::default(),
             min_part_size: dialect.min_part_size(),
             key_cache: Mutex::new(None),
+            peer: Default::default(),
         }
     }
 

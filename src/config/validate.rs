@@ -376,6 +376,7 @@ pub fn parse_with(
             timeouts,
             min_part_size: b.min_part_size.unwrap_or(dialect.min_part_size()),
             key_cache: Mutex::new(None),
+            peer: Default::default(),
         });
     }
 

@@ -249,20 +249,26 @@ pub fn sign(
         .collect();
     signed.sort_unstable();
     signed.dedup();
-    let scope = format!("{}/{}/s3/aws4_request", &amz_date[..8], c.region());
+    let region = c.region();
+    let mut scope = String::with_capacity(24 + region.len());
+    scope.push_str(&amz_date[..8]);
+    scope.push('/');
+    scope.push_str(region);
+    scope.push_str("/s3/aws4_request");
     let cr = sigv4::canonical_request(
         &out.method,
         &out.path,
         &sigv4::canonical_query(&out.query),
         &signed,
-        |h| match added.iter().find(|(a, _)| *a == h) {
-            Some((_, v)) => vec![*v],
-            None => out
+        // A header set by an earlier signing of this request (a retry) is replaced, not repeated.
+        |h| {
+            let own = added.iter().filter(move |(a, _)| *a == h).map(|(_, v)| *v);
+            let theirs = out
                 .headers
                 .iter()
-                .filter(|(k, _)| k == h)
-                .map(|(_, v)| v.as_str())
-                .collect(),
+                .filter(move |(k, _)| k == h && !replaced(k))
+                .map(|(_, v)| v.as_str());
+            own.chain(theirs)
         },
         payload,
     );
@@ -274,7 +280,7 @@ pub fn sign(
         &c.sigv4_signature(&scope, &sts),
     );
     vec![
-        ("x-amz-date".into(), amz_date.clone()),
+        ("x-amz-date".into(), amz_date),
         ("x-amz-content-sha256".into(), payload.to_string()),
         ("authorization".into(), auth),
     ]

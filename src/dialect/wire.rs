@@ -18,18 +18,17 @@ pub struct Outbound {
 impl Outbound {
     /// Path and query for the request line.
     pub fn uri(&self) -> String {
-        if self.query.is_empty() {
-            return self.path.clone();
+        let mut s = String::with_capacity(self.path.len() + 64);
+        s.push_str(&self.path);
+        for (i, (k, v)) in self.query.iter().enumerate() {
+            s.push(if i == 0 { '?' } else { '&' });
+            s.push_str(&sign::uri_encode_cow(k));
+            if let Some(v) = v {
+                s.push('=');
+                s.push_str(&sign::uri_encode_cow(v));
+            }
         }
-        let q: Vec<String> = self
-            .query
-            .iter()
-            .map(|(k, v)| match v {
-                Some(v) => format!("{}={}", sign::uri_encode(k), sign::uri_encode(v)),
-                None => sign::uri_encode(k),
-            })
-            .collect();
-        format!("{}?{}", self.path, q.join("&"))
+        s
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {

@@ -71,7 +71,7 @@ pub(crate) async fn answer(
     ];
     response::finish(client, &mut headers, rid);
     session
-        .write_response_header(Box::new(response_header(200, &headers)?), false)
+        .write_response_header(Box::new(response_header(200, headers)?), false)
         .await?;
     session
         .write_response_body(Some(Bytes::from_static(DECLARATION)), false)

@@ -31,11 +31,18 @@ use pingora::proxy::Session;
 /// Largest request body buffered for a small operation (a 10000-part Complete fits).
 const MAX_SMALL_REQUEST: usize = 2 << 20;
 
-pub(crate) fn response_header(status: u16, headers: &[(String, String)]) -> Result<ResponseHeader> {
+/// The answer's head, taking the header pairs over (their strings become the header bytes).
+pub(crate) fn response_header(
+    status: u16,
+    headers: Vec<(String, String)>,
+) -> Result<ResponseHeader> {
     let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
     for (k, v) in headers {
         // A value that is not a valid header value is dropped rather than failing the answer.
-        let _ = h.append_header(response::wire_case(k), v.as_str());
+        let Ok(value) = http::HeaderValue::from_maybe_shared(Bytes::from(v)) else {
+            continue;
+        };
+        let _ = h.append_header(Bytes::from(response::wire_case(k)), value);
     }
     Ok(h)
 }
@@ -54,7 +61,7 @@ pub async fn respond(
     }
     let end = head || body.is_empty();
     session
-        .write_response_header(Box::new(response_header(status, &headers)?), end)
+        .write_response_header(Box::new(response_header(status, headers)?), end)
         .await?;
     if !end {
         session
@@ -106,15 +113,19 @@ pub(crate) fn hung_up() -> Box<Error> {
     Error::explain(ErrorType::ConnectionClosed, "the client hung up").into_down()
 }
 
-/// One planned request, end to end.
-pub async fn forward(
-    up: &Upstream,
-    session: &mut Session,
-    cfg: &Config,
+/// The future of one forwarded request.
+pub type Work<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
+
+/// One planned request, end to end. Each path's future is boxed on its own: a future is as
+/// large as its largest path, and one holding them all would be copied whole when it moves.
+pub fn forward<'a>(
+    up: &'a Upstream,
+    session: &'a mut Session,
+    cfg: &'a Config,
     f: Forward,
-    request_id: &str,
+    request_id: &'a str,
     head: bool,
-) -> Result<()> {
+) -> Work<'a> {
     let backend = &cfg.backends[f.backend];
     let keep = KeepAlive {
         delay: cfg
@@ -123,35 +134,59 @@ pub async fn forward(
         interval: cfg.copy_keepalive_interval,
         error_document: f.raises_200_error,
     };
-    // The rarer paths are boxed: a future is as large as its largest path, and every request's
-    // future is moved (copied) a few times.
+    if f.staging.is_some() {
+        return match f.op {
+            Op::Complete => Box::pin(staged::complete(up, session, backend, f, request_id, keep)),
+            Op::ListParts => Box::pin(staged::list_parts(up, session, backend, f, request_id)),
+            Op::Abort => Box::pin(staged::abort(up, session, backend, f, request_id)),
+            _ => Box::pin(staged_part(up, session, cfg, f, request_id, head, keep)),
+        };
+    }
+    dispatch(up, session, cfg, f, request_id, head, keep)
+}
+
+/// A part of a staged upload: its upload must exist before the part is taken.
+async fn staged_part(
+    up: &Upstream,
+    session: &mut Session,
+    cfg: &Config,
+    f: Forward,
+    request_id: &str,
+    head: bool,
+    keep: KeepAlive,
+) -> Result<()> {
+    let backend = &cfg.backends[f.backend];
     if let Some(st) = &f.staging {
-        match f.op {
-            Op::Complete => {
-                return Box::pin(staged::complete(up, session, backend, f, request_id, keep)).await
-            }
-            Op::ListParts => {
-                return Box::pin(staged::list_parts(up, session, backend, f, request_id)).await
-            }
-            Op::Abort => return Box::pin(staged::abort(up, session, backend, f, request_id)).await,
-            _ => {
-                // (the body is unread: no watch for a hang-up here; the exchange has deadlines)
-                if let Err(e) = staged::upload_exists(up, backend, st, request_id).await {
-                    return respond_error(session, f.client, &e, &f.resource, request_id, false)
-                        .await;
-                }
-            }
+        // (the body is unread: no watch for a hang-up here; the exchange has deadlines)
+        if let Err(e) = staged::upload_exists(up, backend, st, request_id).await {
+            return respond_error(session, f.client, &e, &f.resource, request_id, false).await;
         }
     }
+    dispatch(up, session, cfg, f, request_id, head, keep).await
+}
+
+fn dispatch<'a>(
+    up: &'a Upstream,
+    session: &'a mut Session,
+    cfg: &'a Config,
+    f: Forward,
+    request_id: &'a str,
+    head: bool,
+    keep: KeepAlive,
+) -> Work<'a> {
+    let backend = &cfg.backends[f.backend];
     if let Some(cross) = &f.cross {
         let source = &cfg.backends[cross.source_backend];
-        let copy = stream::copy_across(up, session, source, backend, f, request_id, keep);
-        return Box::pin(copy).await;
+        return Box::pin(stream::copy_across(
+            up, session, source, backend, f, request_id, keep,
+        ));
     }
     match f.op {
-        Op::PutObject | Op::UploadPart => stream::upload(up, session, backend, f, request_id).await,
-        Op::GetObject if !head => stream::download(up, session, backend, f, request_id).await,
-        _ => small(up, session, backend, f, request_id, head, keep).await,
+        Op::PutObject | Op::UploadPart => {
+            Box::pin(stream::upload(up, session, backend, f, request_id))
+        }
+        Op::GetObject if !head => Box::pin(stream::download(up, session, backend, f, request_id)),
+        _ => Box::pin(small(up, session, backend, f, request_id, head, keep)),
     }
 }
 

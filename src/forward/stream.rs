@@ -103,7 +103,7 @@ pub(super) async fn download(
         headers.push(("transfer-encoding".into(), "chunked".into()));
     }
     session
-        .write_response_header(Box::new(response_header(status, &headers)?), no_body)
+        .write_response_header(Box::new(response_header(status, headers)?), no_body)
         .await?;
     if no_body {
         x.release().await;

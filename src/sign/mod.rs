@@ -45,7 +45,9 @@ impl Secret {
         self.with_sigv4(scope, |_, mac| {
             let mut m = mac.clone();
             m.update(string_to_sign.as_bytes());
-            hex::encode(m.finalize().into_bytes())
+            let mut s = String::with_capacity(64);
+            push_hex(&mut s, &m.finalize().into_bytes());
+            s
         })
     }
 
@@ -107,7 +109,19 @@ pub fn sha256_hex(data: &[u8]) -> String {
     if data.is_empty() {
         return sigv4::EMPTY_SHA256.to_string();
     }
-    hex::encode(sha2::Sha256::digest(data))
+    let mut s = String::with_capacity(64);
+    push_hex(&mut s, &sha2::Sha256::digest(data));
+    s
+}
+
+/// Append `bytes` as lower-case hex.
+pub fn push_hex(s: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    s.reserve(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
 }
 
 /// Constant-time comparison of two signatures.
@@ -127,6 +141,11 @@ const UNRESERVED_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
 /// Encode a query name/value or header value the SigV4/COS way.
 pub fn uri_encode(s: &str) -> String {
     utf8_percent_encode(s, UNRESERVED).to_string()
+}
+
+/// `uri_encode`, borrowing `s` when nothing needs encoding.
+pub fn uri_encode_cow(s: &str) -> std::borrow::Cow<'_, str> {
+    utf8_percent_encode(s, UNRESERVED).into()
 }
 
 /// Encode an object key for a request path: like `uri_encode` but '/' stays.

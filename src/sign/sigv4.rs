@@ -1,35 +1,58 @@
 //! AWS Signature V4 for S3, including the aws-chunked chunk and trailer signatures.
 
-use super::{hmac_sha256, sha256_hex, uri_encode};
+use super::{hmac_sha256, push_hex, sha256_hex, uri_encode_cow};
+use std::borrow::Cow;
 
 pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Canonical query from decoded pairs: names and values RFC 3986-encoded, sorted.
 pub fn canonical_query(decoded: &[(String, Option<String>)]) -> String {
-    let mut enc: Vec<(String, String)> = decoded
+    let mut enc: Vec<(Cow<str>, Cow<str>)> = decoded
         .iter()
-        .map(|(k, v)| (uri_encode(k), uri_encode(v.as_deref().unwrap_or(""))))
+        .map(|(k, v)| {
+            (
+                uri_encode_cow(k),
+                uri_encode_cow(v.as_deref().unwrap_or("")),
+            )
+        })
         .collect();
-    enc.sort();
-    enc.iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("&")
+    enc.sort_unstable();
+    let mut s = String::with_capacity(enc.iter().map(|(k, v)| k.len() + v.len() + 2).sum());
+    for (i, (k, v)) in enc.iter().enumerate() {
+        if i > 0 {
+            s.push('&');
+        }
+        s.push_str(k);
+        s.push('=');
+        s.push_str(v);
+    }
+    s
 }
 
 /// Header value as SigV4 canonicalises it: trimmed, inner whitespace runs collapsed.
 pub fn canonical_header_value(v: &str) -> String {
-    v.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut s = String::with_capacity(v.len());
+    push_canonical_value(&mut s, v);
+    s
 }
 
-/// `signed` lists lower-case header names in the order to sign; `lookup` returns all values of a name.
-pub fn canonical_request<'a>(
+fn push_canonical_value(s: &mut String, v: &str) {
+    for (i, w) in v.split_whitespace().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(w);
+    }
+}
+
+/// `signed` lists lower-case header names in the order to sign; `lookup` yields all values of a name.
+pub fn canonical_request<'a, 's, I: IntoIterator<Item = &'a str>>(
     method: &str,
     raw_path: &str,
     canonical_query: &str,
-    signed: &[&str],
-    lookup: impl Fn(&str) -> Vec<&'a str>,
+    signed: &[&'s str],
+    lookup: impl Fn(&'s str) -> I,
     payload_hash: &str,
 ) -> String {
     let mut s = String::with_capacity(512);
@@ -42,25 +65,41 @@ pub fn canonical_request<'a>(
     for h in signed {
         s.push_str(h);
         s.push(':');
-        let vals: Vec<String> = lookup(h)
-            .iter()
-            .map(|v| canonical_header_value(v))
-            .collect();
-        s.push_str(&vals.join(","));
+        for (i, v) in lookup(h).into_iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            push_canonical_value(&mut s, v);
+        }
         s.push('\n');
     }
     s.push('\n');
-    s.push_str(&signed.join(";"));
+    push_joined(&mut s, signed, ';');
     s.push('\n');
     s.push_str(payload_hash);
     s
 }
 
+fn push_joined(s: &mut String, parts: &[&str], sep: char) {
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            s.push(sep);
+        }
+        s.push_str(p);
+    }
+}
+
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    format!(
-        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
-        sha256_hex(canonical_request.as_bytes())
-    )
+    use sha2::Digest;
+    let mut s = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
+    s.push_str(ALGORITHM);
+    s.push('\n');
+    s.push_str(amz_date);
+    s.push('\n');
+    s.push_str(scope);
+    s.push('\n');
+    push_hex(&mut s, &sha2::Sha256::digest(canonical_request.as_bytes()));
+    s
 }
 
 /// kSigning for a scope `yyyymmdd/region/service/aws4_request`.
@@ -75,7 +114,9 @@ pub fn signing_key(secret: &str, scope: &str) -> [u8; 32] {
 }
 
 pub fn signature(key: &[u8; 32], string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(key, string_to_sign.as_bytes()))
+    let mut s = String::with_capacity(64);
+    push_hex(&mut s, &hmac_sha256(key, string_to_sign.as_bytes()));
+    s
 }
 
 /// String to sign for one aws-chunked chunk (STREAMING-AWS4-HMAC-SHA256-PAYLOAD).
@@ -104,8 +145,15 @@ pub fn trailer_string_to_sign(
 }
 
 pub fn authorization(access_key: &str, scope: &str, signed: &[&str], signature: &str) -> String {
-    format!(
-        "{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={}, Signature={signature}",
-        signed.join(";")
-    )
+    let mut s = String::with_capacity(160 + access_key.len() + scope.len());
+    s.push_str(ALGORITHM);
+    s.push_str(" Credential=");
+    s.push_str(access_key);
+    s.push('/');
+    s.push_str(scope);
+    s.push_str(", SignedHeaders=");
+    push_joined(&mut s, signed, ';');
+    s.push_str(", Signature=");
+    s.push_str(signature);
+    s
 }
