@@ -9,6 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Bytes of read buffer per client connection: none (pingora reads request heads into a buffer of
 /// its own, and bodies into larger ones; its 64 KiB default was most of an idle connection's cost).
 const CLIENT_READ_BUFFER: usize = 0;

@@ -22,7 +22,7 @@ impl ProxyHttp for Null {
     }
 }
 
-fn main() {
+pub fn main() {
     let args: Vec<String> = std::env::args().collect();
     let (Some(listen), Some(upstream)) = (args.get(1), args.get(2)) else {
         eprintln!("usage: null_proxy LISTEN UPSTREAM");

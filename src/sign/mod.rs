@@ -5,7 +5,6 @@ pub mod cos;
 pub mod sigv4;
 pub mod v2;
 
-use hmac::{Hmac, Mac};
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use std::fmt;
 
@@ -21,7 +20,7 @@ pub struct Secret {
 struct Derived {
     scope: String,
     key: [u8; 32],
-    mac: Hmac<sha2::Sha256>,
+    mac: ring::hmac::Key,
 }
 
 impl Secret {
@@ -43,22 +42,22 @@ impl Secret {
     /// (its inner and outer pads are hashed with the key, not per signature).
     pub fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
         self.with_sigv4(scope, |_, mac| {
-            let mut m = mac.clone();
-            m.update(string_to_sign.as_bytes());
             let mut s = String::with_capacity(64);
-            push_hex(&mut s, &m.finalize().into_bytes());
+            push_hex(
+                &mut s,
+                ring::hmac::sign(mac, string_to_sign.as_bytes()).as_ref(),
+            );
             s
         })
     }
 
-    fn with_sigv4<T>(&self, scope: &str, f: impl FnOnce(&[u8; 32], &Hmac<sha2::Sha256>) -> T) -> T {
+    fn with_sigv4<T>(&self, scope: &str, f: impl FnOnce(&[u8; 32], &ring::hmac::Key) -> T) -> T {
         let mut d = self.derived.lock().unwrap_or_else(|e| e.into_inner());
         let current = match d.take() {
             Some(x) if x.scope == scope => x,
             _ => {
                 let key = sigv4::signing_key(&self.value, scope);
-                let mac = Hmac::<sha2::Sha256>::new_from_slice(&key)
-                    .expect("hmac accepts any key length");
+                let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
                 Derived {
                     scope: scope.to_string(),
                     key,
@@ -92,25 +91,33 @@ impl fmt::Debug for Secret {
 }
 
 pub fn hmac_sha1(key: &[u8], msg: &[u8]) -> [u8; 20] {
-    let mut m = Hmac::<sha1::Sha1>::new_from_slice(key).expect("hmac accepts any key length");
-    m.update(msg);
-    m.finalize().into_bytes().into()
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, key);
+    let mut out = [0u8; 20];
+    out.copy_from_slice(ring::hmac::sign(&key, msg).as_ref());
+    out
 }
 
 pub fn hmac_sha256(key: &[u8], msg: &[u8]) -> [u8; 32] {
-    let mut m = Hmac::<sha2::Sha256>::new_from_slice(key).expect("hmac accepts any key length");
-    m.update(msg);
-    m.finalize().into_bytes().into()
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::hmac::sign(&key, msg).as_ref());
+    out
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, data).as_ref());
+    out
 }
 
 /// Hex SHA-256; the empty body's (most requests') is a constant.
 pub fn sha256_hex(data: &[u8]) -> String {
-    use sha2::Digest;
     if data.is_empty() {
         return sigv4::EMPTY_SHA256.to_string();
     }
     let mut s = String::with_capacity(64);
-    push_hex(&mut s, &sha2::Sha256::digest(data));
+    push_hex(&mut s, &sha256(data));
     s
 }
 

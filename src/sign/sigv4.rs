@@ -90,7 +90,6 @@ fn push_joined(s: &mut String, parts: &[&str], sep: char) {
 }
 
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    use sha2::Digest;
     let mut s = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
     s.push_str(ALGORITHM);
     s.push('\n');
@@ -98,7 +97,7 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
     s.push('\n');
     s.push_str(scope);
     s.push('\n');
-    push_hex(&mut s, &sha2::Sha256::digest(canonical_request.as_bytes()));
+    push_hex(&mut s, &super::sha256(canonical_request.as_bytes()));
     s
 }
 

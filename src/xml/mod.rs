@@ -39,6 +39,10 @@ pub struct ParsedError {
 
 /// Parse a document whose root is `Error`; `None` for any other root or unparsable XML.
 pub fn parse_error(body: &[u8]) -> Option<ParsedError> {
+    // Most answers are results: a document without the word is no error document.
+    if !body.windows(5).any(|w| w == b"Error") {
+        return None;
+    }
     // S3 may pad a slow 200 answer with whitespace before the document.
     let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
@@ -283,52 +287,65 @@ pub fn complete_etag(body: &[u8]) -> Option<String> {
 /// ETag and LastModified of a result document whose root is one of `roots`, read to its end:
 /// a document cut before its root closes, or without an ETag, is no result.
 fn result_fields(body: &[u8], roots: &[&[u8]]) -> Option<CopyResult> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Field {
+        ETag,
+        LastModified,
+        Other,
+    }
+    // Read from the slice itself: events borrow the body, nothing is copied but the two values.
     let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
-    let mut buf = Vec::new();
     let mut depth = 0usize;
-    let mut current: Option<Vec<u8>> = None;
+    let mut current = Field::Other;
     let (mut etag, mut lm) = (None, None);
     let mut closed = false;
     loop {
-        match r.read_event_into(&mut buf).ok()? {
+        match r.read_event().ok()? {
             Event::Start(e) => {
                 if closed {
                     return None;
                 }
                 depth += 1;
-                let name = e.local_name().as_ref().to_vec();
-                if depth == 1 && !roots.contains(&name.as_slice()) {
+                let name = e.local_name();
+                if depth == 1 && !roots.contains(&name.as_ref()) {
                     return None;
                 }
-                current = (depth == 2).then_some(name);
+                current = match name.as_ref() {
+                    b"ETag" if depth == 2 => Field::ETag,
+                    b"LastModified" if depth == 2 => Field::LastModified,
+                    _ => Field::Other,
+                };
             }
-            Event::Text(t) if depth == 2 => {
+            Event::Text(t) if depth == 2 && current != Field::Other => {
                 let text = t.unescape().ok()?.into_owned();
-                match current.as_deref() {
-                    Some(b"ETag") => etag = Some(text),
-                    Some(b"LastModified") => lm = Some(text),
-                    _ => {}
+                match current {
+                    Field::ETag => etag = Some(text),
+                    _ => lm = Some(text),
                 }
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
-                current = None;
+                current = Field::Other;
                 closed |= depth == 0;
             }
             Event::Eof => break,
             _ => {}
         }
-        buf.clear();
     }
-    let etag = etag?.trim().trim_matches('"').to_string();
+    let etag = etag?;
+    let trimmed = etag.trim().trim_matches('"');
+    let etag = if trimmed.len() == etag.len() {
+        etag
+    } else {
+        trimmed.to_string()
+    };
     (closed && !etag.is_empty()).then_some(CopyResult {
         etag,
         last_modified: lm,
     })
 }
 
-/// The time now as a result document's LastModified (`YYYY-MM-DDTHH:MM:SS.sssZ`).
 pub fn timestamp_now() -> String {
     iso_millis(time::OffsetDateTime::now_utc())
 }
@@ -347,7 +364,6 @@ fn iso_millis(t: time::OffsetDateTime) -> String {
     )
 }
 
-/// `YYYY-MM-DDTHH:MM:SS[.fff][Z|±hh:mm]` (or none) -> `YYYY-MM-DDTHH:MM:SS.sssZ`.
 pub fn normalize_timestamp(s: &str) -> String {
     let s = s.trim();
     // Not the shape we know (or not ASCII where it should be): pass it on unchanged.
@@ -355,20 +371,27 @@ pub fn normalize_timestamp(s: &str) -> String {
         return s.to_string();
     }
     let (date_time, frac_zone) = s.split_at(19);
-    let mut millis = String::from("000");
     let mut rest = frac_zone;
+    let mut base = String::with_capacity(24);
+    base.push_str(date_time);
+    base.push('.');
     if let Some(f) = rest.strip_prefix('.') {
-        let digits: String = f.chars().take_while(|c| c.is_ascii_digit()).collect();
-        rest = &f[digits.len()..];
-        millis = format!("{:0<3}", &digits[..digits.len().min(3)]);
+        let n = f.bytes().take_while(u8::is_ascii_digit).count();
+        rest = &f[n..];
+        base.push_str(&f[..n.min(3)]);
     }
-    let base = format!("{date_time}.{millis}Z");
+    while base.len() < 23 {
+        base.push('0');
+    }
     if rest.is_empty() || rest == "Z" {
+        base.push('Z');
         return base;
     }
     // An explicit offset: convert to UTC.
     let fmt = time::format_description::well_known::Rfc3339;
-    match time::OffsetDateTime::parse(&format!("{date_time}.{millis}{rest}"), &fmt) {
+    let with_offset = format!("{base}{rest}");
+    base.push('Z');
+    match time::OffsetDateTime::parse(&with_offset, &fmt) {
         Ok(t) => iso_millis(t.to_offset(time::UtcOffset::UTC)),
         Err(_) => base,
     }
@@ -381,26 +404,38 @@ pub fn render_copy_result(to: Dialect, part: bool, r: &CopyResult) -> String {
     } else {
         "CopyObjectResult"
     };
-    let etag = format!("<ETag>\"{}\"</ETag>", escape(&r.etag));
-    let lm = r
-        .last_modified
-        .as_deref()
-        .map(|l| {
-            format!(
-                "<LastModified>{}</LastModified>",
-                escape(&normalize_timestamp(l))
-            )
-        })
-        .unwrap_or_default();
     let v = to.vocab();
+    let mut s = String::with_capacity(256);
+    let etag = |s: &mut String| {
+        s.push_str("<ETag>\"");
+        s.push_str(&quick_xml::escape::escape(&r.etag));
+        s.push_str("\"</ETag>");
+    };
+    let lm = |s: &mut String| {
+        if let Some(l) = &r.last_modified {
+            s.push_str("<LastModified>");
+            s.push_str(&quick_xml::escape::escape(normalize_timestamp(l)));
+            s.push_str("</LastModified>");
+        }
+    };
+    s.push_str(v.xml_decl);
+    s.push('<');
+    s.push_str(root);
     if v.bare_copy_result {
-        format!("{}<{root}>{etag}{lm}</{root}>", v.xml_decl)
+        s.push('>');
+        etag(&mut s);
+        lm(&mut s);
     } else {
-        format!(
-            "{}<{root} xmlns=\"{}\">{lm}{etag}</{root}>",
-            v.xml_decl, v.xmlns
-        )
+        s.push_str(" xmlns=\"");
+        s.push_str(v.xmlns);
+        s.push_str("\">");
+        lm(&mut s);
+        etag(&mut s);
     }
+    s.push_str("</");
+    s.push_str(root);
+    s.push('>');
+    s
 }
 
 #[cfg(test)]
