@@ -8,20 +8,24 @@ impl Outbound {
     /// Path and Host for `bucket`/`encoded_key` on `b`.
     pub fn address(&mut self, b: &Backend, bucket: Option<&str>, encoded_key: Option<&str>) {
         let key = encoded_key.unwrap_or("");
-        let (host, path) = match (bucket, b.addressing) {
-            (Some(bk), Addressing::Virtual) => (format!("{bk}.{}", b.host), format!("/{key}")),
-            (Some(bk), Addressing::Path) => {
-                let bk = sign::uri_encode(bk);
-                (
-                    b.host.clone(),
-                    if encoded_key.is_some() {
-                        format!("/{bk}/{key}")
-                    } else {
-                        format!("/{bk}/")
-                    },
-                )
+        let mut path = String::with_capacity(key.len() + bucket.map_or(0, str::len) + 3);
+        path.push('/');
+        let host = match (bucket, b.addressing) {
+            (Some(bk), Addressing::Virtual) => {
+                path.push_str(key);
+                let mut host = String::with_capacity(bk.len() + 1 + b.host.len());
+                host.push_str(bk);
+                host.push('.');
+                host.push_str(&b.host);
+                host
             }
-            (None, _) => (b.host.clone(), "/".to_string()),
+            (Some(bk), Addressing::Path) => {
+                path.push_str(&sign::uri_encode_cow(bk));
+                path.push('/');
+                path.push_str(key);
+                b.host.clone()
+            }
+            (None, _) => b.host.clone(),
         };
         self.path = path;
         self.bucket = bucket.map(str::to_string);

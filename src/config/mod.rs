@@ -136,6 +136,9 @@ impl crate::dialect::wire::Credentials for Backend {
     fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
         self.secret.sigv4_signature(scope, string_to_sign)
     }
+    fn v2_signature(&self, string_to_sign: &str) -> String {
+        self.secret.v2_signature(string_to_sign)
+    }
     fn cos_key(&self, key_time: &str) -> String {
         self.cos_sign_key(key_time)
     }
@@ -214,7 +217,11 @@ impl Config {
             .map(|r| Routed {
                 backend: &self.backends[r.backend],
                 backend_index: r.backend,
-                bucket: r.backend_bucket.replace("{bucket}", bucket),
+                bucket: if r.backend_bucket.contains("{bucket}") {
+                    r.backend_bucket.replace("{bucket}", bucket)
+                } else {
+                    r.backend_bucket.clone()
+                },
             })
     }
 
@@ -242,16 +249,15 @@ impl Config {
 
 /// `*` matches any run of characters (including none).
 pub fn glob(pattern: &str, s: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
+    let Some((first, after)) = pattern.split_once('*') else {
         return pattern == s;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    };
+    let (middle, last) = after.rsplit_once('*').unwrap_or(("", after));
     if !s.starts_with(first) || s.len() < first.len() + last.len() || !s.ends_with(last) {
         return false;
     }
     let mut rest = &s[first.len()..s.len() - last.len()];
-    for p in &parts[1..parts.len() - 1] {
+    for p in middle.split('*').filter(|p| !p.is_empty()) {
         match rest.find(p) {
             Some(i) => rest = &rest[i + p.len()..],
             None => return false,

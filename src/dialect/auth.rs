@@ -260,7 +260,7 @@ fn verify_v2<'k>(
             presigned,
         };
         let sts = v2::string_to_sign(&input);
-        if sign::same_signature(&v2::signature(key.expose(), &sts), &sig) {
+        if sign::same_signature(&key.v2_signature(&sts), &sig) {
             return Ok((ak, Payload::Unsigned));
         }
         first_sts.get_or_insert(sts);

@@ -88,6 +88,6 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, Strin
         flavor: v2::Flavor::Obs,
         presigned: false,
     });
-    let auth = format!("OBS {}:{}", c.access_key(), v2::signature(c.secret(), &sts));
+    let auth = format!("OBS {}:{}", c.access_key(), c.v2_signature(&sts));
     vec![("date".into(), date), ("authorization".into(), auth)]
 }

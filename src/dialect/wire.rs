@@ -57,6 +57,10 @@ pub trait Credentials {
     fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
         crate::sign::sigv4::signature(&self.sigv4_key(scope), string_to_sign)
     }
+    /// The base64 HMAC-SHA1 signature of `string_to_sign` (OBS and V2).
+    fn v2_signature(&self, string_to_sign: &str) -> String {
+        crate::sign::v2::signature(self.secret(), string_to_sign)
+    }
     /// COS SignKey for `key_time`.
     fn cos_key(&self, key_time: &str) -> String;
 }

@@ -173,11 +173,15 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     if let Some(b) = &target.bucket {
         edge::bucket_name(b, guessed).map_err(|e| reject(guessed, e, &inb.raw_path))?;
     }
-    let resource = match (&target.bucket, &target.key) {
-        (Some(b), Some(k)) => format!("/{b}/{k}"),
-        (Some(b), None) => format!("/{b}"),
-        _ => "/".to_string(),
-    };
+    let mut resource = String::with_capacity(2 + inb.raw_path.len());
+    resource.push('/');
+    if let Some(b) = &target.bucket {
+        resource.push_str(b);
+        if let Some(k) = &target.key {
+            resource.push('/');
+            resource.push_str(k);
+        }
+    }
 
     // An SDK that probes the signature type anonymously (OBS's) is answered here.
     if inb.method == "HEAD" && target.key.is_none() {

@@ -98,8 +98,11 @@ pub(super) fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: D
             _ => Op::Bucket,
         };
     }
-    let copy_source = format!("{}copy-source", client.vocab().prefix);
-    let has_copy = inb.header(&copy_source).is_some();
+    let prefix = client.vocab().prefix;
+    let has_copy = inb
+        .headers
+        .iter()
+        .any(|(k, _)| k.strip_prefix(prefix) == Some("copy-source"));
     match m {
         "PUT" if inb.query_has("partNumber") || inb.query_has("uploadId") => {
             if has_copy {

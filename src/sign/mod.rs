@@ -14,6 +14,8 @@ use std::fmt;
 pub struct Secret {
     value: String,
     derived: std::sync::Mutex<Option<Derived>>,
+    /// The secret as an HMAC-SHA1 key (OBS and V2 signatures), its pads hashed once.
+    sha1_key: std::sync::OnceLock<ring::hmac::Key>,
 }
 
 /// A SigV4 signing key, the scope it was derived for, and a MAC already keyed with it.
@@ -28,7 +30,20 @@ impl Secret {
         Secret {
             value: s.into(),
             derived: std::sync::Mutex::new(None),
+            sha1_key: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The base64 HMAC-SHA1 of `string_to_sign` under this secret (OBS and V2 signatures).
+    pub fn v2_signature(&self, string_to_sign: &str) -> String {
+        let key = self.sha1_key.get_or_init(|| {
+            ring::hmac::Key::new(
+                ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+                self.value.as_bytes(),
+            )
+        });
+        let tag = ring::hmac::sign(key, string_to_sign.as_bytes());
+        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tag)
     }
     pub fn expose(&self) -> &str {
         &self.value
