@@ -117,7 +117,7 @@ impl ProxyHttp for Gateway {
                 }
                 // Boxed inside: this state stays small, so pingora's per-request moves of it are cheap.
                 let work =
-                    forward::forward(&self.upstream, session, &cfg, *f, &rec.request_id, ctx.head);
+                    forward::forward(&self.upstream, session, &cfg, f, &rec.request_id, ctx.head);
                 access::within(rec.facts.clone(), work).await?;
             }
         }

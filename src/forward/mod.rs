@@ -122,7 +122,7 @@ pub fn forward<'a>(
     up: &'a Upstream,
     session: &'a mut Session,
     cfg: &'a Config,
-    f: Forward,
+    f: Box<Forward>,
     request_id: &'a str,
     head: bool,
 ) -> Work<'a> {
@@ -136,10 +136,10 @@ pub fn forward<'a>(
     };
     if f.staging.is_some() {
         return match f.op {
-            Op::Complete => Box::pin(staged::complete(up, session, backend, f, request_id, keep)),
-            Op::ListParts => Box::pin(staged::list_parts(up, session, backend, f, request_id)),
-            Op::Abort => Box::pin(staged::abort(up, session, backend, f, request_id)),
-            _ => Box::pin(staged_part(up, session, cfg, f, request_id, head, keep)),
+            Op::Complete => Box::pin(staged::complete(up, session, backend, *f, request_id, keep)),
+            Op::ListParts => Box::pin(staged::list_parts(up, session, backend, *f, request_id)),
+            Op::Abort => Box::pin(staged::abort(up, session, backend, *f, request_id)),
+            _ => Box::pin(staged_part(up, session, cfg, *f, request_id, head, keep)),
         };
     }
     dispatch(up, session, cfg, f, request_id, head, keep)
@@ -162,14 +162,14 @@ async fn staged_part(
             return respond_error(session, f.client, &e, &f.resource, request_id, false).await;
         }
     }
-    dispatch(up, session, cfg, f, request_id, head, keep).await
+    dispatch(up, session, cfg, Box::new(f), request_id, head, keep).await
 }
 
 fn dispatch<'a>(
     up: &'a Upstream,
     session: &'a mut Session,
     cfg: &'a Config,
-    f: Forward,
+    f: Box<Forward>,
     request_id: &'a str,
     head: bool,
     keep: KeepAlive,
@@ -178,14 +178,14 @@ fn dispatch<'a>(
     if let Some(cross) = &f.cross {
         let source = &cfg.backends[cross.source_backend];
         return Box::pin(stream::copy_across(
-            up, session, source, backend, f, request_id, keep,
+            up, session, source, backend, *f, request_id, keep,
         ));
     }
     match f.op {
         Op::PutObject | Op::UploadPart => {
-            Box::pin(stream::upload(up, session, backend, f, request_id))
+            Box::pin(stream::upload(up, session, backend, *f, request_id))
         }
-        Op::GetObject if !head => Box::pin(stream::download(up, session, backend, f, request_id)),
+        Op::GetObject if !head => Box::pin(stream::download(up, session, backend, *f, request_id)),
         _ => Box::pin(small(up, session, backend, f, request_id, head, keep)),
     }
 }
@@ -215,7 +215,7 @@ async fn small(
     up: &Upstream,
     session: &mut Session,
     backend: &Backend,
-    mut f: Forward,
+    mut f: Box<Forward>,
     rid: &str,
     head: bool,
     keep: KeepAlive,

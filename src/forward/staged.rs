@@ -355,7 +355,7 @@ async fn merge_staged(
                 "A staged part changed while it was merged",
             ));
         }
-        src.release().await;
+        src.release();
     }
     put.finish().await.map_err(|e| failed(backend, rid, &e))?;
     let mut body = Vec::new();
@@ -369,7 +369,7 @@ async fn merge_staged(
         headers: std::mem::take(&mut put.headers),
         body,
     };
-    put.release().await;
+    put.release();
     if a.status >= 300 {
         return Err(refused(&a, "Staged parts could not be merged into a part"));
     }

@@ -77,7 +77,7 @@ pub(super) async fn download(
             return respond_error(session, f.client, &e, &f.resource, rid, false).await;
         }
         let headers = x.headers.clone();
-        x.release().await;
+        x.release();
         let out = response::translate(
             &ex,
             &BackendAnswer {
@@ -106,14 +106,14 @@ pub(super) async fn download(
         .write_response_header(Box::new(response_header(status, headers)?), no_body)
         .await?;
     if no_body {
-        x.release().await;
+        x.release();
         return Ok(());
     }
     let mut pending = match read_or_hang_up(session, &mut x, backend, rid).await? {
         Some(c) => c,
         None => {
             session.write_response_body(None, true).await?;
-            x.release().await;
+            x.release();
             return Ok(());
         }
     };
@@ -147,7 +147,7 @@ pub(super) async fn download(
         }
     }
     session.write_response_body(None, true).await?;
-    x.release().await;
+    x.release();
     Ok(())
 }
 
@@ -262,7 +262,7 @@ pub(super) async fn upload(
         return respond_error(session, f.client, &e, &f.resource, rid, false).await;
     }
     let (status, headers) = (x.status, std::mem::take(&mut x.headers));
-    x.release().await;
+    x.release();
     let out = response::translate(
         &Exchange {
             op: f.op,
@@ -537,7 +537,7 @@ async fn copy_once(
             "The copy source ended early",
         )));
     }
-    src.release().await;
+    src.release();
     dst.finish().await.map_err(|e| transient(dest, rid, &e))?;
     let mut body = Vec::new();
     while let Some(c) = dst.read().await.map_err(|e| transient(dest, rid, &e))? {
@@ -549,7 +549,7 @@ async fn copy_once(
         body.extend_from_slice(&c);
     }
     let (status, headers) = (dst.status, std::mem::take(&mut dst.headers));
-    dst.release().await;
+    dst.release();
     if status >= 500 {
         return Err(answered(
             status,
