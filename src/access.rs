@@ -101,7 +101,7 @@ pub struct Outcome<'a> {
     pub bytes_out: usize,
     /// What went wrong below HTTP, if anything (an answer that had started was cut).
     pub failure: Option<&'a str>,
-    pub remote: Option<String>,
+    pub remote: Option<&'a dyn std::fmt::Display>,
 }
 
 /// Write the access line and count the request.
@@ -127,10 +127,11 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
         return;
     }
     let (bucket, key) = split_resource(&r.resource);
+    let remote = o.remote.map(|a| a.to_string());
     let line = Line {
         time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
         request_id: &r.request_id,
-        remote: o.remote.as_deref().unwrap_or("-"),
+        remote: remote.as_deref().unwrap_or("-"),
         dialect,
         access_key: r.access_key.as_deref().unwrap_or("-"),
         method: &r.method,
@@ -205,10 +206,12 @@ impl Line<'_> {
             if !s.is_empty() {
                 s.push(' ');
             }
+            s.push_str(name);
+            s.push('=');
             if plain {
-                let _ = write!(s, "{name}={value}");
+                s.push_str(value);
             } else {
-                let _ = write!(s, "{name}={value:?}");
+                let _ = write!(s, "{value:?}");
             }
         };
         put("time", &self.time);
@@ -222,17 +225,17 @@ impl Line<'_> {
         if let Some(k) = self.key {
             put("key", k);
         }
-        put("key_len", &self.key_len.to_string());
+        put("key_len", itoa::Buffer::new().format(self.key_len));
         put("backend", self.backend);
-        put("status", &self.status.to_string());
+        put("status", itoa::Buffer::new().format(self.status));
         put("error_code", self.error_code);
         if let Some(c) = self.failure {
             put("failure", c);
         }
         put("total_ms", &self.total_ms.to_string());
         put("upstream_ms", &self.upstream_ms.to_string());
-        put("bytes_in", &self.bytes_in.to_string());
-        put("bytes_out", &self.bytes_out.to_string());
+        put("bytes_in", itoa::Buffer::new().format(self.bytes_in));
+        put("bytes_out", itoa::Buffer::new().format(self.bytes_out));
         put("backend_request_id", self.backend_request_id);
         s
     }
