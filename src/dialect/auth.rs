@@ -188,9 +188,11 @@ fn verify_v2<'k>(
                 ApiError::malformed_auth("Authorization must be '<scheme> AK:signature'")
             })?;
         check_v2_signature_form(sig)?;
-        let date_header = format!("{prefix}date");
         let date = req
-            .header(&date_header)
+            .headers
+            .iter()
+            .find(|(k, _)| k.strip_prefix(prefix) == Some("date"))
+            .map(|(_, v)| v.as_str())
             .or(req.header("date"))
             .ok_or_else(|| {
                 ApiError::access_denied("Authentication requires a valid Date or x-*-date header")
@@ -235,15 +237,16 @@ fn verify_v2<'k>(
         &[v2::Flavor::Aws, v2::Flavor::Obs]
     };
     // A bucket-level path-style request is signed as `/bucket/` by botocore and as sent by others.
-    let mut resources = vec![resource.clone()];
     let bucket_only = resource
         .strip_prefix('/')
         .is_some_and(|r| !r.is_empty() && !r.contains('/'));
-    if req.host_bucket.is_none() && bucket_only {
-        resources.push(format!("{resource}/"));
-    }
+    let with_slash = (req.host_bucket.is_none() && bucket_only).then(|| format!("{resource}/"));
+    let resources: &[&str] = match &with_slash {
+        Some(alt) => &[&resource, alt],
+        None => &[&resource],
+    };
     let mut first_sts = None;
-    for (&flavor, resource) in flavors
+    for (&flavor, &resource) in flavors
         .iter()
         .flat_map(|f| resources.iter().map(move |r| (f, r)))
     {

@@ -118,8 +118,11 @@ impl Flavor {
     pub fn is_subresource(self, name: &str) -> bool {
         match self {
             Flavor::Obs => {
-                let lower = name.to_ascii_lowercase();
-                lower.starts_with("x-obs-") || OBS_SUBRESOURCES.contains(&lower.as_str())
+                name.get(..6)
+                    .is_some_and(|p| p.eq_ignore_ascii_case("x-obs-"))
+                    || OBS_SUBRESOURCES
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(name))
             }
             Flavor::Aws => AWS_SUBRESOURCES.contains(&name),
         }
@@ -147,25 +150,24 @@ pub struct V2Input<'a> {
 }
 
 pub fn string_to_sign(i: &V2Input<'_>) -> String {
-    let date_header = format!("{}date", i.prefix);
-    let meta = format!("{}meta-", i.prefix);
-    let mut canon: Vec<(&str, Vec<&str>)> = Vec::new();
-    for (k, v) in i.headers {
-        if !k.starts_with(i.prefix) {
-            continue;
-        }
-        let v = if k.starts_with(&meta) {
-            v.trim()
-        } else {
-            v.as_str()
-        };
-        match canon.iter_mut().find(|(n, _)| n == k) {
-            Some((_, vals)) => vals.push(v),
-            None => canon.push((k.as_str(), vec![v])),
-        }
-    }
+    // (name, value) of the prefixed headers, sorted by name (stable: values keep their order).
+    let mut canon: Vec<(&str, &str)> = i
+        .headers
+        .iter()
+        .filter_map(|(k, v)| {
+            let rest = k.strip_prefix(i.prefix)?;
+            let v = if rest.starts_with("meta-") {
+                v.trim()
+            } else {
+                v.as_str()
+            };
+            Some((k.as_str(), v))
+        })
+        .collect();
     canon.sort_by(|a, b| a.0.cmp(b.0));
-    let has_date_override = canon.iter().any(|(k, _)| *k == date_header);
+    let has_date_override = canon
+        .iter()
+        .any(|(k, _)| k.strip_prefix(i.prefix) == Some("date"));
     let date = if has_date_override && !i.presigned {
         ""
     } else {
@@ -181,10 +183,20 @@ pub fn string_to_sign(i: &V2Input<'_>) -> String {
     s.push('\n');
     s.push_str(date);
     s.push('\n');
-    for (k, vals) in &canon {
-        s.push_str(k);
-        s.push(':');
-        s.push_str(&vals.join(","));
+    // Repeated names are one line, their values joined by commas.
+    for (n, (k, v)) in canon.iter().enumerate() {
+        if n > 0 && canon[n - 1].0 == *k {
+            s.push(',');
+        } else {
+            if n > 0 {
+                s.push('\n');
+            }
+            s.push_str(k);
+            s.push(':');
+        }
+        s.push_str(v);
+    }
+    if !canon.is_empty() {
         s.push('\n');
     }
     s.push_str(i.resource);
