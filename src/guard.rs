@@ -102,7 +102,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
             let mut first = [0u8; 1];
             let mut stop = shutdown.clone();
             tokio::select! {
-                r = tokio::time::timeout((self.keepalive)(), stream.try_peek(&mut first)) => {
+                r = pingora_timeout::fast_timeout::fast_timeout((self.keepalive)(), stream.try_peek(&mut first)) => {
                     if !matches!(r, Ok(Ok(_))) {
                         return None;
                     }
@@ -186,7 +186,9 @@ pub struct HeadDeadline {
     inner: Stream,
     limit: Duration,
     scan: HeadScan,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
+    /// What the wait for the next request read (served before the socket; see `try_peek`).
+    peeked: Vec<u8>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -197,6 +199,7 @@ impl HeadDeadline {
             limit,
             scan: HeadScan::new(),
             deadline: None,
+            peeked: Vec::new(),
             _permit: permit,
         }
     }
@@ -211,12 +214,9 @@ impl std::fmt::Debug for HeadDeadline {
     }
 }
 
-impl AsyncRead for HeadDeadline {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+impl HeadDeadline {
+    /// Read from the socket, minding the head's deadline and where heads begin and end.
+    fn poll_socket(&mut self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         if let Some(d) = self.deadline.as_mut() {
             if d.as_mut().poll(cx).is_ready() {
                 metrics::head_timeout();
@@ -232,7 +232,10 @@ impl AsyncRead for HeadDeadline {
             match self.scan.read(&buf.filled()[before..]) {
                 Seen::HeadEnds => self.deadline = None,
                 Seen::HeadBegins if self.deadline.is_none() => {
-                    let mut d = Box::pin(tokio::time::sleep(self.limit));
+                    // pingora's coarse timer: a tokio timer per head would wake the runtime's
+                    // driver (a syscall) every request.
+                    let mut d: Pin<Box<dyn Future<Output = ()> + Send + Sync>> =
+                        Box::pin(pingora_timeout::fast_timeout::fast_sleep(self.limit));
                     // Polled once, so that this task wakes when it passes.
                     let _ = d.as_mut().poll(cx);
                     self.deadline = Some(d);
@@ -241,6 +244,28 @@ impl AsyncRead for HeadDeadline {
             }
         }
         r
+    }
+}
+
+impl AsyncRead for HeadDeadline {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if !self.peeked.is_empty() {
+            // Already scanned when read.
+            let n = self.peeked.len().min(buf.remaining());
+            buf.put_slice(&self.peeked[..n]);
+            if n == self.peeked.len() {
+                // Nothing is kept between requests.
+                self.peeked = Vec::new();
+            } else {
+                self.peeked.drain(..n);
+            }
+            return Poll::Ready(Ok(()));
+        }
+        self.poll_socket(cx, buf)
     }
 }
 
@@ -333,10 +358,32 @@ impl GetSocketDigest for HeadDeadline {
     }
 }
 
+/// Waits for the next request's first bytes and reads what has arrived (up to 4 KiB) in one go:
+/// a one-byte peek would cost a second read of the socket for every request.
 #[async_trait]
 impl Peek for HeadDeadline {
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
-        self.inner.try_peek(buf).await
+        if self.peeked.len() < buf.len() {
+            // The buffer lives on the stack of each poll, not in this future: an idle
+            // connection waiting here holds no 4 KiB.
+            let n = std::future::poll_fn(|cx| {
+                let mut chunk = [0u8; 4096];
+                let mut rb = ReadBuf::new(&mut chunk);
+                let r = self.poll_socket(cx, &mut rb);
+                let n = rb.filled().len();
+                if let Poll::Ready(Ok(())) = r {
+                    self.peeked.extend_from_slice(&chunk[..n]);
+                }
+                r.map_ok(|()| n)
+            })
+            .await?;
+            if n == 0 {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+        }
+        let n = buf.len().min(self.peeked.len());
+        buf[..n].copy_from_slice(&self.peeked[..n]);
+        Ok(true)
     }
 }
 

@@ -308,10 +308,13 @@ impl Upstream {
                 tokio::time::sleep(wait).await;
             }
         };
-        let result = match tokio::time::timeout_at(deadline.into(), attempts).await {
-            Ok(r) => r,
-            Err(_) => Err(Failure::Timeout("total deadline".into())),
-        };
+        // pingora's coarse timer (10 ms ticks): registering a tokio timer on every exchange
+        // costs a wake-up of the runtime's driver (a syscall) each time.
+        let result =
+            match pingora_timeout::fast_timeout::fast_timeout(b.timeouts.total, attempts).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::Timeout("total deadline".into())),
+            };
         if let Err(f) = &result {
             metrics::upstream_error(&b.name, f.kind());
         }

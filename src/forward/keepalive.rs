@@ -48,7 +48,7 @@ pub(crate) async fn answer(
 ) -> Result<()> {
     let delay = async {
         match keep.delay {
-            Some(d) => tokio::time::sleep(d).await,
+            Some(d) => pingora_timeout::fast_timeout::fast_sleep(d).await,
             None => std::future::pending().await,
         }
     };
@@ -81,7 +81,7 @@ pub(crate) async fn answer(
         tokio::select! {
             biased;
             r = &mut work => break r,
-            _ = tokio::time::sleep(keep.interval) => {}
+            _ = pingora_timeout::fast_timeout::fast_sleep(keep.interval) => {}
             _ = client_gone(session) => return Err(hung_up()),
         }
         session
