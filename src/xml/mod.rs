@@ -40,9 +40,7 @@ pub struct ParsedError {
 /// Parse a document whose root is `Error`; `None` for any other root or unparsable XML.
 pub fn parse_error(body: &[u8]) -> Option<ParsedError> {
     // Most answers are results: a document without the word is no error document.
-    if memchr::memmem::find(body, b"Error").is_none() {
-        return None;
-    }
+    memchr::memmem::find(body, b"Error")?;
     // S3 may pad a slow 200 answer with whitespace before the document.
     let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
