@@ -261,26 +261,86 @@ pub struct Done<'a> {
     pub bytes_out: u64,
 }
 
+/// One label combination's series, looked up once per thread (a lookup hashes every label).
+/// The optional ones are made at their first sample, as before: a series appears in `/metrics`
+/// only once it has one.
+struct Series {
+    dialect: String,
+    op: String,
+    backend: String,
+    status: u16,
+    answers: prometheus::IntCounter,
+    responses: prometheus::IntCounter,
+    duration: prometheus::Histogram,
+    upstream: Option<prometheus::Histogram>,
+    bytes_in: Option<prometheus::IntCounter>,
+    bytes_out: Option<prometheus::IntCounter>,
+}
+
+/// Combinations kept per thread; past this, lookups go to the registry each time.
+const SERIES_CACHED: usize = 64;
+
+thread_local! {
+    static SERIES: std::cell::RefCell<Vec<Series>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Series {
+    fn new(d: &Done) -> Series {
+        let status = itoa::Buffer::new().format(d.status).to_string();
+        Series {
+            dialect: d.dialect.to_string(),
+            op: d.op.to_string(),
+            backend: d.backend.to_string(),
+            status: d.status,
+            answers: ANSWERS.with_label_values(&[d.dialect, d.op, d.backend, &status]),
+            responses: REQUESTS.with_label_values(&[d.dialect, &status]),
+            duration: DURATION.with_label_values(&[d.dialect, d.op]),
+            upstream: None,
+            bytes_in: None,
+            bytes_out: None,
+        }
+    }
+
+    fn is(&self, d: &Done) -> bool {
+        self.status == d.status
+            && self.op == d.op
+            && self.dialect == d.dialect
+            && self.backend == d.backend
+    }
+
+    fn record(&mut self, d: &Done) {
+        self.answers.inc();
+        self.responses.inc();
+        self.duration.observe(d.seconds);
+        if let Some(u) = d.upstream_seconds {
+            self.upstream
+                .get_or_insert_with(|| UPSTREAM_DURATION.with_label_values(&[d.backend]))
+                .observe(u);
+        }
+        if d.bytes_in > 0 {
+            self.bytes_in
+                .get_or_insert_with(|| BYTES_IN.with_label_values(&[d.dialect]))
+                .inc_by(d.bytes_in);
+        }
+        if d.bytes_out > 0 {
+            self.bytes_out
+                .get_or_insert_with(|| BYTES_OUT.with_label_values(&[d.dialect]))
+                .inc_by(d.bytes_out);
+        }
+    }
+}
+
 pub fn request_done(d: Done) {
-    let status = d.status.to_string();
-    ANSWERS
-        .with_label_values(&[d.dialect, d.op, d.backend, &status])
-        .inc();
-    REQUESTS.with_label_values(&[d.dialect, &status]).inc();
-    DURATION
-        .with_label_values(&[d.dialect, d.op])
-        .observe(d.seconds);
-    if let Some(s) = d.upstream_seconds {
-        UPSTREAM_DURATION.with_label_values(&[d.backend]).observe(s);
-    }
-    if d.bytes_in > 0 {
-        BYTES_IN.with_label_values(&[d.dialect]).inc_by(d.bytes_in);
-    }
-    if d.bytes_out > 0 {
-        BYTES_OUT
-            .with_label_values(&[d.dialect])
-            .inc_by(d.bytes_out);
-    }
+    SERIES.with_borrow_mut(|cache| match cache.iter_mut().find(|s| s.is(&d)) {
+        Some(s) => s.record(&d),
+        None => {
+            let mut s = Series::new(&d);
+            s.record(&d);
+            if cache.len() < SERIES_CACHED {
+                cache.push(s);
+            }
+        }
+    });
 }
 
 pub fn verification_failed(dialect: &str, reason: &str) {
