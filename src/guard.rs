@@ -22,19 +22,18 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Gives memory freed by closed connections back to the system: glibc keeps freed memory in its
-/// per-thread arenas, so RSS stayed at its high-water mark after a burst of connections closed.
-/// Checked every few seconds; trims once the open connections fell well below their last peak.
+/// Gives memory freed by closed connections back to the system: the allocator keeps freed pages
+/// for reuse, so RSS stayed near its high-water mark after a burst of connections closed.
+/// Checked every few seconds; collects once the open connections fell well below their last peak.
 pub fn return_memory_after_bursts() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     std::thread::Builder::new()
         .name("memory-trim".into())
         .spawn(|| loop {
             std::thread::sleep(Duration::from_secs(5));
             if metrics::take_connection_drop() >= 64 {
-                // SAFETY: malloc_trim only releases free memory of the allocator's own arenas.
+                // SAFETY: mi_collect only releases memory that is free.
                 unsafe {
-                    libc::malloc_trim(0);
+                    libmimalloc_sys::mi_collect(true);
                 }
             }
         })

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// mimalloc: a request's few hundred small allocations cost a fraction of glibc's instructions.
+/// Built without transparent huge pages, which would round every thread's heap up to 2 MiB of RSS.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
