@@ -139,7 +139,7 @@ pub fn forward<'a>(
             Op::Complete => Box::pin(staged::complete(up, session, backend, *f, request_id, keep)),
             Op::ListParts => Box::pin(staged::list_parts(up, session, backend, *f, request_id)),
             Op::Abort => Box::pin(staged::abort(up, session, backend, *f, request_id)),
-            _ => Box::pin(staged_part(up, session, cfg, *f, request_id, head, keep)),
+            _ => Box::pin(staged_part(up, session, cfg, f, request_id, head, keep)),
         };
     }
     dispatch(up, session, cfg, f, request_id, head, keep)
@@ -150,7 +150,7 @@ async fn staged_part(
     up: &Upstream,
     session: &mut Session,
     cfg: &Config,
-    f: Forward,
+    f: Box<Forward>,
     request_id: &str,
     head: bool,
     keep: KeepAlive,
@@ -162,7 +162,7 @@ async fn staged_part(
             return respond_error(session, f.client, &e, &f.resource, request_id, false).await;
         }
     }
-    dispatch(up, session, cfg, Box::new(f), request_id, head, keep).await
+    dispatch(up, session, cfg, f, request_id, head, keep).await
 }
 
 fn dispatch<'a>(
