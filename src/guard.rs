@@ -364,14 +364,15 @@ impl Peek for HeadDeadline {
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         if self.peeked.len() < buf.len() {
             // The buffer lives on the stack of each poll, not in this future: an idle
-            // connection waiting here holds no 4 KiB.
+            // connection waiting here holds no 4 KiB. Left uninitialised: zeroing it cost
+            // more than the read.
             let n = std::future::poll_fn(|cx| {
-                let mut chunk = [0u8; 4096];
-                let mut rb = ReadBuf::new(&mut chunk);
+                let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+                let mut rb = ReadBuf::uninit(&mut chunk);
                 let r = self.poll_socket(cx, &mut rb);
                 let n = rb.filled().len();
                 if let Poll::Ready(Ok(())) = r {
-                    self.peeked.extend_from_slice(&chunk[..n]);
+                    self.peeked.extend_from_slice(rb.filled());
                 }
                 r.map_ok(|()| n)
             })

@@ -217,7 +217,10 @@ impl Config {
             .map(|r| Routed {
                 backend: &self.backends[r.backend],
                 backend_index: r.backend,
-                bucket: if r.backend_bucket.contains("{bucket}") {
+                // The byte test first: most routes name a fixed bucket.
+                bucket: if r.backend_bucket.as_bytes().contains(&b'{')
+                    && r.backend_bucket.contains("{bucket}")
+                {
                     r.backend_bucket.replace("{bucket}", bucket)
                 } else {
                     r.backend_bucket.clone()
