@@ -41,8 +41,14 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
+/// 16 upper-case hex digits (as OBS and COS request ids look).
 fn new_request_id() -> String {
-    format!("{:016X}", rand::random::<u64>())
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let n = rand::random::<u64>();
+    (0..16)
+        .rev()
+        .map(|i| HEX[(n >> (i * 4)) as usize & 15] as char)
+        .collect()
 }
 
 fn inbound(req: &RequestHeader) -> Inbound {

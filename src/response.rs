@@ -235,6 +235,26 @@ pub fn body(
     }
 }
 
+/// Whether `lower` needs pingora's case map to go out as `wire_case` spells it: vendor headers
+/// stay lower-case, and pingora titles a few standard names by itself.
+pub fn needs_case_map(lower: &str) -> bool {
+    const TITLED_BY_PINGORA: &[&str] = &[
+        "accept-ranges",
+        "age",
+        "cache-control",
+        "connection",
+        "content-type",
+        "content-encoding",
+        "content-length",
+        "date",
+        "transfer-encoding",
+        "host",
+        "server",
+        "set-cookie",
+    ];
+    !lower.starts_with("x-") && !TITLED_BY_PINGORA.contains(&lower)
+}
+
 /// The spelling clouds use on the wire: some SDKs read headers from a case-sensitive dict
 /// (cos-python-sdk looks up `ETag`). Vendor headers stay lower-case, as the clouds send them.
 pub fn wire_case(lower: String) -> Vec<u8> {

@@ -184,15 +184,22 @@ fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
 /// The request head for the wire. Names are sent as given (lower-case; pingora titles the
 /// standard ones): no case map is kept, so each header is one name and one value, parsed once.
 fn request_header(out: &Outbound) -> PResult<RequestHeader> {
-    let mut h = RequestHeader::build_no_case(
+    let h = RequestHeader::build_no_case(
         out.method.as_str(),
         out.uri().as_bytes(),
         Some(out.headers.len()),
     )?;
+    // Filled as plain parts: pingora's own `append_header` turns each name into a case name
+    // and parses it again, work a head without a case map does not need. The target is
+    // origin-form, so the parts carry it whole.
+    let mut parts = http::request::Parts::from(h);
     for (k, v) in &out.headers {
-        h.append_header(k.clone(), v.as_str())?;
+        let bad = |what: &'static str| Error::explain(ErrorType::InvalidHTTPHeader, what);
+        let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad("header name"))?;
+        let value = http::HeaderValue::from_str(v).map_err(|_| bad("header value"))?;
+        parts.headers.append(name, value);
     }
-    Ok(h)
+    Ok(RequestHeader::from(parts))
 }
 
 /// Header names and values as text (names are lower-case; odd bytes become U+FFFD).
@@ -201,7 +208,10 @@ pub fn header_pairs(map: &http::HeaderMap) -> Vec<(String, String)> {
         .map(|(k, v)| {
             (
                 k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                match std::str::from_utf8(v.as_bytes()) {
+                    Ok(v) => v.to_owned(),
+                    Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                },
             )
         })
         .collect()

@@ -272,8 +272,11 @@ fn verify_v2<'k>(
 }
 
 fn check_v2_signature_form(sig: &str) -> Result<(), ApiError> {
-    let decoded = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, sig);
-    if !matches!(decoded, Ok(ref b) if b.len() == 20) {
+    // Decoded on the stack: anything longer than 32 bytes is refused anyway.
+    let mut buf = [0u8; 32];
+    let decoded =
+        base64::Engine::decode_slice(&base64::engine::general_purpose::STANDARD, sig, &mut buf);
+    if decoded != Ok(20) {
         return Err(ApiError::malformed_auth(
             "The signature is not base64 of an HMAC-SHA1",
         ));

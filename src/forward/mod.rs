@@ -36,15 +36,33 @@ pub(crate) fn response_header(
     status: u16,
     headers: Vec<(String, String)>,
 ) -> Result<ResponseHeader> {
-    let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
+    if headers.iter().any(|(k, _)| response::needs_case_map(k)) {
+        let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
+        for (k, v) in headers {
+            // A value that is not a valid header value is dropped rather than failing the answer.
+            let Ok(value) = http::HeaderValue::from_maybe_shared(Bytes::from(v)) else {
+                continue;
+            };
+            let _ = h.append_header(Bytes::from(response::wire_case(k)), value);
+        }
+        return Ok(h);
+    }
+    // Every name is written as the clouds spell it without a case map (pingora titles the
+    // standard ones): filled as plain parts, each name parsed once and no second map kept.
+    let mut parts = http::response::Parts::from(ResponseHeader::build_no_case(
+        status,
+        Some(headers.len() + 2),
+    )?);
     for (k, v) in headers {
-        // A value that is not a valid header value is dropped rather than failing the answer.
-        let Ok(value) = http::HeaderValue::from_maybe_shared(Bytes::from(v)) else {
+        let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(k.as_bytes()),
+            http::HeaderValue::from_maybe_shared(Bytes::from(v)),
+        ) else {
             continue;
         };
-        let _ = h.append_header(Bytes::from(response::wire_case(k)), value);
+        parts.headers.append(name, value);
     }
-    Ok(h)
+    Ok(ResponseHeader::from(parts))
 }
 
 /// Write a whole answer. A HEAD answer carries the length but no body.
@@ -340,4 +358,51 @@ pub(crate) async fn head_source(
         .unwrap_or(0);
     cp.conditions.evaluate(etag, modified)?;
     Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::response_header;
+    use pingora::http::ResponseHeader;
+
+    fn wire(h: &ResponseHeader) -> String {
+        let mut b = bytes::BytesMut::new();
+        h.header_to_h1_wire(&mut b);
+        String::from_utf8(b.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn answer_heads_spell_names_as_the_clouds_do_with_or_without_a_case_map() {
+        let pairs = |p: &[(&str, &str)]| {
+            p.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let h = response_header(
+            200,
+            pairs(&[
+                ("content-type", "application/xml"),
+                ("x-obs-request-id", "1"),
+            ]),
+        )
+        .unwrap();
+        assert!(!h.has_case());
+        assert_eq!(
+            wire(&h),
+            "Content-Type: application/xml\r\nx-obs-request-id: 1\r\n"
+        );
+        let h = response_header(
+            200,
+            pairs(&[
+                ("etag", "\"e\""),
+                ("last-modified", "x"),
+                ("x-cos-request-id", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            wire(&h),
+            "ETag: \"e\"\r\nLast-Modified: x\r\nx-cos-request-id: 1\r\n"
+        );
+    }
 }

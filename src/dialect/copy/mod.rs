@@ -78,16 +78,34 @@ pub struct SourceHost<'a> {
 /// Render a copy source (already renamed to the backend's bucket) for the backend's dialect.
 pub fn render_source(to: Dialect, src: &CopySource, at: SourceHost) -> String {
     let key = sign::uri_encode_path(&src.key);
-    // Version ids go raw, as every SDK sends them.
-    let version = src
-        .version_id
-        .as_ref()
-        .map(|v| format!("?versionId={v}"))
-        .unwrap_or_default();
-    match to.vocab().copy_source_host {
-        Some(host) => format!("{}.{}/{key}{version}", src.bucket, host(at.host, at.region)),
-        None => format!("/{}/{key}{version}", src.bucket),
+    let host = to.vocab().copy_source_host.map(|h| h(at.host, at.region));
+    let version = src.version_id.as_deref();
+    let mut s = String::with_capacity(
+        src.bucket.len()
+            + key.len()
+            + host.as_ref().map_or(0, |h| h.len())
+            + version.map_or(0, |v| v.len() + 11)
+            + 3,
+    );
+    match &host {
+        Some(host) => {
+            s.push_str(&src.bucket);
+            s.push('.');
+            s.push_str(host);
+        }
+        None => {
+            s.push('/');
+            s.push_str(&src.bucket);
+        }
     }
+    s.push('/');
+    s.push_str(&key);
+    // Version ids go raw, as every SDK sends them.
+    if let Some(v) = version {
+        s.push_str("?versionId=");
+        s.push_str(v);
+    }
+    s
 }
 
 /// The destination's SSE-C headers of a copy, as an UploadPart carries them (a copy across
@@ -328,7 +346,11 @@ fn copy_suffix(f: Field) -> &'static str {
 impl Dialect {
     /// The header that carries `f` in this dialect.
     pub fn copy_header(self, f: Field) -> String {
-        format!("{}{}", self.vocab().prefix, copy_suffix(f))
+        let (prefix, suffix) = (self.vocab().prefix, copy_suffix(f));
+        let mut s = String::with_capacity(prefix.len() + suffix.len());
+        s.push_str(prefix);
+        s.push_str(suffix);
+        s
     }
 
     /// Whether this dialect's service takes these copy conditions as they are: OBS and COS accept
