@@ -26,7 +26,7 @@ pub const BACKEND_REQUEST_ID: &str = "x-dialect-proxy-backend-request-id";
 pub fn headers(
     from: Dialect,
     to: Dialect,
-    input: &[(String, String)],
+    input: Vec<(String, String)>,
     request_id: &str,
 ) -> Vec<(String, String)> {
     let mut out = Vec::with_capacity(input.len() + 2);
@@ -34,19 +34,19 @@ pub fn headers(
         if DROP.contains(&k.as_str()) {
             continue;
         }
-        if let Some(suffix) = from.neutral_suffix(k) {
+        if let Some(suffix) = from.neutral_suffix(&k) {
             if suffix == "request-id" {
-                out.push((BACKEND_REQUEST_ID.to_string(), v.clone()));
+                out.push((BACKEND_REQUEST_ID.to_string(), v));
                 continue;
             }
             if suffix == "id-2" {
                 continue;
             }
-            if let Some(t) = translate_header(from, to, k, v) {
+            if let Some(t) = translate_header(from, to, &k, &v) {
                 out.push(t);
             }
-        } else if !Dialect::is_vendor_header(k) {
-            out.push((k.clone(), v.clone()));
+        } else if !Dialect::is_vendor_header(&k) {
+            out.push((k, v));
         }
     }
     finish(to, &mut out, request_id);
@@ -90,7 +90,8 @@ pub struct ClientAnswer {
 /// What a backend answer said, for `translate`.
 pub struct BackendAnswer<'a> {
     pub status: u16,
-    pub headers: &'a [(String, String)],
+    /// Taken over: the client's answer keeps what passes unchanged.
+    pub headers: Vec<(String, String)>,
     /// The whole body when it was buffered; `None` when it streams through (2xx/304 downloads,
     /// answers to HEAD).
     pub body: Option<&'a [u8]>,
@@ -108,7 +109,7 @@ pub struct Exchange<'a> {
 /// The one place a backend answer becomes the client's answer: headers into the client's
 /// namespace and request id, buffered bodies re-rendered (errors into the client's shape, results
 /// into its namespace, a 200 that proves no success into an error).
-pub fn translate(x: &Exchange, a: &BackendAnswer) -> ClientAnswer {
+pub fn translate(x: &Exchange, a: BackendAnswer) -> ClientAnswer {
     let mut headers = headers(x.backend, x.client, a.headers, x.request_id);
     let Some(raw) = a.body else {
         return ClientAnswer {
@@ -314,7 +315,7 @@ mod tests {
             ("etag", "\"e\""),
             ("connection", "close"),
         ]);
-        let obs = headers(Dialect::S3, Dialect::Obs, &backend, "OURS");
+        let obs = headers(Dialect::S3, Dialect::Obs, backend.clone(), "OURS");
         for (k, v) in [
             ("x-obs-request-id", "OURS"),
             ("x-obs-id-2", "OURS"),
@@ -334,7 +335,7 @@ mod tests {
         assert!(!obs
             .iter()
             .any(|(k, _)| k.starts_with("x-amz-") || k == "connection"));
-        let cos = headers(Dialect::S3, Dialect::Cos, &backend, "OURS");
+        let cos = headers(Dialect::S3, Dialect::Cos, backend, "OURS");
         // One request id per answer: the proxy's, the backend's beside it.
         assert!(cos.contains(&("x-cos-request-id".into(), "OURS".into())));
         assert!(cos.contains(&(BACKEND_REQUEST_ID.into(), "R1".into())));
@@ -346,7 +347,7 @@ mod tests {
         assert!(cos.contains(&("x-cos-copy-source-version-id".into(), "V1".into())));
         assert!(!cos.iter().any(|(k, _)| k.ends_with("id-2")));
         // A backend that sends no request id: the proxy's own goes out.
-        let bare = headers(Dialect::S3, Dialect::Cos, &h(&[("etag", "x")]), "OURS");
+        let bare = headers(Dialect::S3, Dialect::Cos, h(&[("etag", "x")]), "OURS");
         assert!(bare.contains(&("x-cos-request-id".into(), "OURS".into())));
     }
 

@@ -277,9 +277,9 @@ async fn small(
         };
         let out = response::translate(
             &x,
-            &BackendAnswer {
+            BackendAnswer {
                 status: a.status,
-                headers: &a.headers,
+                headers: a.headers,
                 body: (!head).then_some(a.body.as_slice()),
             },
         );

@@ -197,9 +197,9 @@ fn translated(f: &Forward, backend: &Backend, rid: &str, a: &Answer) -> Reply {
             request_id: rid,
             resource: &f.resource,
         },
-        &BackendAnswer {
+        BackendAnswer {
             status: a.status,
-            headers: &a.headers,
+            headers: a.headers.clone(),
             body: Some(&a.body),
         },
     );

@@ -76,13 +76,13 @@ pub(super) async fn download(
             let e = failed(backend, rid, &e);
             return respond_error(session, f.client, &e, &f.resource, rid, false).await;
         }
-        let headers = x.headers.clone();
+        let headers = std::mem::take(&mut x.headers);
         x.release();
         let out = response::translate(
             &ex,
-            &BackendAnswer {
+            BackendAnswer {
                 status,
-                headers: &headers,
+                headers,
                 body: Some(&buf),
             },
         );
@@ -90,9 +90,9 @@ pub(super) async fn download(
     }
     let out = response::translate(
         &ex,
-        &BackendAnswer {
+        BackendAnswer {
             status,
-            headers: &x.headers,
+            headers: std::mem::take(&mut x.headers),
             body: None,
         },
     );
@@ -271,9 +271,9 @@ pub(super) async fn upload(
             request_id: rid,
             resource: &f.resource,
         },
-        &BackendAnswer {
+        BackendAnswer {
             status,
-            headers: &headers,
+            headers,
             body: Some(&body),
         },
     );
@@ -331,9 +331,9 @@ pub(super) async fn copy_across(
         };
         let mut out = response::translate(
             &x,
-            &BackendAnswer {
+            BackendAnswer {
                 status: answer.status,
-                headers: &answer.headers,
+                headers: std::mem::take(&mut answer.headers),
                 body: Some(&std::mem::take(&mut answer.body)),
             },
         );
