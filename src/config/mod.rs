@@ -217,13 +217,13 @@ impl Config {
             .map(|r| Routed {
                 backend: &self.backends[r.backend],
                 backend_index: r.backend,
-                // The byte test first: most routes name a fixed bucket.
-                bucket: if r.backend_bucket.as_bytes().contains(&b'{')
-                    && r.backend_bucket.contains("{bucket}")
-                {
-                    r.backend_bucket.replace("{bucket}", bucket)
-                } else {
-                    r.backend_bucket.clone()
+                // The common forms first, without a substring search.
+                bucket: match r.backend_bucket.as_str() {
+                    "{bucket}" => bucket.to_string(),
+                    b if b.as_bytes().contains(&b'{') && b.contains("{bucket}") => {
+                        b.replace("{bucket}", bucket)
+                    }
+                    b => b.to_string(),
                 },
             })
     }

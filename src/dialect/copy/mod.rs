@@ -212,12 +212,20 @@ pub fn parse_copy_part(
     encoded_values: bool,
 ) -> Result<CopyPart, ApiError> {
     let prefix = dialect.vocab().prefix;
+    // One pass over the headers; the first of a repeated header counts.
+    let mut found: [Option<&str>; super::COPY_FIELDS.len()] = [None; super::COPY_FIELDS.len()];
+    for (k, v) in headers {
+        if let Some(suffix) = k.strip_prefix(prefix) {
+            if let Some(i) = super::COPY_FIELDS.iter().position(|(_, s)| *s == suffix) {
+                found[i].get_or_insert(v.as_str());
+            }
+        }
+    }
     let get = |f: Field| -> Option<String> {
-        let suffix = copy_suffix(f);
-        let v = headers
+        let v = super::COPY_FIELDS
             .iter()
-            .find(|(k, _)| k.strip_prefix(prefix) == Some(suffix))
-            .map(|(_, v)| v.as_str())?;
+            .position(|(x, _)| *x == f)
+            .and_then(|i| found[i])?;
         Some(if encoded_values && f != Field::Source {
             crate::sign::percent_decode(v)
         } else {
