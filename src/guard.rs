@@ -156,7 +156,10 @@ impl HeadScan {
         let mut joint = [0u8; 6];
         joint[..3].copy_from_slice(&self.tail);
         joint[3..3 + k].copy_from_slice(&data[..k]);
-        let blank = |b: &[u8]| b.windows(4).any(|w| w == b"\r\n\r\n");
+        // Only line ends can end a blank line: found with memchr, not tried at every byte.
+        let blank = |b: &[u8]| {
+            memchr::memchr_iter(b'\n', b).any(|i| i >= 3 && &b[i - 3..=i] == b"\r\n\r\n")
+        };
         if blank(&joint[..3 + k]) || blank(data) {
             self.in_head = false;
             return Seen::HeadEnds;

@@ -38,6 +38,11 @@ pub fn canonical_header_value(v: &str) -> String {
 }
 
 fn push_canonical_value(s: &mut String, v: &str) {
+    // Most values are one printable ASCII word: nothing to trim or fold.
+    if v.bytes().all(|b| b.is_ascii_graphic()) {
+        s.push_str(v);
+        return;
+    }
     for (i, w) in v.split_whitespace().enumerate() {
         if i > 0 {
             s.push(' ');

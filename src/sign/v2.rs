@@ -12,6 +12,7 @@ pub enum Flavor {
     Aws,
 }
 
+/// Sorted, lower-case: looked up by binary search, ignoring case.
 const OBS_SUBRESOURCES: &[&str] = &[
     "acl",
     "append",
@@ -37,10 +38,10 @@ const OBS_SUBRESOURCES: &[&str] = &[
     "modify",
     "name",
     "notification",
-    "obsbucketalias",
-    "obsalias",
-    "obscompresspolicy",
     "object-lock",
+    "obsalias",
+    "obsbucketalias",
+    "obscompresspolicy",
     "partnumber",
     "policy",
     "policystatus",
@@ -121,8 +122,10 @@ impl Flavor {
                 name.get(..6)
                     .is_some_and(|p| p.eq_ignore_ascii_case("x-obs-"))
                     || OBS_SUBRESOURCES
-                        .iter()
-                        .any(|s| s.eq_ignore_ascii_case(name))
+                        .binary_search_by(|s| {
+                            s.bytes().cmp(name.bytes().map(|b| b.to_ascii_lowercase()))
+                        })
+                        .is_ok()
             }
             Flavor::Aws => AWS_SUBRESOURCES.contains(&name),
         }
@@ -220,4 +223,29 @@ pub fn string_to_sign(i: &V2Input<'_>) -> String {
 pub fn signature(secret: &str, string_to_sign: &str) -> String {
     let mac = super::hmac_sha1(secret.as_bytes(), string_to_sign.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Flavor, OBS_SUBRESOURCES};
+
+    #[test]
+    fn obs_subresources_are_sorted_and_found_whatever_their_case() {
+        assert!(OBS_SUBRESOURCES.windows(2).all(|w| w[0] < w[1]));
+        assert!(OBS_SUBRESOURCES
+            .iter()
+            .all(|s| *s == s.to_ascii_lowercase()));
+        for name in [
+            "acl",
+            "partNumber",
+            "uploadId",
+            "x-image-process",
+            "x-obs-anything",
+        ] {
+            assert!(Flavor::Obs.is_subresource(name), "{name}");
+        }
+        for name in ["a", "partNumbers", "foo", "zzz"] {
+            assert!(!Flavor::Obs.is_subresource(name), "{name}");
+        }
+    }
 }
