@@ -38,8 +38,8 @@ fn config() -> config::Config {
     c
 }
 
-/// A client's Upload Part - Copy in `dialect`, signed with the client key.
-fn copy_part(dialect: Dialect) -> Inbound {
+/// A client's Upload Part - Copy in `dialect`, signed with the client key, and its target.
+fn copy_part(dialect: Dialect) -> (Outbound, String) {
     let mut b = Backend::render_only(dialect, HOST, "us-east-1");
     b.access_key = AK.into();
     b.secret = Secret::new(SK);
@@ -57,26 +57,32 @@ fn copy_part(dialect: Dialect) -> Inbound {
     out.set_header(&format!("{prefix}copy-source"), "/bench/src".into());
     out.sign(&b, Some(EMPTY_SHA256), now());
     let uri = out.uri();
-    let (path, query) = uri.split_once('?').unwrap_or((&uri, ""));
-    Inbound::new(
-        out.method.clone(),
-        path.to_string(),
-        query.to_string(),
-        out.headers.clone(),
-    )
+    (out, uri)
+}
+
+/// The view of a signed request the proxy plans from.
+fn inbound<'a>(out: &'a Outbound, uri: &'a str) -> Inbound<'a> {
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let headers = out
+        .headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    Inbound::new(&out.method, path, query, headers)
 }
 
 fn benches(c: &mut Criterion) {
     let cfg = config();
     let secret = Secret::new(SK);
     for d in [Dialect::Obs, Dialect::S3, Dialect::Cos] {
-        let inb = copy_part(d);
+        let (out, uri) = copy_part(d);
+        let inb = inbound(&out, &uri);
         c.bench_function(&format!("verify/{}", d.name()), |bch| {
             bch.iter(|| {
                 let wire = WireRequest {
-                    method: &inb.method,
-                    raw_path: &inb.raw_path,
-                    raw_query: &inb.raw_query,
+                    method: inb.method,
+                    raw_path: inb.raw_path,
+                    raw_query: inb.raw_query,
                     headers: &inb.headers,
                     host_bucket: None,
                 };
@@ -91,7 +97,8 @@ fn benches(c: &mut Criterion) {
             })
         });
     }
-    let planned = match request::plan(&cfg, &copy_part(Dialect::Obs), now()) {
+    let (out, uri) = copy_part(Dialect::Obs);
+    let planned = match request::plan(&cfg, &inbound(&out, &uri), now()) {
         Ok(request::Plan::Forward(f)) => f,
         _ => panic!("copy part does not plan"),
     };

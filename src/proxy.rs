@@ -51,12 +51,26 @@ fn new_request_id() -> String {
         .collect()
 }
 
-fn inbound(req: &RequestHeader) -> Inbound {
+/// The request view, borrowed from pingora's parsed head. Header values that are not UTF-8
+/// (rare) are read from `lossy`, a copy with U+FFFD in their place.
+fn inbound<'a>(req: &'a RequestHeader, lossy: &'a mut Vec<(String, String)>) -> Inbound<'a> {
+    let borrowed: Option<Vec<(&str, &str)>> = req
+        .headers
+        .iter()
+        .map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
+        .collect();
+    let headers = borrowed.unwrap_or_else(|| {
+        *lossy = header_pairs(&req.headers);
+        lossy
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    });
     Inbound::new(
-        req.method.as_str().to_string(),
-        req.uri.path().to_string(),
-        req.uri.query().unwrap_or("").to_string(),
-        header_pairs(&req.headers),
+        req.method.as_str(),
+        req.uri.path(),
+        req.uri.query().unwrap_or(""),
+        headers,
     )
 }
 
@@ -81,10 +95,18 @@ impl ProxyHttp for Gateway {
         }
         let rec = &mut ctx.record;
         rec.request_id = new_request_id();
-        let inb = inbound(session.req_header());
-        ctx.head = inb.method == "HEAD";
-        rec.method.clone_from(&inb.method);
-        match request::plan(&cfg, &inb, now()) {
+        let mut lossy = Vec::new();
+        let (planned, expects_continue) = {
+            let inb = inbound(session.req_header(), &mut lossy);
+            ctx.head = inb.method == "HEAD";
+            rec.method.clear();
+            rec.method.push_str(inb.method);
+            let expects_continue = inb
+                .header("expect")
+                .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
+            (request::plan(&cfg, &inb, now()), expects_continue)
+        };
+        match planned {
             Err(r) => {
                 rec.client = Some(r.client);
                 rec.resource = r.resource;
@@ -112,10 +134,7 @@ impl ProxyHttp for Gateway {
                 rec.resource.clone_from(&f.resource);
                 rec.backend = Some(cfg.backends[f.backend].name.clone());
                 // The request is authenticated and routed: let a waiting client send its body.
-                if inb
-                    .header("expect")
-                    .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
-                {
+                if expects_continue {
                     session
                         .as_downstream_mut()
                         .write_continue_response()

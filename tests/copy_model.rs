@@ -72,9 +72,10 @@ fn parse_then_render_reproduces_the_sdk_headers() {
         let id = v["id"].as_str().unwrap();
         let d = dialect_of(&v);
         let headers = common::headers(&v);
+        let view = common::view(&headers);
         let cp = parse_copy_part(
             d,
-            &headers,
+            &view,
             &[],
             v["sdk"]["package"].as_str().unwrap_or("").contains("obs"),
         )

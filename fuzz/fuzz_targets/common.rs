@@ -19,12 +19,18 @@ pub fn request(data: &[u8]) -> Option<(String, String, String, Vec<(String, Stri
     Some((method, path, query, headers))
 }
 
+/// The borrowed view of owned header pairs, as requests are verified and planned from.
+pub fn view(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
 /// Every authentication scheme: detection and verification of the request, path and virtual style.
 pub fn auth(data: &[u8]) {
     let Some((method, path, query, headers)) = request(data) else {
         return;
     };
     let secret = Secret::new("SK");
+    let headers = view(&headers);
     for host_bucket in [None, Some("b")] {
         let wire = WireRequest {
             method: &method,

@@ -10,6 +10,7 @@ fuzz_target!(|data: &[u8]| {
     let Some((_, _, _, headers)) = common::request(data) else {
         return;
     };
+    let headers = common::view(&headers);
     let suffixes = vec!["s3.example.local".to_string()];
     for d in Dialect::ALL {
         for encoded in [false, true] {

@@ -54,6 +54,6 @@ fuzz_target!(|data: &[u8]| {
     let Some((method, path, query, headers)) = common::request(data) else {
         return;
     };
-    let inb = Inbound::new(method, path, query, headers);
+    let inb = Inbound::new(&method, &path, &query, common::view(&headers));
     let _ = request::plan(cfg, &inb, 1710506096);
 });

@@ -13,23 +13,23 @@ pub struct WireRequest<'a> {
     pub raw_path: &'a str,
     pub raw_query: &'a str,
     /// (lower-case name, value) in received order.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     /// Bucket taken from a virtual-hosted Host, if any (OBS/V2 resource prefix).
     pub host_bucket: Option<&'a str>,
 }
 
-impl WireRequest<'_> {
-    pub fn header(&self, name: &str) -> Option<&str> {
+impl<'a> WireRequest<'a> {
+    pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
     }
-    pub fn header_values(&self, name: &str) -> Vec<&str> {
+    pub fn header_values(&self, name: &str) -> Vec<&'a str> {
         self.headers
             .iter()
-            .filter(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
             .collect()
     }
 }
@@ -137,7 +137,6 @@ pub fn verify<'k>(
 
 pub(super) fn decoded_query(raw: &str, skip: &[&str]) -> Vec<(String, Option<String>)> {
     sign::split_query(raw)
-        .into_iter()
         .map(|(k, v)| (sign::percent_decode(k), v.map(sign::percent_decode)))
         .filter(|(k, _)| !skip.contains(&k.as_str()))
         .collect()
@@ -192,7 +191,7 @@ fn verify_v2<'k>(
             .headers
             .iter()
             .find(|(k, _)| k.strip_prefix(prefix) == Some("date"))
-            .map(|(_, v)| v.as_str())
+            .map(|(_, v)| *v)
             .or(req.header("date"))
             .ok_or_else(|| {
                 ApiError::access_denied("Authentication requires a valid Date or x-*-date header")

@@ -116,7 +116,6 @@ pub(super) fn verify_cos<'k>(
     let key = secret(lookup, &ak)?;
 
     let params: Vec<(String, String)> = sign::split_query(req.raw_query)
-        .into_iter()
         .filter(|(k, _)| !(presigned && k.starts_with("q-")))
         .map(|(k, v)| {
             let name = sign::uri_encode(&sign::form_decode(k)).to_ascii_lowercase();

@@ -118,7 +118,7 @@ impl Dialect {
 
     /// The dialect a request speaks judged from its headers alone (after its auth scheme, for
     /// errors before or without authentication): a vendor header namespace, else the Host.
-    pub fn guess(headers: &[(String, String)]) -> Dialect {
+    pub fn guess(headers: &[(&str, &str)]) -> Dialect {
         let others = || {
             Dialect::ALL
                 .into_iter()
@@ -131,8 +131,8 @@ impl Dialect {
         }
         let host = headers
             .iter()
-            .find(|(k, _)| k == "host")
-            .map_or("", |(_, v)| v.as_str());
+            .find(|(k, _)| *k == "host")
+            .map_or("", |(_, v)| *v);
         others()
             .find(|d| d.vocab().host_markers.iter().any(|m| host.contains(m)))
             .unwrap_or_default()

@@ -24,12 +24,7 @@ fn vocabularies_are_consistent() {
 
 #[test]
 fn behaviour_told_by_the_vocabularies() {
-    let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    };
+    let h = |pairs: &[(&'static str, &'static str)]| pairs.to_vec();
     assert_eq!(Dialect::guess(&h(&[("x-obs-date", "d")])), Dialect::Obs);
     assert_eq!(
         Dialect::guess(&h(&[(

@@ -25,7 +25,7 @@ pub fn check(inb: &Inbound) -> Result<(), ApiError> {
     let auth = inb
         .headers
         .iter()
-        .filter(|(k, _)| k == "authorization")
+        .filter(|(k, _)| *k == "authorization")
         .count();
     let signed_query = inb.has_param(|k| QUERY_SIGNATURES.contains(&k));
     if auth > 1 || (auth == 1 && signed_query) {
@@ -33,8 +33,8 @@ pub fn check(inb: &Inbound) -> Result<(), ApiError> {
             "Only one auth mechanism allowed; only the Authorization header or a signature in the query string should be specified",
         ));
     }
-    percent_encoding(&inb.raw_path)?;
-    percent_encoding(&inb.raw_query)?;
+    percent_encoding(inb.raw_path)?;
+    percent_encoding(inb.raw_query)?;
     let mut metadata = 0usize;
     for (k, v) in &inb.headers {
         if k.ends_with("-copy-source") {

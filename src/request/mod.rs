@@ -24,28 +24,25 @@ pub use side::{
 };
 use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
 
-/// The request line and headers as received.
-pub struct Inbound {
-    pub method: String,
-    pub raw_path: String,
-    pub raw_query: String,
+/// The request line and headers as received, borrowed from the parsed head.
+pub struct Inbound<'a> {
+    pub method: &'a str,
+    pub raw_path: &'a str,
+    pub raw_query: &'a str,
     /// (lower-case name, value) in received order.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(&'a str, &'a str)>,
     /// Query parameters as (raw name, raw value), split once.
-    params: Vec<(String, Option<String>)>,
+    params: Vec<(&'a str, Option<&'a str>)>,
 }
 
-impl Inbound {
+impl<'a> Inbound<'a> {
     pub fn new(
-        method: String,
-        raw_path: String,
-        raw_query: String,
-        headers: Vec<(String, String)>,
+        method: &'a str,
+        raw_path: &'a str,
+        raw_query: &'a str,
+        headers: Vec<(&'a str, &'a str)>,
     ) -> Self {
-        let params = sign::split_query(&raw_query)
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v.map(str::to_string)))
-            .collect();
+        let params = sign::split_query(raw_query).collect();
         Inbound {
             method,
             raw_path,
@@ -60,24 +57,24 @@ impl Inbound {
         self.params.iter().all(|(k, _)| f(k))
     }
 
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&'a str> {
         self.headers
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
     }
     /// Whether a query parameter's name satisfies `f`.
     fn has_param(&self, f: impl Fn(&str) -> bool) -> bool {
         self.params.iter().any(|(k, _)| f(k))
     }
     fn query_has(&self, name: &str) -> bool {
-        self.params.iter().any(|(k, _)| k == name)
+        self.params.iter().any(|(k, _)| *k == name)
     }
     fn query_get(&self, name: &str) -> Option<String> {
         self.params
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| sign::percent_decode(v.as_deref().unwrap_or("")))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| sign::percent_decode(v.unwrap_or("")))
     }
 }
 
@@ -134,9 +131,9 @@ pub struct Rejection {
 /// The dialect a request speaks, judged from its headers alone (for errors before or without auth).
 pub fn guess_dialect(inb: &Inbound) -> Dialect {
     let wire = WireRequest {
-        method: &inb.method,
-        raw_path: &inb.raw_path,
-        raw_query: &inb.raw_query,
+        method: inb.method,
+        raw_path: inb.raw_path,
+        raw_query: inb.raw_query,
         headers: &inb.headers,
         host_bucket: None,
     };
@@ -163,15 +160,15 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         return Err(reject(
             guessed,
             ApiError::invalid_argument("The Host header is missing or malformed"),
-            &inb.raw_path,
+            inb.raw_path,
         ));
     }
-    edge::check(inb).map_err(|e| reject(guessed, e, &inb.raw_path))?;
+    edge::check(inb).map_err(|e| reject(guessed, e, inb.raw_path))?;
     let host_bucket = addressing::bucket_from_host(host, &cfg.suffixes);
-    let target = addressing::target(host_bucket.clone(), &inb.raw_path)
-        .map_err(|e| reject(guessed, e, &inb.raw_path))?;
+    let target = addressing::target(host_bucket.clone(), inb.raw_path)
+        .map_err(|e| reject(guessed, e, inb.raw_path))?;
     if let Some(b) = &target.bucket {
-        edge::bucket_name(b, guessed).map_err(|e| reject(guessed, e, &inb.raw_path))?;
+        edge::bucket_name(b, guessed).map_err(|e| reject(guessed, e, inb.raw_path))?;
     }
     let mut resource = String::with_capacity(2 + inb.raw_path.len());
     resource.push('/');
@@ -192,9 +189,9 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
 
     let (client, payload, access_key) = if cfg.verify {
         let wire = WireRequest {
-            method: &inb.method,
-            raw_path: &inb.raw_path,
-            raw_query: &inb.raw_query,
+            method: inb.method,
+            raw_path: inb.raw_path,
+            raw_query: inb.raw_query,
             headers: &inb.headers,
             host_bucket: if target.virtual_host {
                 host_bucket.as_deref()
@@ -225,7 +222,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
 
     let mut out = Outbound {
-        method: inb.method.clone(),
+        method: inb.method.to_string(),
         ..Default::default()
     };
     let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());

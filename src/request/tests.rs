@@ -21,12 +21,13 @@ backend_bucket = "{bucket}-x"
     c
 }
 
-fn inbound(method: &str, path: &str, query: &str, headers: &[(&str, &str)]) -> Inbound {
-    let h = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Inbound::new(method.into(), path.into(), query.into(), h)
+fn inbound<'a>(
+    method: &'a str,
+    path: &'a str,
+    query: &'a str,
+    headers: &[(&'a str, &'a str)],
+) -> Inbound<'a> {
+    Inbound::new(method, path, query, headers.to_vec())
 }
 
 #[test]

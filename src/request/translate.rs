@@ -70,7 +70,7 @@ const DROP_SUFFIXES: &[&str] = &[
 ];
 
 pub(super) fn classify(inb: &Inbound, has_bucket: bool, has_key: bool, client: Dialect) -> Op {
-    let m = inb.method.as_str();
+    let m = inb.method;
     if !has_bucket {
         return Op::ListBuckets;
     }
@@ -144,8 +144,8 @@ pub(super) fn translate_request_headers(
 ) -> Result<(), ApiError> {
     let copy_op = matches!(op, Op::UploadPartCopy | Op::CopyObject);
     let part_op = matches!(op, Op::UploadPartCopy | Op::UploadPart);
-    for (k, v) in &inb.headers {
-        if PASS_HEADERS.contains(&k.as_str()) {
+    for &(k, v) in &inb.headers {
+        if PASS_HEADERS.contains(&k) {
             if k == "content-encoding" {
                 // aws-chunked framing is removed before the body goes upstream.
                 let rest: Vec<&str> = v
@@ -154,11 +154,11 @@ pub(super) fn translate_request_headers(
                     .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
                     .collect();
                 if !rest.is_empty() {
-                    out.headers.push((k.clone(), rest.join(",")));
+                    out.headers.push((k.to_string(), rest.join(",")));
                 }
                 continue;
             }
-            out.headers.push((k.clone(), v.clone()));
+            out.headers.push((k.to_string(), v.to_string()));
             continue;
         }
         let Some(suffix) = client.neutral_suffix(k) else {
@@ -179,7 +179,7 @@ pub(super) fn translate_request_headers(
             super::edge::header_value(&d)?;
             d
         } else {
-            v.clone()
+            v.to_string()
         };
         if let Some((name, value)) = translate_header(client, to, k, &value) {
             let value = to.encode_header_value(&name, value);

@@ -140,7 +140,7 @@ pub struct V2Input<'a> {
     /// `Date` header, or `Expires` for a presigned URL.
     pub date: &'a str,
     /// All headers as (lower-case name, value); only those with `prefix` are used.
-    pub headers: &'a [(String, String)],
+    pub headers: &'a [(&'a str, &'a str)],
     /// `x-obs-` or `x-amz-`.
     pub prefix: &'a str,
     /// `/bucket/encoded-key` exactly as on the wire (bucket prepended for virtual hosts).
@@ -162,9 +162,9 @@ pub fn string_to_sign(i: &V2Input<'_>) -> String {
             let v = if rest.starts_with("meta-") {
                 v.trim()
             } else {
-                v.as_str()
+                v
             };
-            Some((k.as_str(), v))
+            Some((*k, v))
         })
         .collect();
     canon.sort_by(|a, b| a.0.cmp(b.0));

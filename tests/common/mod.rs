@@ -27,3 +27,9 @@ pub fn headers(v: &Value) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Owned header pairs as the borrowed view requests are verified and planned from.
+#[allow(dead_code)]
+pub fn view(h: &[(String, String)]) -> Vec<(&str, &str)> {
+    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}

@@ -207,7 +207,7 @@ fn http_date(t: i64) -> String {
 /// except the source, which `parse_source` decodes.
 pub fn parse_copy_part(
     dialect: Dialect,
-    headers: &[(String, String)],
+    headers: &[(&str, &str)],
     suffixes: &[String],
     encoded_values: bool,
 ) -> Result<CopyPart, ApiError> {
@@ -217,7 +217,7 @@ pub fn parse_copy_part(
     for (k, v) in headers {
         if let Some(suffix) = k.strip_prefix(prefix) {
             if let Some(i) = super::COPY_FIELDS.iter().position(|(_, s)| *s == suffix) {
-                found[i].get_or_insert(v.as_str());
+                found[i].get_or_insert(*v);
             }
         }
     }
