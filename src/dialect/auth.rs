@@ -6,6 +6,7 @@ use super::{cos as cos_dialect, s3, Dialect};
 use crate::dates::parse_date;
 use crate::error::ApiError;
 use crate::sign::{self, v2, Secret};
+use std::borrow::Cow;
 
 /// The parts of a received request that signatures cover.
 pub struct WireRequest<'a> {
@@ -135,10 +136,15 @@ pub fn verify<'k>(
     })
 }
 
-pub(super) fn decoded_query(raw: &str, skip: &[&str]) -> Vec<(String, Option<String>)> {
+/// Query parameters decoded, borrowed from the raw query where nothing needed decoding.
+pub(super) fn decoded_query<'a>(
+    raw: &'a str,
+    skip: &[&str],
+) -> Vec<(Cow<'a, str>, Option<Cow<'a, str>>)> {
+    let decode = |s: &'a str| percent_encoding::percent_decode_str(s).decode_utf8_lossy();
     sign::split_query(raw)
-        .map(|(k, v)| (sign::percent_decode(k), v.map(sign::percent_decode)))
-        .filter(|(k, _)| !skip.contains(&k.as_str()))
+        .map(|(k, v)| (decode(k), v.map(decode)))
+        .filter(|(k, _)| !skip.contains(&k.as_ref()))
         .collect()
 }
 

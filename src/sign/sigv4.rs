@@ -7,13 +7,13 @@ pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Canonical query from decoded pairs: names and values RFC 3986-encoded, sorted.
-pub fn canonical_query(decoded: &[(String, Option<String>)]) -> String {
+pub fn canonical_query<S: AsRef<str>>(decoded: &[(S, Option<S>)]) -> String {
     let mut enc: Vec<(Cow<str>, Cow<str>)> = decoded
         .iter()
         .map(|(k, v)| {
             (
-                uri_encode_cow(k),
-                uri_encode_cow(v.as_deref().unwrap_or("")),
+                uri_encode_cow(k.as_ref()),
+                uri_encode_cow(v.as_ref().map_or("", |v| v.as_ref())),
             )
         })
         .collect();

@@ -132,8 +132,8 @@ impl Flavor {
     }
 }
 
-/// The parts of a request that V2/OBS signs.
-pub struct V2Input<'a> {
+/// The parts of a request that V2/OBS signs (`Q`: owned or borrowed query strings).
+pub struct V2Input<'a, Q: AsRef<str> = String> {
     pub method: &'a str,
     pub content_md5: &'a str,
     pub content_type: &'a str,
@@ -146,13 +146,13 @@ pub struct V2Input<'a> {
     /// `/bucket/encoded-key` exactly as on the wire (bucket prepended for virtual hosts).
     pub resource: &'a str,
     /// Decoded query parameters; only sub-resources are used.
-    pub query: &'a [(String, Option<String>)],
+    pub query: &'a [(Q, Option<Q>)],
     pub flavor: Flavor,
     /// True when the date slot is set by the caller regardless of `x-*-date` (presigned).
     pub presigned: bool,
 }
 
-pub fn string_to_sign(i: &V2Input<'_>) -> String {
+pub fn string_to_sign<Q: AsRef<str>>(i: &V2Input<'_, Q>) -> String {
     // (name, value) of the prefixed headers, sorted by name (stable: values keep their order).
     let mut canon: Vec<(&str, &str)> = i
         .headers
@@ -203,12 +203,13 @@ pub fn string_to_sign(i: &V2Input<'_>) -> String {
         s.push('\n');
     }
     s.push_str(i.resource);
-    let mut subs: Vec<&(String, Option<String>)> = i
+    let mut subs: Vec<(&str, Option<&str>)> = i
         .query
         .iter()
+        .map(|(k, v)| (k.as_ref(), v.as_ref().map(|v| v.as_ref())))
         .filter(|(k, _)| i.flavor.is_subresource(k))
         .collect();
-    subs.sort_by(|a, b| a.0.cmp(&b.0));
+    subs.sort_by(|a, b| a.0.cmp(b.0));
     for (n, (k, v)) in subs.iter().enumerate() {
         s.push(if n == 0 { '?' } else { '&' });
         s.push_str(k);
