@@ -36,7 +36,9 @@ impl Outbound {
     /// `None` for a streamed body.
     pub fn sign(&mut self, b: &Backend, payload: Option<&str>, now: i64) {
         for (k, v) in b.dialect.sign(self, b, payload, now) {
-            self.set_header(&k, v);
+            // Replaces what an earlier signing of this request (a retry) set.
+            self.headers.retain(|(h, _)| *h != k);
+            self.headers.push((k, v));
         }
     }
 }
