@@ -45,10 +45,11 @@ fn now() -> i64 {
 fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let n = rand::random::<u64>();
-    (0..16)
-        .rev()
-        .map(|i| HEX[(n >> (i * 4)) as usize & 15] as char)
-        .collect()
+    let mut s = String::with_capacity(16);
+    for i in (0..16).rev() {
+        s.push(HEX[(n >> (i * 4)) as usize & 15] as char);
+    }
+    s
 }
 
 /// The request view, borrowed from pingora's parsed head. Header values that are not UTF-8

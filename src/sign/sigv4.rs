@@ -149,7 +149,10 @@ pub fn trailer_string_to_sign(
 }
 
 pub fn authorization(access_key: &str, scope: &str, signed: &[&str], signature: &str) -> String {
-    let mut s = String::with_capacity(160 + access_key.len() + scope.len());
+    let names: usize = signed.iter().map(|h| h.len() + 1).sum();
+    let mut s = String::with_capacity(
+        ALGORITHM.len() + 43 + access_key.len() + scope.len() + names + signature.len(),
+    );
     s.push_str(ALGORITHM);
     s.push_str(" Credential=");
     s.push_str(access_key);
