@@ -39,8 +39,11 @@ pub struct ParsedError {
 
 /// Parse a document whose root is `Error`; `None` for any other root or unparsable XML.
 pub fn parse_error(body: &[u8]) -> Option<ParsedError> {
-    // Most answers are results: a document without the word is no error document.
-    memchr::memmem::find(body, b"Error")?;
+    // Most answers are results: a document without the word is no error document. The
+    // searcher is built once (building it cost more than the search).
+    static ERROR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"Error"));
+    ERROR.find(body)?;
     // S3 may pad a slow 200 answer with whitespace before the document.
     let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
