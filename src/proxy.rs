@@ -61,7 +61,7 @@ fn inbound<'a>(req: &'a RequestHeader, lossy: &'a mut Vec<(String, String)>) -> 
         .map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
         .collect();
     let headers = borrowed.unwrap_or_else(|| {
-        *lossy = header_pairs(&req.headers);
+        *lossy = header_pairs(&req.headers, &[]);
         lossy
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))

@@ -7,7 +7,7 @@ use crate::model::Op;
 use crate::xml;
 
 /// Response headers that are the transport's business, or replaced by the proxy.
-const DROP: &[&str] = &[
+pub const DROP: &[&str] = &[
     "connection",
     "keep-alive",
     "transfer-encoding",

@@ -202,9 +202,11 @@ fn request_header(out: &Outbound) -> PResult<RequestHeader> {
     Ok(RequestHeader::from(parts))
 }
 
-/// Header names and values as text (names are lower-case; odd bytes become U+FFFD).
-pub fn header_pairs(map: &http::HeaderMap) -> Vec<(String, String)> {
+/// Header names and values as text (names are lower-case; odd bytes become U+FFFD), but for
+/// the names in `skip`.
+pub fn header_pairs(map: &http::HeaderMap, skip: &[&str]) -> Vec<(String, String)> {
     map.iter()
+        .filter(|(k, _)| !skip.contains(&k.as_str()))
         .map(|(k, v)| {
             (
                 k.as_str().to_string(),
@@ -426,7 +428,8 @@ impl<'a> Exchange<'a> {
             .resp_header()
             .ok_or_else(|| Failure::Unreachable("no response header".into()))?;
         self.status = resp.status.as_u16();
-        self.headers = header_pairs(&resp.headers);
+        // Headers no answer passes on are not copied.
+        self.headers = header_pairs(&resp.headers, crate::response::DROP);
         let id = resp
             .headers
             .get(self.request_id_header)
