@@ -214,3 +214,38 @@ impl ProxyHttp for Gateway {
         access::finish(&ctx.record, &outcome, cfg.access_log, cfg.access_log_keys);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{inbound, new_request_id};
+    use pingora::http::RequestHeader;
+
+    #[test]
+    fn the_request_view_borrows_the_head_and_reads_odd_bytes_lossily() {
+        let mut req = RequestHeader::build("PUT", b"/b/k?partNumber=1&uploadId=u", None).unwrap();
+        req.insert_header("x-obs-meta-a", "plain").unwrap();
+        let mut lossy = Vec::new();
+        let inb = inbound(&req, &mut lossy);
+        assert_eq!(
+            (inb.method, inb.raw_path, inb.raw_query),
+            ("PUT", "/b/k", "partNumber=1&uploadId=u")
+        );
+        assert_eq!(inb.header("x-obs-meta-a"), Some("plain"));
+        drop(inb);
+        assert!(lossy.is_empty(), "nothing copied for a UTF-8 head");
+        let value = http::HeaderValue::from_bytes(b"caf\xe9").unwrap();
+        req.insert_header("x-obs-meta-b", value).unwrap();
+        let inb = inbound(&req, &mut lossy);
+        assert_eq!(inb.header("x-obs-meta-b"), Some("caf\u{fffd}"));
+        assert_eq!(inb.header("x-obs-meta-a"), Some("plain"));
+    }
+
+    #[test]
+    fn request_ids_are_16_upper_case_hex_digits() {
+        let id = new_request_id();
+        assert_eq!(id.len(), 16);
+        assert!(id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b)));
+    }
+}
