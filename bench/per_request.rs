@@ -63,12 +63,7 @@ fn copy_part(dialect: Dialect) -> (Outbound, String) {
 /// The view of a signed request the proxy plans from.
 fn inbound<'a>(out: &'a Outbound, uri: &'a str) -> Inbound<'a> {
     let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
-    let headers = out
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    Inbound::new(&out.method, path, query, headers)
+    Inbound::new(&out.method, path, query, auth::borrowed(&out.headers))
 }
 
 fn benches(c: &mut Criterion) {

@@ -62,10 +62,7 @@ fn inbound<'a>(req: &'a RequestHeader, lossy: &'a mut Vec<(String, String)>) -> 
         .collect();
     let headers = borrowed.unwrap_or_else(|| {
         *lossy = header_pairs(&req.headers, &[]);
-        lossy
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect()
+        crate::auth::borrowed(lossy)
     });
     Inbound::new(
         req.method.as_str(),

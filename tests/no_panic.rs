@@ -113,10 +113,7 @@ fn requests_never_panic() {
             ),
             ("x-amz-decoded-content-length".to_string(), rng.mutate("28")),
         ];
-        let headers: Vec<(&str, &str)> = headers
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let headers = auth::borrowed(&headers);
         let wire = WireRequest {
             method: "PUT",
             raw_path: &path,

@@ -21,7 +21,7 @@ pub fn request(data: &[u8]) -> Option<(String, String, String, Vec<(String, Stri
 
 /// The borrowed view of owned header pairs, as requests are verified and planned from.
 pub fn view(h: &[(String, String)]) -> Vec<(&str, &str)> {
-    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    auth::borrowed(h)
 }
 
 /// Every authentication scheme: detection and verification of the request, path and virtual style.

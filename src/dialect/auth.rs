@@ -8,6 +8,14 @@ use crate::error::ApiError;
 use crate::sign::{self, v2, Secret};
 use std::borrow::Cow;
 
+/// Owned (name, value) pairs as the borrowed view `WireRequest` and the signers read.
+pub fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
 /// The parts of a received request that signatures cover.
 pub struct WireRequest<'a> {
     pub method: &'a str,

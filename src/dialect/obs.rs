@@ -76,11 +76,7 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, Strin
         Some(bk) if c.virtual_hosted() => format!("/{bk}{}", out.path),
         _ => out.path.clone(),
     };
-    let headers: Vec<(&str, &str)> = out
-        .headers
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
+    let headers = super::auth::borrowed(&out.headers);
     let sts = v2::string_to_sign(&v2::V2Input {
         method: &out.method,
         content_md5: out.header("content-md5").unwrap_or(""),

@@ -31,5 +31,5 @@ pub fn headers(v: &Value) -> Vec<(String, String)> {
 /// Owned header pairs as the borrowed view requests are verified and planned from.
 #[allow(dead_code)]
 pub fn view(h: &[(String, String)]) -> Vec<(&str, &str)> {
-    h.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    dialect_proxy::auth::borrowed(h)
 }
