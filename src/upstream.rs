@@ -184,17 +184,27 @@ fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
 /// The request head for the wire. Names are sent as given (lower-case; pingora titles the
 /// standard ones): no case map is kept, so each header is one name and one value, parsed once.
 fn request_header(out: &Outbound) -> PResult<RequestHeader> {
-    let h = RequestHeader::build_no_case(
-        out.method.as_str(),
-        out.uri().as_bytes(),
-        Some(out.headers.len()),
-    )?;
+    let bad = |what: &'static str| Error::explain(ErrorType::InvalidHTTPHeader, what);
     // Filled as plain parts: pingora's own `append_header` turns each name into a case name
     // and parses it again, work a head without a case map does not need. The target is
-    // origin-form, so the parts carry it whole.
-    let mut parts = http::request::Parts::from(h);
+    // origin-form, so the parts carry it whole: parsed where it was built, not copied.
+    let mut parts = match http::uri::PathAndQuery::from_maybe_shared(Bytes::from(out.uri())) {
+        Ok(target) => {
+            let (mut parts, ()) = http::Request::new(()).into_parts();
+            parts.method =
+                http::Method::from_bytes(out.method.as_bytes()).map_err(|_| bad("method"))?;
+            parts.uri = target.into();
+            parts
+        }
+        // What `http` refuses as it stands (a fragment...), pingora's target parsing decides.
+        Err(_) => http::request::Parts::from(RequestHeader::build_no_case(
+            out.method.as_str(),
+            out.uri().as_bytes(),
+            None,
+        )?),
+    };
+    parts.headers.reserve(out.headers.len());
     for (k, v) in &out.headers {
-        let bad = |what: &'static str| Error::explain(ErrorType::InvalidHTTPHeader, what);
         let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad("header name"))?;
         let value = http::HeaderValue::from_str(v).map_err(|_| bad("header value"))?;
         parts.headers.append(name, value);

@@ -149,7 +149,7 @@ pub(super) fn decoded_query<'a>(
     raw: &'a str,
     skip: &[&str],
 ) -> Vec<(Cow<'a, str>, Option<Cow<'a, str>>)> {
-    let decode = |s: &'a str| percent_encoding::percent_decode_str(s).decode_utf8_lossy();
+    let decode = sign::percent_decode_cow;
     sign::split_query(raw)
         .map(|(k, v)| (decode(k), v.map(decode)))
         .filter(|(k, _)| !skip.contains(&k.as_ref()))

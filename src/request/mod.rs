@@ -70,11 +70,11 @@ impl<'a> Inbound<'a> {
     fn query_has(&self, name: &str) -> bool {
         self.params.iter().any(|(k, _)| *k == name)
     }
-    fn query_get(&self, name: &str) -> Option<String> {
+    fn query_get(&self, name: &str) -> Option<std::borrow::Cow<'a, str>> {
         self.params
             .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| sign::percent_decode(v.unwrap_or("")))
+            .map(|(_, v)| sign::percent_decode_cow(v.unwrap_or("")))
     }
 }
 

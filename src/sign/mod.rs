@@ -177,7 +177,15 @@ pub fn uri_encode_path(s: &str) -> String {
 
 /// Percent-decode; invalid UTF-8 is replaced rather than failing (the proxy never panics on input).
 pub fn percent_decode(s: &str) -> String {
-    percent_decode_str(s).decode_utf8_lossy().into_owned()
+    percent_decode_cow(s).into_owned()
+}
+
+/// `percent_decode`, borrowed where there is nothing to decode (most names and values).
+pub fn percent_decode_cow(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.as_bytes().contains(&b'%') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    percent_decode_str(s).decode_utf8_lossy()
 }
 
 /// Strict percent-decode: `None` when the result is not UTF-8.
@@ -190,6 +198,9 @@ pub fn percent_decode_strict(s: &str) -> Option<String> {
 
 /// Form-decode: '+' is a space (COS presigned URLs are built with `urlencode`).
 pub fn form_decode(s: &str) -> String {
+    if !s.as_bytes().contains(&b'+') {
+        return percent_decode(s);
+    }
     percent_decode(&s.replace('+', " "))
 }
 
@@ -240,6 +251,20 @@ pub fn redact(canonical: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percent_decoding_borrows_only_what_needs_no_decoding() {
+        use std::borrow::Cow;
+        assert!(matches!(
+            percent_decode_cow("uploadId"),
+            Cow::Borrowed("uploadId")
+        ));
+        assert_eq!(percent_decode_cow("a%20b%2Fc"), "a b/c");
+        // Bytes that are not UTF-8 are replaced, never a panic.
+        assert_eq!(percent_decode_cow("caf%E9"), "caf\u{fffd}");
+        assert_eq!(form_decode("a+b%2B"), "a b+");
+        assert_eq!(form_decode("a%2Bb"), "a+b");
+    }
 
     #[test]
     fn secret_debug_is_redacted() {

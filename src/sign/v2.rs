@@ -119,13 +119,23 @@ impl Flavor {
     pub fn is_subresource(self, name: &str) -> bool {
         match self {
             Flavor::Obs => {
-                name.get(..6)
+                if name
+                    .get(..6)
                     .is_some_and(|p| p.eq_ignore_ascii_case("x-obs-"))
-                    || OBS_SUBRESOURCES
-                        .binary_search_by(|s| {
-                            s.bytes().cmp(name.bytes().map(|b| b.to_ascii_lowercase()))
-                        })
-                        .is_ok()
+                {
+                    return true;
+                }
+                // Lower-cased on the stack once, then compared whole: no name in the list is
+                // longer than the buffer.
+                let mut buf = [0u8; 32];
+                let Some(lower) = buf.get_mut(..name.len()) else {
+                    return false;
+                };
+                lower.copy_from_slice(name.as_bytes());
+                lower.make_ascii_lowercase();
+                OBS_SUBRESOURCES
+                    .binary_search_by(|s| s.as_bytes().cmp(lower))
+                    .is_ok()
             }
             Flavor::Aws => AWS_SUBRESOURCES.contains(&name),
         }
@@ -235,7 +245,7 @@ mod tests {
         assert!(OBS_SUBRESOURCES.windows(2).all(|w| w[0] < w[1]));
         assert!(OBS_SUBRESOURCES
             .iter()
-            .all(|s| *s == s.to_ascii_lowercase()));
+            .all(|s| *s == s.to_ascii_lowercase() && s.len() <= 32));
         for name in [
             "acl",
             "partNumber",
