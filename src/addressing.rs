@@ -2,20 +2,33 @@
 
 use crate::error::ApiError;
 use crate::sign;
+use std::borrow::Cow;
 
 /// The bucket a Host names, for the built-in cloud patterns and the configured suffixes.
 /// `None` means path style (or a service-level request).
 pub fn bucket_from_host(host: &str, suffixes: &[String]) -> Option<String> {
-    let host = strip_port(host).to_ascii_lowercase();
+    let host = strip_port(host);
+    // Lower-cased only when it is not already (nearly always).
+    let host: Cow<str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    };
     for s in suffixes {
-        let s = s.trim_start_matches('.').to_ascii_lowercase();
-        if let Some(b) = host.strip_suffix(&s).and_then(|b| b.strip_suffix('.')) {
+        let s = s.trim_start_matches('.');
+        let Some(cut) = host.len().checked_sub(s.len()) else {
+            continue;
+        };
+        let matches = host.as_bytes()[cut..].eq_ignore_ascii_case(s.as_bytes());
+        // (a match of the ASCII-folded bytes of a valid suffix starts at a char boundary)
+        if let Some(b) = matches.then(|| host[..cut].strip_suffix('.')).flatten() {
             return non_empty(b);
         }
     }
-    let labels: Vec<&str> = host.split('.').collect();
-    let n = labels.len();
-    let take = |k: usize| {
+    // Labels are split only for the clouds' own names.
+    let labels = || host.split('.').collect::<Vec<&str>>();
+    let take = |labels: &[&str], k: usize| {
+        let n = labels.len();
         if n > k {
             non_empty(&labels[..n - k].join("."))
         } else {
@@ -24,22 +37,26 @@ pub fn bucket_from_host(host: &str, suffixes: &[String]) -> Option<String> {
     };
     if host.ends_with(".myqcloud.com") || host.ends_with(".tencentcos.cn") {
         // <bucket>.cos.<region>.myqcloud.com (also cos-internal / cos-website)
-        if n >= 5 && labels[n - 4].starts_with("cos") {
-            return take(4);
+        let l = labels();
+        if l.len() >= 5 && l[l.len() - 4].starts_with("cos") {
+            return take(&l, 4);
         }
     } else if host.ends_with(".myhuaweicloud.com") {
-        if n >= 5 && labels[n - 4] == "obs" {
-            return take(4);
+        let l = labels();
+        if l.len() >= 5 && l[l.len() - 4] == "obs" {
+            return take(&l, 4);
         }
     } else if host.ends_with(".amazonaws.com") {
-        if n >= 4 && labels[n - 3] == "s3" {
-            return take(3);
+        let l = labels();
+        let n = l.len();
+        if n >= 4 && l[n - 3] == "s3" {
+            return take(&l, 3);
         }
-        if n >= 5 && labels[n - 4].starts_with("s3") {
-            return take(4);
+        if n >= 5 && l[n - 4].starts_with("s3") {
+            return take(&l, 4);
         }
     } else if host.ends_with(".storage.yandexcloud.net") {
-        return take(3);
+        return take(&labels(), 3);
     }
     None
 }
@@ -142,6 +159,13 @@ mod tests {
             Some("data")
         );
         assert_eq!(bucket_from_host("s3.example.local", &sfx), None);
+        // Case is folded on both sides; a suffix longer than the host is skipped, not fatal.
+        let sfx = vec!["much.longer.suffix.example".into(), ".S3.Example.Local".into()];
+        assert_eq!(
+            bucket_from_host("Data.s3.EXAMPLE.local", &sfx).as_deref(),
+            Some("data")
+        );
+        assert_eq!(bucket_from_host("B.S3.AMAZONAWS.COM", &none).as_deref(), Some("b"));
     }
 
     #[test]

@@ -29,7 +29,8 @@ pub fn headers(
     input: Vec<(String, String)>,
     request_id: &str,
 ) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(input.len() + 2);
+    // Room for what `finish` adds (request ids, Server) and a content type.
+    let mut out = Vec::with_capacity(input.len() + 4);
     for (k, v) in input {
         if DROP.contains(&k.as_str()) {
             continue;

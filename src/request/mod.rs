@@ -223,6 +223,8 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
 
     let mut out = Outbound {
         method: inb.method.to_string(),
+        // The client's headers that pass, Host, and what signing adds (three at most).
+        headers: Vec::with_capacity(inb.headers.len() + 4),
         ..Default::default()
     };
     let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());
