@@ -160,12 +160,18 @@ mod tests {
         );
         assert_eq!(bucket_from_host("s3.example.local", &sfx), None);
         // Case is folded on both sides; a suffix longer than the host is skipped, not fatal.
-        let sfx = vec!["much.longer.suffix.example".into(), ".S3.Example.Local".into()];
+        let sfx = vec![
+            "much.longer.suffix.example".into(),
+            ".S3.Example.Local".into(),
+        ];
         assert_eq!(
             bucket_from_host("Data.s3.EXAMPLE.local", &sfx).as_deref(),
             Some("data")
         );
-        assert_eq!(bucket_from_host("B.S3.AMAZONAWS.COM", &none).as_deref(), Some("b"));
+        assert_eq!(
+            bucket_from_host("B.S3.AMAZONAWS.COM", &none).as_deref(),
+            Some("b")
+        );
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod metrics;
 pub mod model;
 pub mod outbound;
+pub mod pool;
 pub mod proxy;
 pub mod request;
 pub mod response;

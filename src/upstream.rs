@@ -12,6 +12,7 @@ use crate::config::Backend;
 use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::outbound::Outbound;
+use crate::pool::Pool;
 use bytes::Bytes;
 // HTTP/1.1 to backends (peers offer no h2): the h1 connector and session directly, whose futures
 // are smaller than the version-generic ones.
@@ -96,13 +97,16 @@ impl Answer {
 }
 
 pub struct Upstream {
+    /// New connections (pingora's own pool stays empty: see `pool`).
     connector: Connector,
+    pool: Pool,
 }
 
 impl Default for Upstream {
     fn default() -> Self {
         Upstream {
             connector: Connector::new(None),
+            pool: Pool::default(),
         }
     }
 }
@@ -153,7 +157,8 @@ pub async fn relay(
 pub struct Exchange<'a> {
     up: &'a Upstream,
     session: HttpSession,
-    peer: &'a HttpPeer,
+    /// The backend's peer and its pool key.
+    peer: &'a (HttpPeer, u64),
     pub status: u16,
     pub headers: Vec<(String, String)>,
     /// When the request went out, and the header naming the backend's request id (access log).
@@ -162,11 +167,15 @@ pub struct Exchange<'a> {
 }
 
 /// The backend's peer (connection options and pool key), built once per configuration.
-fn peer_for(b: &Backend) -> Result<&HttpPeer, Failure> {
+fn peer_for(b: &Backend) -> Result<&(HttpPeer, u64), Failure> {
     let addr = b
         .addr
         .ok_or_else(|| Failure::Unreachable("backend address is not resolved".into()))?;
-    Ok(b.peer.get_or_init(|| new_peer(b, addr)))
+    Ok(b.peer.get_or_init(|| {
+        let peer = new_peer(b, addr);
+        let key = pingora::upstreams::peer::Peer::reuse_hash(&peer);
+        (peer, key)
+    }))
 }
 
 fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
@@ -263,14 +272,18 @@ fn backoff(b: &Backend, n: u32) -> Duration {
 }
 
 impl Upstream {
-    async fn connect<'b>(&self, b: &'b Backend) -> Result<(HttpSession, &'b HttpPeer), Failure> {
+    async fn connect<'b>(
+        &self,
+        b: &'b Backend,
+    ) -> Result<(HttpSession, &'b (HttpPeer, u64)), Failure> {
         let peer = peer_for(b)?;
+        let (http, key) = (&peer.0, peer.1);
         // A pooled connection first: that future is small. A new connection's future (TLS
         // states included) is over 8 KiB, boxed so that only that path pays for moving it.
-        let mut session = match self.connector.reused_http_session(peer).await {
-            Some(s) => s,
+        let mut session = match self.pool.take(key) {
+            Some(stream) => HttpSession::new_with_options(stream, http),
             None => {
-                Box::pin(self.connector.get_http_session(peer))
+                Box::pin(self.connector.get_http_session(http))
                     .await
                     .map_err(|e| Failure::from_pingora(&e, "connect"))?
                     .0
@@ -481,10 +494,17 @@ impl<'a> Exchange<'a> {
     /// holding an exchange 2.5 KiB larger, copied each time such a future moves.)
     pub fn release(self) {
         let Exchange {
-            up, session, peer, ..
+            up,
+            mut session,
+            peer,
+            ..
         } = self;
-        let release = std::pin::pin!(up.connector.release_http_session(session, peer, None));
+        session.respect_keepalive();
+        let reuse = std::pin::pin!(session.reuse());
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-        let _ = std::future::Future::poll(release, &mut cx);
+        // Ready at once for a connection to keep; a closing one finishes by being dropped.
+        if let std::task::Poll::Ready(Some(stream)) = std::future::Future::poll(reuse, &mut cx) {
+            up.pool.put(peer.1, stream);
+        }
     }
 }

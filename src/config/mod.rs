@@ -75,8 +75,8 @@ pub struct Backend {
     pub min_part_size: u64,
     /// Derived signing keys, reused while their scope/window is current.
     key_cache: Mutex<Option<(String, Vec<u8>)>>,
-    /// The connection pool's key for this backend, built once its address is known.
-    pub(crate) peer: std::sync::OnceLock<pingora::prelude::HttpPeer>,
+    /// The backend's connection options and their pool key, built once its address is known.
+    pub(crate) peer: std::sync::OnceLock<(pingora::prelude::HttpPeer, u64)>,
 }
 
 impl Backend {

@@ -214,7 +214,12 @@ pub(crate) async fn read_small_body(
     f: &Forward,
 ) -> Result<std::result::Result<Bytes, ApiError>> {
     let mut body = BytesMut::new();
-    while let Some(chunk) = session.read_request_body().await? {
+    // A request that says it has no body (most small ones) costs no read and no deadline.
+    let empty = session.as_downstream_mut().is_body_empty();
+    while let Some(chunk) = match empty {
+        true => None,
+        false => session.read_request_body().await?,
+    } {
         if body.len() + chunk.len() > MAX_SMALL_REQUEST {
             return Ok(Err(ApiError::new(
                 Code::MaxMessageLengthExceeded,
