@@ -138,11 +138,13 @@ pub fn sha256_hex(data: &[u8]) -> String {
 
 /// Append `bytes` as lower-case hex.
 pub fn push_hex(s: &mut String, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    s.reserve(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
+    // Through a stack buffer: pushing char by char checks capacity at every digit.
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        let out = &mut buf[..chunk.len() * 2];
+        if hex::encode_to_slice(chunk, out).is_ok() {
+            s.push_str(std::str::from_utf8(out).unwrap_or_default());
+        }
     }
 }
 
@@ -314,6 +316,16 @@ mod tests {
             vec![("é", Some("x=y")), ("", Some("v")), ("k", None)]
         );
         assert_eq!(split_query("").count(), 0);
+        let mut h = String::from("x");
+        push_hex(&mut h, &[]);
+        push_hex(&mut h, &(0u8..40).map(|i| i * 6).collect::<Vec<_>>());
+        assert_eq!(
+            h,
+            format!(
+                "x{}",
+                hex::encode((0u8..40).map(|i| i * 6).collect::<Vec<_>>())
+            )
+        );
         assert!(same_signature("abc", "abc"));
         assert!(!same_signature("abc", "abd"));
         assert!(!same_signature("abc", "ab"));
