@@ -55,12 +55,16 @@ fn new_request_id() -> String {
 /// The request view, borrowed from pingora's parsed head. Header values that are not UTF-8
 /// (rare) are read from `lossy`, a copy with U+FFFD in their place.
 fn inbound<'a>(req: &'a RequestHeader, lossy: &'a mut Vec<(String, String)>) -> Inbound<'a> {
-    let borrowed: Option<Vec<(&str, &str)>> = req
-        .headers
-        .iter()
-        .map(|(k, v)| Some((k.as_str(), std::str::from_utf8(v.as_bytes()).ok()?)))
-        .collect();
-    let headers = borrowed.unwrap_or_else(|| {
+    // Sized once (collecting through `Option` would grow the vector as it goes).
+    let mut borrowed = Vec::with_capacity(req.headers.len());
+    for (k, v) in &req.headers {
+        match std::str::from_utf8(v.as_bytes()) {
+            Ok(v) => borrowed.push((k.as_str(), v)),
+            Err(_) => break,
+        }
+    }
+    let all = borrowed.len() == req.headers.len();
+    let headers = Some(borrowed).filter(|_| all).unwrap_or_else(|| {
         *lossy = header_pairs(&req.headers, &[]);
         crate::auth::borrowed(lossy)
     });

@@ -84,7 +84,7 @@ pub struct Answer {
     pub status: u16,
     /// (lower-case name, value).
     pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
+    pub body: Bytes,
 }
 
 impl Answer {
@@ -369,16 +369,28 @@ impl Upstream {
         }
         x.finish().await?;
         let head = out.method == "HEAD";
-        let mut buf = Vec::new();
+        // An answer that arrives in one piece (most) is kept as it came, not copied.
+        let mut buf = Bytes::new();
+        let mut more = bytes::BytesMut::new();
         if !head {
             while let Some(chunk) = x.read().await? {
-                if buf.len() + chunk.len() > MAX_SMALL_ANSWER {
+                if buf.len() + more.len() + chunk.len() > MAX_SMALL_ANSWER {
                     return Err(Failure::Broken(
                         "backend answer is too large to translate".into(),
                     ));
                 }
-                buf.extend_from_slice(&chunk);
+                if buf.is_empty() && more.is_empty() {
+                    buf = chunk;
+                } else {
+                    if more.is_empty() {
+                        more.extend_from_slice(&std::mem::take(&mut buf));
+                    }
+                    more.extend_from_slice(&chunk);
+                }
             }
+        }
+        if !more.is_empty() {
+            buf = more.freeze();
         }
         let (status, headers) = (x.status, std::mem::take(&mut x.headers));
         x.release();

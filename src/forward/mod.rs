@@ -285,7 +285,7 @@ async fn small(
             BackendAnswer {
                 status: a.status,
                 headers: a.headers,
-                body: (!head).then_some(a.body.as_slice()),
+                body: (!head).then_some(&a.body[..]),
             },
         );
         if out.failed_200 {

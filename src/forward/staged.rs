@@ -339,7 +339,7 @@ async fn merge_staged(
             let a = Answer {
                 status: src.status,
                 headers: Vec::new(),
-                body,
+                body: body.into(),
             };
             return Err(refused(&a, "A staged part could not be read"));
         }
@@ -367,7 +367,7 @@ async fn merge_staged(
     let a = Answer {
         status: put.status,
         headers: std::mem::take(&mut put.headers),
-        body,
+        body: body.into(),
     };
     put.release();
     if a.status >= 300 {

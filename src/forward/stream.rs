@@ -560,6 +560,6 @@ async fn copy_once(
     Ok(Answer {
         status,
         headers,
-        body,
+        body: body.into(),
     })
 }

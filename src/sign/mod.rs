@@ -164,7 +164,8 @@ const UNRESERVED_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
 
 /// Encode a query name/value or header value the SigV4/COS way.
 pub fn uri_encode(s: &str) -> String {
-    utf8_percent_encode(s, UNRESERVED).to_string()
+    // Through `Cow`, not `Display`: no formatter machinery per piece.
+    std::borrow::Cow::from(utf8_percent_encode(s, UNRESERVED)).into_owned()
 }
 
 /// `uri_encode`, borrowing `s` when nothing needs encoding.
@@ -174,7 +175,7 @@ pub fn uri_encode_cow(s: &str) -> std::borrow::Cow<'_, str> {
 
 /// Encode an object key for a request path: like `uri_encode` but '/' stays.
 pub fn uri_encode_path(s: &str) -> String {
-    utf8_percent_encode(s, UNRESERVED_SLASH).to_string()
+    std::borrow::Cow::from(utf8_percent_encode(s, UNRESERVED_SLASH)).into_owned()
 }
 
 /// Percent-decode; invalid UTF-8 is replaced rather than failing (the proxy never panics on input).
