@@ -1,5 +1,6 @@
 //! Where the bucket and key of a request are: virtual-hosted (first label of Host) or path style.
 
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::sign;
 use std::borrow::Cow;
@@ -25,38 +26,21 @@ pub fn bucket_from_host(host: &str, suffixes: &[String]) -> Option<String> {
             return non_empty(b);
         }
     }
-    // Labels are split only for the clouds' own names.
-    let labels = || host.split('.').collect::<Vec<&str>>();
-    let take = |labels: &[&str], k: usize| {
-        let n = labels.len();
-        if n > k {
-            non_empty(&labels[..n - k].join("."))
-        } else {
-            None
+    // The clouds' own names (each dialect lists its service's); labels are split only for those.
+    for d in Dialect::ALL {
+        for v in d.vocab().virtual_hosts {
+            if !host.ends_with(v.suffix) {
+                continue;
+            }
+            let labels: Vec<&str> = host.split('.').collect();
+            let Some(at) = labels.len().checked_sub(v.from_end).filter(|at| *at > 0) else {
+                continue;
+            };
+            let service = labels[at];
+            if service == v.service || (v.service_prefix && service.starts_with(v.service)) {
+                return non_empty(&labels[..at].join("."));
+            }
         }
-    };
-    if host.ends_with(".myqcloud.com") || host.ends_with(".tencentcos.cn") {
-        // <bucket>.cos.<region>.myqcloud.com (also cos-internal / cos-website)
-        let l = labels();
-        if l.len() >= 5 && l[l.len() - 4].starts_with("cos") {
-            return take(&l, 4);
-        }
-    } else if host.ends_with(".myhuaweicloud.com") {
-        let l = labels();
-        if l.len() >= 5 && l[l.len() - 4] == "obs" {
-            return take(&l, 4);
-        }
-    } else if host.ends_with(".amazonaws.com") {
-        let l = labels();
-        let n = l.len();
-        if n >= 4 && l[n - 3] == "s3" {
-            return take(&l, 3);
-        }
-        if n >= 5 && l[n - 4].starts_with("s3") {
-            return take(&l, 4);
-        }
-    } else if host.ends_with(".storage.yandexcloud.net") {
-        return take(&labels(), 3);
     }
     None
 }

@@ -2,7 +2,7 @@
 
 use super::auth::{secret, Payload, WireRequest};
 use super::wire::{Credentials, Outbound};
-use super::Vocabulary;
+use super::{VirtualHost, Vocabulary};
 use crate::error::ApiError;
 use crate::sign::{self, cos, Secret};
 
@@ -42,6 +42,21 @@ pub const VOCAB: Vocabulary = Vocabulary {
     sdk_raises_200_error: false,
     bucket_dots: false,
     host_markers: &[".myqcloud.com", ".tencentcos.cn"],
+    // <bucket>.cos.<region>.myqcloud.com (also cos-internal, cos-website)
+    virtual_hosts: &[
+        VirtualHost {
+            suffix: ".myqcloud.com",
+            from_end: 4,
+            service: "cos",
+            service_prefix: true,
+        },
+        VirtualHost {
+            suffix: ".tencentcos.cn",
+            from_end: 4,
+            service: "cos",
+            service_prefix: true,
+        },
+    ],
     min_part_size: 1 << 20,
     form_encoded_query: true,
     encoding_sdk: None,

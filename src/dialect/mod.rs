@@ -54,6 +54,17 @@ pub enum Dialect {
 }
 
 /// Everything that differs between dialects on the wire, as data.
+/// A cloud's virtual-hosted endpoint: a Host ending in `suffix` whose label `from_end` labels from
+/// the end is the service's (`b.cos.ap-guangzhou.myqcloud.com`: `cos`, 4) names the bucket before it.
+#[derive(Clone, Copy, Debug)]
+pub struct VirtualHost {
+    pub suffix: &'static str,
+    pub from_end: usize,
+    pub service: &'static str,
+    /// The service label only starts so (`cos-internal`, `s3-accelerate`...).
+    pub service_prefix: bool,
+}
+
 pub struct Vocabulary {
     pub name: &'static str,
     /// Header namespace: `x-amz-`, `x-obs-`, `x-cos-`.
@@ -88,6 +99,8 @@ pub struct Vocabulary {
     pub bucket_dots: bool,
     /// Substrings of a Host header that name this cloud (to guess the dialect of a refused request).
     pub host_markers: &'static [&'static str],
+    /// Its service's virtual-hosted names (`<bucket>.<service label>...<suffix>`).
+    pub virtual_hosts: &'static [VirtualHost],
     /// Smallest non-last multipart part its service accepts.
     pub min_part_size: u64,
     /// Its presigned URLs write a space as '+' (form encoding).

@@ -1,7 +1,7 @@
 //! Huawei OBS native (`x-obs-*`).
 
 use super::wire::{Credentials, Outbound};
-use super::Vocabulary;
+use super::{VirtualHost, Vocabulary};
 use crate::sign::v2;
 
 pub const VOCAB: Vocabulary = Vocabulary {
@@ -39,6 +39,13 @@ pub const VOCAB: Vocabulary = Vocabulary {
     sdk_raises_200_error: false,
     bucket_dots: true,
     host_markers: &[".myhuaweicloud.com"],
+    // <bucket>.obs.<region>.myhuaweicloud.com
+    virtual_hosts: &[VirtualHost {
+        suffix: ".myhuaweicloud.com",
+        from_end: 4,
+        service: "obs",
+        service_prefix: false,
+    }],
     min_part_size: 100 << 10,
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),

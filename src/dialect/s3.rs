@@ -2,7 +2,7 @@
 
 use super::auth::{check_skew, decoded_query, query_value, secret, Payload, WireRequest};
 use super::wire::{Credentials, Outbound};
-use super::Vocabulary;
+use super::{VirtualHost, Vocabulary};
 use crate::dates::{format_amz_date, parse_amz_date, parse_date};
 use crate::error::ApiError;
 use crate::sign::{self, sigv4, Secret};
@@ -25,6 +25,27 @@ pub const VOCAB: Vocabulary = Vocabulary {
     sdk_raises_200_error: true,
     bucket_dots: true,
     host_markers: &[],
+    // <bucket>.s3.amazonaws.com, <bucket>.s3[-.]<region>.amazonaws.com, <bucket>.storage.yandexcloud.net
+    virtual_hosts: &[
+        VirtualHost {
+            suffix: ".amazonaws.com",
+            from_end: 3,
+            service: "s3",
+            service_prefix: false,
+        },
+        VirtualHost {
+            suffix: ".amazonaws.com",
+            from_end: 4,
+            service: "s3",
+            service_prefix: true,
+        },
+        VirtualHost {
+            suffix: ".storage.yandexcloud.net",
+            from_end: 3,
+            service: "storage",
+            service_prefix: false,
+        },
+    ],
     min_part_size: 5 << 20,
     form_encoded_query: false,
     encoding_sdk: None,
