@@ -77,16 +77,6 @@ impl Pool {
         drop(evicted);
     }
 
-    /// Idle connections held now (all backends).
-    pub fn len(&self) -> usize {
-        let map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        map.values().map(Vec::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Drop the connections idle past `IDLE` or closed by the backend.
     fn sweep(idle: &Mutex<HashMap<u64, Vec<Idle>>>) {
         let mut gone = Vec::new();
@@ -146,6 +136,18 @@ fn still_open(stream: &mut Stream) -> bool {
 mod tests {
     use super::*;
     use tokio::io::AsyncWriteExt;
+
+    impl Pool {
+        /// Idle connections held now (all backends).
+        fn len(&self) -> usize {
+            let map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            map.values().map(Vec::len).sum()
+        }
+
+        fn is_empty(&self) -> bool {
+            self.len() == 0
+        }
+    }
 
     async fn pair() -> (Stream, tokio::net::TcpStream) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -215,18 +215,16 @@ pub(crate) async fn read_small_body(
 ) -> Result<std::result::Result<Bytes, ApiError>> {
     let mut body = BytesMut::new();
     // A request that says it has no body (most small ones) costs no read and no deadline.
-    let empty = session.as_downstream_mut().is_body_empty();
-    while let Some(chunk) = match empty {
-        true => None,
-        false => session.read_request_body().await?,
-    } {
-        if body.len() + chunk.len() > MAX_SMALL_REQUEST {
-            return Ok(Err(ApiError::new(
-                Code::MaxMessageLengthExceeded,
-                "Your request was too big.",
-            )));
+    if !session.as_downstream_mut().is_body_empty() {
+        while let Some(chunk) = session.read_request_body().await? {
+            if body.len() + chunk.len() > MAX_SMALL_REQUEST {
+                return Ok(Err(ApiError::new(
+                    Code::MaxMessageLengthExceeded,
+                    "Your request was too big.",
+                )));
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
     }
     let body = body.freeze();
     Ok(BodyCheck::new(&f.payload)
