@@ -11,7 +11,8 @@
 use pingora::protocols::Stream;
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, ReadBuf};
@@ -20,8 +21,10 @@ use tokio::io::{AsyncRead, ReadBuf};
 pub const IDLE: Duration = Duration::from_secs(60);
 /// How often idle connections are checked for age and for a close by the backend.
 const SWEEP: Duration = Duration::from_secs(15);
-/// Idle connections kept per backend; past that, the longest idle one is closed.
+/// Idle connections kept per backend in one shard; past that, the longest idle one is closed.
 const PER_PEER: usize = 128;
+/// Shards of the pool, one per thread as threads first use it (round robin past that).
+const SHARDS: usize = 8;
 
 struct Idle {
     stream: Stream,
@@ -29,18 +32,56 @@ struct Idle {
 }
 
 /// Idle connections by pool key (pingora's `reuse_hash` of the backend's peer), newest last.
-#[derive(Default)]
+type Shard = Mutex<HashMap<u64, Vec<Idle>>>;
+
+/// Each thread keeps and takes connections in its own shard, so no thread waits for another's
+/// lock: on a busy machine, a thread preempted while holding a shared lock stalled every
+/// request of every other thread until it ran again. A thread whose shard has none for a key
+/// tries the other shards, but only those not locked at that moment.
 pub struct Pool {
-    idle: Arc<Mutex<HashMap<u64, Vec<Idle>>>>,
+    shards: Arc<[Shard]>,
     sweeper: std::sync::OnceLock<()>,
 }
 
+impl Default for Pool {
+    fn default() -> Self {
+        Pool {
+            shards: (0..SHARDS).map(|_| Shard::default()).collect(),
+            sweeper: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+/// This thread's shard.
+fn home() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local!(static HOME: usize = NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS);
+    HOME.with(|h| *h)
+}
+
+/// The shard's lock: waited for if `wait`, else only if free now.
+fn lock(shard: &Shard, wait: bool) -> Option<MutexGuard<'_, HashMap<u64, Vec<Idle>>>> {
+    if wait {
+        return Some(shard.lock().unwrap_or_else(|e| e.into_inner()));
+    }
+    match shard.try_lock() {
+        Ok(g) => Some(g),
+        Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+        Err(TryLockError::WouldBlock) => None,
+    }
+}
+
 impl Pool {
-    /// The most recently used open connection for `key`, if any.
+    /// The most recently used open connection for `key`, if any: this thread's first.
     pub fn take(&self, key: u64) -> Option<Stream> {
+        let home = home();
+        (0..SHARDS).find_map(|i| Self::take_from(&self.shards[(home + i) % SHARDS], key, i == 0))
+    }
+
+    fn take_from(shard: &Shard, key: u64, wait: bool) -> Option<Stream> {
         loop {
             let mut idle = {
-                let mut map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+                let mut map = lock(shard, wait)?;
                 let list = map.get_mut(&key)?;
                 let newest = list.pop()?;
                 if newest.since.elapsed() >= IDLE {
@@ -65,7 +106,9 @@ impl Pool {
         }
         self.start_sweeper();
         let evicted = {
-            let mut map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(mut map) = lock(&self.shards[home()], true) else {
+                return;
+            };
             let list = map.entry(key).or_default();
             let evicted = (list.len() >= PER_PEER).then(|| list.remove(0));
             list.push(Idle {
@@ -77,25 +120,29 @@ impl Pool {
         drop(evicted);
     }
 
-    /// Drop the connections idle past `IDLE` or closed by the backend.
-    fn sweep(idle: &Mutex<HashMap<u64, Vec<Idle>>>) {
-        let mut gone = Vec::new();
-        {
-            let mut map = idle.lock().unwrap_or_else(|e| e.into_inner());
-            for list in map.values_mut() {
-                let mut i = 0;
-                while i < list.len() {
-                    let c = &mut list[i];
-                    if c.since.elapsed() >= IDLE || !still_open(&mut c.stream) {
-                        gone.push(list.remove(i));
-                    } else {
-                        i += 1;
+    /// Drop the connections idle past `IDLE` or closed by the backend, one shard at a time.
+    fn sweep(shards: &[Shard]) {
+        for shard in shards {
+            let mut gone = Vec::new();
+            {
+                let Some(mut map) = lock(shard, true) else {
+                    continue;
+                };
+                for list in map.values_mut() {
+                    let mut i = 0;
+                    while i < list.len() {
+                        let c = &mut list[i];
+                        if c.since.elapsed() >= IDLE || !still_open(&mut c.stream) {
+                            gone.push(list.remove(i));
+                        } else {
+                            i += 1;
+                        }
                     }
                 }
+                map.retain(|_, list| !list.is_empty());
             }
-            map.retain(|_, list| !list.is_empty());
+            drop(gone);
         }
-        drop(gone);
     }
 
     /// One sweeping task per pool, started with the first connection kept (inside the runtime).
@@ -104,16 +151,16 @@ impl Pool {
             let Ok(rt) = tokio::runtime::Handle::try_current() else {
                 return;
             };
-            let idle: Weak<_> = Arc::downgrade(&self.idle);
+            let shards: Weak<[Shard]> = Arc::downgrade(&self.shards);
             rt.spawn(async move {
                 let mut tick = tokio::time::interval(SWEEP);
                 tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     tick.tick().await;
-                    let Some(idle) = idle.upgrade() else {
+                    let Some(shards) = shards.upgrade() else {
                         return;
                     };
-                    Pool::sweep(&idle);
+                    Pool::sweep(&shards);
                 }
             });
         });
@@ -140,8 +187,10 @@ mod tests {
     impl Pool {
         /// Idle connections held now (all backends).
         fn len(&self) -> usize {
-            let map = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-            map.values().map(Vec::len).sum()
+            let shards = self.shards.iter();
+            shards
+                .map(|s| lock(s, true).unwrap().values().map(Vec::len).sum::<usize>())
+                .sum()
         }
 
         fn is_empty(&self) -> bool {
@@ -190,7 +239,7 @@ mod tests {
         // skipped, c is the one left.
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            Pool::sweep(&pool.idle);
+            Pool::sweep(&pool.shards);
             if pool.len() == 1 || Instant::now() > deadline {
                 break;
             }
@@ -199,6 +248,27 @@ mod tests {
         assert_eq!(pool.len(), 1);
         assert!(pool.take(1).is_some());
         assert!(pool.take(1).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_connection_kept_in_another_threads_shard_is_taken_unless_that_shard_is_locked() {
+        let pool = Pool::default();
+        let (a, _server) = pair().await;
+        let other = &pool.shards[(home() + 3) % SHARDS];
+        lock(other, true).unwrap().insert(
+            9,
+            vec![Idle {
+                stream: a,
+                since: Instant::now(),
+            }],
+        );
+        {
+            // Held by its thread: not waited for.
+            let _held = lock(other, true).unwrap();
+            assert!(pool.take(9).is_none());
+        }
+        assert!(pool.take(9).is_some());
+        assert!(pool.is_empty());
     }
 
     #[tokio::test]

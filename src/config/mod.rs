@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 mod file;
@@ -73,8 +73,8 @@ pub struct Backend {
     pub timeouts: Timeouts,
     /// Smallest non-last multipart part it accepts (its dialect's unless configured).
     pub min_part_size: u64,
-    /// Derived signing keys, reused while their scope/window is current.
-    key_cache: Mutex<Option<(String, Vec<u8>)>>,
+    /// The COS SignKey and its window, reused while the window is current (read without a lock).
+    key_cache: arc_swap::ArcSwapOption<(String, String)>,
     /// The backend's connection options and their pool key, built once its address is known.
     pub(crate) peer: std::sync::OnceLock<(pingora::prelude::HttpPeer, u64)>,
 }
@@ -98,21 +98,21 @@ impl Backend {
             ca: None,
             timeouts: Timeouts::default(),
             min_part_size: dialect.min_part_size(),
-            key_cache: Mutex::new(None),
+            key_cache: arc_swap::ArcSwapOption::empty(),
             peer: Default::default(),
         }
     }
 
     /// COS SignKey for `key_time`, derived once per window.
     pub fn cos_sign_key(&self, key_time: &str) -> String {
-        let mut c = self.key_cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((s, k)) = c.as_ref() {
-            if s == key_time {
-                return String::from_utf8_lossy(k).into_owned();
+        if let Some((window, key)) = self.key_cache.load().as_deref() {
+            if window == key_time {
+                return key.clone();
             }
         }
         let k = crate::sign::cos::sign_key(self.secret.expose(), key_time);
-        *c = Some((key_time.to_string(), k.clone().into_bytes()));
+        self.key_cache
+            .store(Some(Arc::new((key_time.to_string(), k.clone()))));
         k
     }
 }

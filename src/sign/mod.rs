@@ -10,10 +10,11 @@ use std::fmt;
 
 /// A secret key. `Debug` never shows it, so it cannot leak through a log line. It keeps the last
 /// SigV4 signing key derived from it: a key serves a whole day and region, and deriving one costs
-/// four HMACs.
+/// four HMACs. The key is read without a lock: a worker thread preempted while holding one
+/// would stall every other request signed with this secret.
 pub struct Secret {
     value: String,
-    derived: std::sync::Mutex<Option<Derived>>,
+    derived: arc_swap::ArcSwapOption<Derived>,
     /// The secret as an HMAC-SHA1 key (OBS and V2 signatures), its pads hashed once.
     sha1_key: std::sync::OnceLock<ring::hmac::Key>,
 }
@@ -29,7 +30,7 @@ impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
         Secret {
             value: s.into(),
-            derived: std::sync::Mutex::new(None),
+            derived: arc_swap::ArcSwapOption::empty(),
             sha1_key: std::sync::OnceLock::new(),
         }
     }
@@ -67,21 +68,19 @@ impl Secret {
     }
 
     fn with_sigv4<T>(&self, scope: &str, f: impl FnOnce(&[u8; 32], &ring::hmac::Key) -> T) -> T {
-        let mut d = self.derived.lock().unwrap_or_else(|e| e.into_inner());
-        let current = match d.take() {
-            Some(x) if x.scope == scope => x,
-            _ => {
-                let key = sigv4::signing_key(&self.value, scope);
-                let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
-                Derived {
-                    scope: scope.to_string(),
-                    key,
-                    mac,
-                }
-            }
-        };
-        let out = f(&current.key, &current.mac);
-        *d = Some(current);
+        let current = self.derived.load();
+        if let Some(d) = current.as_deref().filter(|d| d.scope == scope) {
+            return f(&d.key, &d.mac);
+        }
+        // A new day or region: derived here; two threads may both derive it, once.
+        let key = sigv4::signing_key(&self.value, scope);
+        let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+        let out = f(&key, &mac);
+        self.derived.store(Some(std::sync::Arc::new(Derived {
+            scope: scope.to_string(),
+            key,
+            mac,
+        })));
         out
     }
 }
@@ -266,6 +265,35 @@ pub fn redact(canonical: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_derives_the_key_of_each_scope_asked_from_any_thread() {
+        let secret = std::sync::Arc::new(Secret::new("wJalrXUtnFEMI/K7MDENG"));
+        let scopes = [
+            "20261128/us-east-1/s3/aws4_request",
+            "20261129/eu-west-1/s3/aws4_request",
+        ];
+        let threads: Vec<_> = (0..4)
+            .map(|t| {
+                let secret = secret.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        let scope = scopes[(i + t) % 2];
+                        let key = sigv4::signing_key(secret.expose(), scope);
+                        assert_eq!(secret.sigv4_key(scope), key);
+                        let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
+                        assert_eq!(
+                            secret.sigv4_signature(scope, "to sign"),
+                            hex::encode(ring::hmac::sign(&mac, b"to sign"))
+                        );
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+    }
 
     #[test]
     fn percent_decoding_borrows_only_what_needs_no_decoding() {
