@@ -5,9 +5,11 @@
 
 use crate::dialect::Dialect;
 use crate::metrics;
+use std::cell::Cell;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How access lines are written (`[server] access_log`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -101,7 +103,7 @@ pub struct Outcome<'a> {
     pub bytes_out: usize,
     /// What went wrong below HTTP, if anything (an answer that had started was cut).
     pub failure: Option<&'a str>,
-    pub remote: Option<&'a dyn std::fmt::Display>,
+    pub remote: Option<SocketAddr>,
 }
 
 /// Write the access line and count the request.
@@ -127,11 +129,12 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
         return;
     }
     let (bucket, key) = split_resource(&r.resource);
-    let remote = o.remote.map(|a| a.to_string());
+    let mut time = [0u8; 24];
+    let (total_us, upstream_us) = (micros(total), micros(noted.upstream));
     let line = Line {
-        time: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
+        time: timestamp(SystemTime::now(), &mut time),
         request_id: &r.request_id,
-        remote: remote.as_deref().unwrap_or("-"),
+        remote: o.remote,
         dialect,
         access_key: r.access_key.as_deref().unwrap_or("-"),
         method: &r.method,
@@ -143,8 +146,10 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
         status: o.status,
         error_code: noted.code.as_deref().unwrap_or("-"),
         failure: o.failure,
-        total_ms: ms(total),
-        upstream_ms: ms(noted.upstream),
+        total_ms: total_us as f64 / 1e3,
+        upstream_ms: upstream_us as f64 / 1e3,
+        total_us,
+        upstream_us,
         bytes_in: o.bytes_in,
         bytes_out: o.bytes_out,
         backend_request_id: noted.backend_request_id.as_deref().unwrap_or("-"),
@@ -158,8 +163,77 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
     let _ = std::io::stderr().lock().write_all(text.as_bytes());
 }
 
-fn ms(d: Duration) -> f64 {
-    (d.as_secs_f64() * 1e6).round() / 1e3
+/// Whole microseconds: milliseconds are logged with three decimals at most.
+fn micros(d: Duration) -> u64 {
+    (d.as_secs_f64() * 1e6).round() as u64
+}
+
+/// `now` as RFC 3339 UTC with milliseconds (`2026-11-28T00:43:15.123Z`), written into `out`.
+/// The part up to the seconds is formatted once a second per thread.
+fn timestamp(now: SystemTime, out: &mut [u8; 24]) -> &str {
+    thread_local!(static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) });
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    let (cached, mut head) = SECOND.get();
+    if cached != secs {
+        let text = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs));
+        head.copy_from_slice(&text.to_string().as_bytes()[..19]);
+        SECOND.set((secs, head));
+    }
+    let ms = since.subsec_millis();
+    out[..19].copy_from_slice(&head);
+    out[19] = b'.';
+    out[20] = b'0' + (ms / 100) as u8;
+    out[21] = b'0' + (ms / 10 % 10) as u8;
+    out[22] = b'0' + (ms % 10) as u8;
+    out[23] = b'Z';
+    std::str::from_utf8(out).unwrap_or("-")
+}
+
+/// Microseconds as milliseconds, as `f64`'s `Display` writes them (`1.5`, `0.001`, `12`).
+fn push_ms(s: &mut String, us: u64) {
+    s.push_str(itoa::Buffer::new().format(us / 1000));
+    let frac = us % 1000;
+    if frac != 0 {
+        let digits = [
+            b'.',
+            b'0' + (frac / 100) as u8,
+            b'0' + (frac / 10 % 10) as u8,
+            b'0' + (frac % 10) as u8,
+        ];
+        let mut n = 4;
+        while digits[n - 1] == b'0' {
+            n -= 1;
+        }
+        s.push_str(std::str::from_utf8(&digits[..n]).unwrap_or(""));
+    }
+}
+
+/// An address as `SocketAddr`'s `Display` writes it; IPv4 without the formatter.
+fn push_addr(s: &mut String, a: &SocketAddr) {
+    use std::fmt::Write as _;
+    match a {
+        SocketAddr::V4(v4) => {
+            for (i, octet) in v4.ip().octets().iter().enumerate() {
+                if i > 0 {
+                    s.push('.');
+                }
+                s.push_str(itoa::Buffer::new().format(*octet));
+            }
+            s.push(':');
+            s.push_str(itoa::Buffer::new().format(v4.port()));
+        }
+        SocketAddr::V6(_) => {
+            let _ = write!(s, "{a}");
+        }
+    }
+}
+
+fn remote_or_dash<S: serde::Serializer>(a: &Option<SocketAddr>, ser: S) -> Result<S::Ok, S::Error> {
+    match a {
+        Some(a) => ser.collect_str(a),
+        None => ser.serialize_str("-"),
+    }
 }
 
 /// `/bucket/key` -> (bucket, key); either may be empty.
@@ -170,9 +244,10 @@ fn split_resource(resource: &str) -> (&str, &str) {
 
 #[derive(serde::Serialize)]
 struct Line<'a> {
-    time: String,
+    time: &'a str,
     request_id: &'a str,
-    remote: &'a str,
+    #[serde(serialize_with = "remote_or_dash")]
+    remote: Option<SocketAddr>,
     dialect: &'a str,
     access_key: &'a str,
     method: &'a str,
@@ -188,55 +263,86 @@ struct Line<'a> {
     failure: Option<&'a str>,
     total_ms: f64,
     upstream_ms: f64,
+    #[serde(skip)]
+    total_us: u64,
+    #[serde(skip)]
+    upstream_us: u64,
     bytes_in: usize,
     bytes_out: usize,
     backend_request_id: &'a str,
 }
 
+/// ` name=value`, the value quoted and escaped when it holds anything but plain characters.
+fn put(s: &mut String, name: &str, value: &str) {
+    use std::fmt::Write as _;
+    let plain = !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'=' && b != b'\\');
+    if !s.is_empty() {
+        s.push(' ');
+    }
+    s.push_str(name);
+    s.push('=');
+    if plain {
+        s.push_str(value);
+    } else {
+        let _ = write!(s, "{value:?}");
+    }
+}
+
+/// ` name=value` for values this proxy writes itself (times, numbers, names of its own): plain.
+fn raw(s: &mut String, name: &str, value: &str) {
+    s.push(' ');
+    s.push_str(name);
+    s.push('=');
+    s.push_str(value);
+}
+
 impl Line<'_> {
     /// logfmt: `name=value`, values quoted and escaped when they hold anything but plain characters.
     fn text(&self) -> String {
-        use std::fmt::Write as _;
         let mut s = String::with_capacity(320);
-        let mut put = |name: &str, value: &str| {
-            let plain = !value.is_empty()
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'=' && b != b'\\');
-            if !s.is_empty() {
-                s.push(' ');
+        s.push_str("time=");
+        s.push_str(self.time);
+        put(&mut s, "request_id", self.request_id);
+        match &self.remote {
+            Some(a) => {
+                s.push_str(" remote=");
+                push_addr(&mut s, a);
             }
-            s.push_str(name);
-            s.push('=');
-            if plain {
-                s.push_str(value);
-            } else {
-                let _ = write!(s, "{value:?}");
-            }
-        };
-        put("time", &self.time);
-        put("request_id", self.request_id);
-        put("remote", self.remote);
-        put("dialect", self.dialect);
-        put("access_key", self.access_key);
-        put("method", self.method);
-        put("operation", self.operation);
-        put("bucket", self.bucket);
+            None => put(&mut s, "remote", "-"),
+        }
+        raw(&mut s, "dialect", self.dialect);
+        put(&mut s, "access_key", self.access_key);
+        put(&mut s, "method", self.method);
+        raw(&mut s, "operation", self.operation);
+        put(&mut s, "bucket", self.bucket);
         if let Some(k) = self.key {
-            put("key", k);
+            put(&mut s, "key", k);
         }
-        put("key_len", itoa::Buffer::new().format(self.key_len));
-        put("backend", self.backend);
-        put("status", itoa::Buffer::new().format(self.status));
-        put("error_code", self.error_code);
+        raw(&mut s, "key_len", itoa::Buffer::new().format(self.key_len));
+        put(&mut s, "backend", self.backend);
+        raw(&mut s, "status", itoa::Buffer::new().format(self.status));
+        raw(&mut s, "error_code", self.error_code);
         if let Some(c) = self.failure {
-            put("failure", c);
+            put(&mut s, "failure", c);
         }
-        put("total_ms", &self.total_ms.to_string());
-        put("upstream_ms", &self.upstream_ms.to_string());
-        put("bytes_in", itoa::Buffer::new().format(self.bytes_in));
-        put("bytes_out", itoa::Buffer::new().format(self.bytes_out));
-        put("backend_request_id", self.backend_request_id);
+        s.push_str(" total_ms=");
+        push_ms(&mut s, self.total_us);
+        s.push_str(" upstream_ms=");
+        push_ms(&mut s, self.upstream_us);
+        raw(
+            &mut s,
+            "bytes_in",
+            itoa::Buffer::new().format(self.bytes_in),
+        );
+        raw(
+            &mut s,
+            "bytes_out",
+            itoa::Buffer::new().format(self.bytes_out),
+        );
+        put(&mut s, "backend_request_id", self.backend_request_id);
         s
     }
 }
@@ -247,9 +353,9 @@ mod tests {
 
     fn line<'a>(key: Option<&'a str>, bucket: &'a str) -> Line<'a> {
         Line {
-            time: "2026-11-27T10:00:00.000Z".into(),
+            time: "2026-11-27T10:00:00.000Z",
             request_id: "R1",
-            remote: "127.0.0.1:4000",
+            remote: Some("127.0.0.1:4000".parse().unwrap()),
             dialect: "obs",
             access_key: "AK1",
             method: "PUT",
@@ -263,6 +369,8 @@ mod tests {
             failure: None,
             total_ms: 1.5,
             upstream_ms: 1.25,
+            total_us: 1500,
+            upstream_us: 1250,
             bytes_in: 0,
             bytes_out: 310,
             backend_request_id: "B7",
@@ -282,6 +390,47 @@ mod tests {
         assert!(t.contains(r#"bucket="x=y""#), "{t}");
         assert!(t.contains(r#"key="a b\"c\n""#), "{t}");
         assert!(!t.contains('\n'), "{t}");
+    }
+
+    #[test]
+    fn times_addresses_and_milliseconds_read_as_their_formatters_write_them() {
+        for t in [
+            0u64,
+            1_700_000_000_123,
+            1_795_000_000_999,
+            1_795_000_001_000,
+            4_102_444_800_007,
+        ] {
+            let now = UNIX_EPOCH + Duration::from_millis(t);
+            let mut buf = [0u8; 24];
+            assert_eq!(
+                timestamp(now, &mut buf),
+                humantime::format_rfc3339_millis(now).to_string()
+            );
+        }
+        for us in (0..3000).chain([12_345_678, 1_000_000, 999_999_999]) {
+            let mut s = String::new();
+            push_ms(&mut s, us);
+            assert_eq!(s, (us as f64 / 1e3).to_string(), "{us}");
+        }
+        for a in [
+            "127.0.0.1:4000",
+            "10.20.30.255:65535",
+            "[::1]:8080",
+            "[fe80::1%2]:1",
+        ] {
+            let a: SocketAddr = a.parse().unwrap();
+            let mut s = String::new();
+            push_addr(&mut s, &a);
+            assert_eq!(s, a.to_string());
+        }
+        let j = serde_json::to_value(Line {
+            remote: None,
+            ..line(None, "b")
+        })
+        .unwrap();
+        assert_eq!(j["remote"], "-");
+        assert_eq!(j["total_ms"], 1.5);
     }
 
     #[test]

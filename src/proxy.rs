@@ -210,7 +210,7 @@ impl ProxyHttp for Gateway {
             bytes_in: session.body_bytes_read(),
             bytes_out: session.body_bytes_sent(),
             failure: e.map(|e| e.etype().as_str()),
-            remote: session.client_addr().map(|a| a as &dyn std::fmt::Display),
+            remote: session.client_addr().and_then(|a| a.as_inet()).copied(),
         };
         access::finish(&ctx.record, &outcome, cfg.access_log, cfg.access_log_keys);
     }
