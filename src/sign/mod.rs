@@ -72,6 +72,7 @@ impl Secret {
         if let Some(d) = current.as_deref().filter(|d| d.scope == scope) {
             return f(&d.key, &d.mac);
         }
+        drop(current);
         // A new day or region: derived here; two threads may both derive it, once.
         let key = sigv4::signing_key(&self.value, scope);
         let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
