@@ -73,8 +73,6 @@ pub struct Backend {
     pub timeouts: Timeouts,
     /// Smallest non-last multipart part it accepts (its dialect's unless configured).
     pub min_part_size: u64,
-    /// The COS SignKey and its window, reused while the window is current (read without a lock).
-    key_cache: arc_swap::ArcSwapOption<(String, String)>,
     /// The backend's connection options and their pool key, built once its address is known.
     pub(crate) peer: std::sync::OnceLock<(pingora::prelude::HttpPeer, u64)>,
 }
@@ -98,22 +96,8 @@ impl Backend {
             ca: None,
             timeouts: Timeouts::default(),
             min_part_size: dialect.min_part_size(),
-            key_cache: arc_swap::ArcSwapOption::empty(),
             peer: Default::default(),
         }
-    }
-
-    /// COS SignKey for `key_time`, derived once per window.
-    pub fn cos_sign_key(&self, key_time: &str) -> String {
-        if let Some((window, key)) = self.key_cache.load().as_deref() {
-            if window == key_time {
-                return key.clone();
-            }
-        }
-        let k = crate::sign::cos::sign_key(self.secret.expose(), key_time);
-        self.key_cache
-            .store(Some(Arc::new((key_time.to_string(), k.clone()))));
-        k
     }
 }
 
@@ -140,7 +124,7 @@ impl crate::dialect::wire::Credentials for Backend {
         self.secret.v2_signature(string_to_sign)
     }
     fn cos_key(&self, key_time: &str) -> String {
-        self.cos_sign_key(key_time)
+        self.secret.cos_sign_key(key_time)
     }
 }
 

@@ -189,18 +189,3 @@ fn operations_settings_have_defaults_and_are_checked() {
         .any(|e| e.key == "server.access_log" && e.line == Some(4)));
     assert!(e.iter().any(|e| e.key == "server.shutdown_grace"));
 }
-
-#[test]
-fn a_cos_sign_key_is_the_one_of_the_window_asked() {
-    let b = Backend::render_only(crate::dialect::Dialect::Cos, "h", "r");
-    for window in [
-        "1700000000;1700000900",
-        "1700000900;1700001800",
-        "1700000000;1700000900",
-    ] {
-        assert_eq!(
-            b.cos_sign_key(window),
-            crate::sign::cos::sign_key(b.secret.expose(), window)
-        );
-    }
-}

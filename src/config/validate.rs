@@ -375,7 +375,6 @@ pub fn parse_with(
             ca,
             timeouts,
             min_part_size: b.min_part_size.unwrap_or(dialect.min_part_size()),
-            key_cache: arc_swap::ArcSwapOption::empty(),
             peer: Default::default(),
         });
     }

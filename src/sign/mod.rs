@@ -15,6 +15,8 @@ use std::fmt;
 pub struct Secret {
     value: String,
     derived: arc_swap::ArcSwapOption<Derived>,
+    /// The last COS SignKey and its key time (a window that usually serves many requests).
+    cos_key: arc_swap::ArcSwapOption<(String, String)>,
     /// The secret as an HMAC-SHA1 key (OBS and V2 signatures), its pads hashed once.
     sha1_key: std::sync::OnceLock<ring::hmac::Key>,
 }
@@ -31,6 +33,7 @@ impl Secret {
         Secret {
             value: s.into(),
             derived: arc_swap::ArcSwapOption::empty(),
+            cos_key: arc_swap::ArcSwapOption::empty(),
             sha1_key: std::sync::OnceLock::new(),
         }
     }
@@ -65,6 +68,21 @@ impl Secret {
             );
             s
         })
+    }
+
+    /// The COS SignKey for `key_time`, derived once per window (read without a lock).
+    pub fn cos_sign_key(&self, key_time: &str) -> String {
+        if let Some((window, key)) = self.cos_key.load().as_deref() {
+            if window == key_time {
+                return key.clone();
+            }
+        }
+        let key = cos::sign_key(&self.value, key_time);
+        self.cos_key.store(Some(std::sync::Arc::new((
+            key_time.to_string(),
+            key.clone(),
+        ))));
+        key
     }
 
     fn with_sigv4<T>(&self, scope: &str, f: impl FnOnce(&[u8; 32], &ring::hmac::Key) -> T) -> T {
@@ -266,6 +284,21 @@ pub fn redact(canonical: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_cos_sign_key_is_the_one_of_the_window_asked() {
+        let secret = Secret::new("cos-secret");
+        for window in [
+            "1700000000;1700000900",
+            "1700000900;1700001800",
+            "1700000000;1700000900",
+        ] {
+            assert_eq!(
+                secret.cos_sign_key(window),
+                cos::sign_key("cos-secret", window)
+            );
+        }
+    }
 
     #[test]
     fn a_secret_derives_the_key_of_each_scope_asked_from_any_thread() {
