@@ -130,7 +130,6 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
     }
     let (bucket, key) = split_resource(&r.resource);
     let mut time = [0u8; 24];
-    let (total_us, upstream_us) = (micros(total), micros(noted.upstream));
     let line = Line {
         time: timestamp(SystemTime::now(), &mut time),
         request_id: &r.request_id,
@@ -146,10 +145,8 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
         status: o.status,
         error_code: noted.code.as_deref().unwrap_or("-"),
         failure: o.failure,
-        total_ms: total_us as f64 / 1e3,
-        upstream_ms: upstream_us as f64 / 1e3,
-        total_us,
-        upstream_us,
+        total_us: micros(total),
+        upstream_us: micros(noted.upstream),
         bytes_in: o.bytes_in,
         bytes_out: o.bytes_out,
         backend_request_id: noted.backend_request_id.as_deref().unwrap_or("-"),
@@ -229,6 +226,10 @@ fn push_addr(s: &mut String, a: &SocketAddr) {
     }
 }
 
+fn as_ms<S: serde::Serializer>(us: &u64, ser: S) -> Result<S::Ok, S::Error> {
+    ser.serialize_f64(*us as f64 / 1e3)
+}
+
 fn remote_or_dash<S: serde::Serializer>(a: &Option<SocketAddr>, ser: S) -> Result<S::Ok, S::Error> {
     match a {
         Some(a) => ser.collect_str(a),
@@ -261,11 +262,9 @@ struct Line<'a> {
     error_code: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     failure: Option<&'a str>,
-    total_ms: f64,
-    upstream_ms: f64,
-    #[serde(skip)]
+    #[serde(rename = "total_ms", serialize_with = "as_ms")]
     total_us: u64,
-    #[serde(skip)]
+    #[serde(rename = "upstream_ms", serialize_with = "as_ms")]
     upstream_us: u64,
     bytes_in: usize,
     bytes_out: usize,
@@ -279,9 +278,7 @@ fn put(s: &mut String, name: &str, value: &str) {
         && value
             .bytes()
             .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'=' && b != b'\\');
-    if !s.is_empty() {
-        s.push(' ');
-    }
+    s.push(' ');
     s.push_str(name);
     s.push('=');
     if plain {
@@ -311,7 +308,7 @@ impl Line<'_> {
                 s.push_str(" remote=");
                 push_addr(&mut s, a);
             }
-            None => put(&mut s, "remote", "-"),
+            None => raw(&mut s, "remote", "-"),
         }
         raw(&mut s, "dialect", self.dialect);
         put(&mut s, "access_key", self.access_key);
@@ -367,8 +364,6 @@ mod tests {
             status: 200,
             error_code: "-",
             failure: None,
-            total_ms: 1.5,
-            upstream_ms: 1.25,
             total_us: 1500,
             upstream_us: 1250,
             bytes_in: 0,

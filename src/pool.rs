@@ -35,7 +35,7 @@ struct Idle {
 type Shard = Mutex<HashMap<u64, Vec<Idle>>>;
 
 /// Each thread keeps and takes connections in its own shard, so no thread waits for another's
-/// lock: on a busy machine, a thread preempted while holding a shared lock stalled every
+/// lock: on a busy machine, a thread preempted while holding a shared lock would stall every
 /// request of every other thread until it ran again. A thread whose shard has none for a key
 /// tries the other shards, but only those not locked at that moment.
 pub struct Pool {
@@ -59,10 +59,15 @@ fn home() -> usize {
     HOME.with(|h| *h)
 }
 
+/// The shard's lock, waited for.
+fn lock(shard: &Shard) -> MutexGuard<'_, HashMap<u64, Vec<Idle>>> {
+    shard.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// The shard's lock: waited for if `wait`, else only if free now.
-fn lock(shard: &Shard, wait: bool) -> Option<MutexGuard<'_, HashMap<u64, Vec<Idle>>>> {
+fn lock_if(shard: &Shard, wait: bool) -> Option<MutexGuard<'_, HashMap<u64, Vec<Idle>>>> {
     if wait {
-        return Some(shard.lock().unwrap_or_else(|e| e.into_inner()));
+        return Some(lock(shard));
     }
     match shard.try_lock() {
         Ok(g) => Some(g),
@@ -81,7 +86,7 @@ impl Pool {
     fn take_from(shard: &Shard, key: u64, wait: bool) -> Option<Stream> {
         loop {
             let mut idle = {
-                let mut map = lock(shard, wait)?;
+                let mut map = lock_if(shard, wait)?;
                 let list = map.get_mut(&key)?;
                 let newest = list.pop()?;
                 if newest.since.elapsed() >= IDLE {
@@ -106,9 +111,7 @@ impl Pool {
         }
         self.start_sweeper();
         let evicted = {
-            let Some(mut map) = lock(&self.shards[home()], true) else {
-                return;
-            };
+            let mut map = lock(&self.shards[home()]);
             let list = map.entry(key).or_default();
             let evicted = (list.len() >= PER_PEER).then(|| list.remove(0));
             list.push(Idle {
@@ -125,9 +128,7 @@ impl Pool {
         for shard in shards {
             let mut gone = Vec::new();
             {
-                let Some(mut map) = lock(shard, true) else {
-                    continue;
-                };
+                let mut map = lock(shard);
                 for list in map.values_mut() {
                     let mut i = 0;
                     while i < list.len() {
@@ -189,7 +190,7 @@ mod tests {
         fn len(&self) -> usize {
             let shards = self.shards.iter();
             shards
-                .map(|s| lock(s, true).unwrap().values().map(Vec::len).sum::<usize>())
+                .map(|s| lock(s).values().map(Vec::len).sum::<usize>())
                 .sum()
         }
 
@@ -255,7 +256,7 @@ mod tests {
         let pool = Pool::default();
         let (a, _server) = pair().await;
         let other = &pool.shards[(home() + 3) % SHARDS];
-        lock(other, true).unwrap().insert(
+        lock(other).insert(
             9,
             vec![Idle {
                 stream: a,
@@ -264,7 +265,7 @@ mod tests {
         );
         {
             // Held by its thread: not waited for.
-            let _held = lock(other, true).unwrap();
+            let _held = lock(other);
             assert!(pool.take(9).is_none());
         }
         assert!(pool.take(9).is_some());

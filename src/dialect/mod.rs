@@ -53,7 +53,6 @@ pub enum Dialect {
     Cos,
 }
 
-/// Everything that differs between dialects on the wire, as data.
 /// A cloud's virtual-hosted endpoint: a Host ending in `suffix` whose label `from_end` labels from
 /// the end is the service's (`b.cos.ap-guangzhou.myqcloud.com`: `cos`, 4) names the bucket before it.
 #[derive(Clone, Copy, Debug)]
@@ -65,6 +64,7 @@ pub struct VirtualHost {
     pub service_prefix: bool,
 }
 
+/// Everything that differs between dialects on the wire, as data.
 pub struct Vocabulary {
     pub name: &'static str,
     /// Header namespace: `x-amz-`, `x-obs-`, `x-cos-`.
