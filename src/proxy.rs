@@ -3,6 +3,7 @@
 
 use crate::access::{self, Record};
 use crate::config::Config;
+use crate::dialect::wire::Headers;
 use crate::error::{ApiError, Code};
 use crate::forward::{self, respond, respond_error};
 use crate::request::{self, Inbound, Plan};
@@ -54,7 +55,7 @@ fn new_request_id() -> String {
 
 /// The request view, borrowed from pingora's parsed head. Header values that are not UTF-8
 /// (rare) are read from `lossy`, a copy with U+FFFD in their place.
-fn inbound<'a>(req: &'a RequestHeader, lossy: &'a mut Vec<(String, String)>) -> Inbound<'a> {
+fn inbound<'a>(req: &'a RequestHeader, lossy: &'a mut Headers) -> Inbound<'a> {
     // Sized once (collecting through `Option` would grow the vector as it goes).
     let mut borrowed = Vec::with_capacity(req.headers.len());
     for (k, v) in &req.headers {

@@ -1,6 +1,7 @@
 //! From the backend's answer to the client's: headers into the client's namespace,
 //! error documents into the client's shape, result documents into its namespace.
 
+use crate::dialect::wire::Headers;
 use crate::dialect::{translate_header, Dialect};
 use crate::error::{ApiError, Code};
 use crate::model::Op;
@@ -23,28 +24,23 @@ pub const BACKEND_REQUEST_ID: &str = "x-dialect-proxy-backend-request-id";
 
 /// Translate backend response headers. The client's request-id headers always carry the proxy's
 /// id (the one in error bodies and logs); the backend's id moves to `BACKEND_REQUEST_ID`.
-pub fn headers(
-    from: Dialect,
-    to: Dialect,
-    input: Vec<(String, String)>,
-    request_id: &str,
-) -> Vec<(String, String)> {
+pub fn headers(from: Dialect, to: Dialect, input: Headers, request_id: &str) -> Headers {
     // Room for what `finish` adds (request ids, Server) and a content type.
     let mut out = Vec::with_capacity(input.len() + 4);
     for (k, v) in input {
-        if DROP.contains(&k.as_str()) {
+        if DROP.contains(&&*k) {
             continue;
         }
         if let Some(suffix) = from.neutral_suffix(&k) {
             if suffix == "request-id" {
-                out.push((BACKEND_REQUEST_ID.to_string(), v));
+                out.push((BACKEND_REQUEST_ID.into(), v));
                 continue;
             }
             if suffix == "id-2" {
                 continue;
             }
-            if let Some(t) = translate_header(from, to, &k, &v) {
-                out.push(t);
+            if let Some((k, v)) = translate_header(from, to, &k, &v) {
+                out.push((k.into(), v));
             }
         } else if !Dialect::is_vendor_header(&k) {
             out.push((k, v));
@@ -55,14 +51,14 @@ pub fn headers(
 }
 
 /// Add the request-id and server headers a client of `to` looks for, if missing.
-pub fn finish(to: Dialect, out: &mut Vec<(String, String)>, request_id: &str) {
+pub fn finish(to: Dialect, out: &mut Headers, request_id: &str) {
     let v = to.vocab();
     if !out.iter().any(|(k, _)| k == v.request_id) {
-        out.push((v.request_id.to_string(), request_id.to_string()));
+        out.push((v.request_id.into(), request_id.to_string()));
     }
     if let Some(id2) = v.id2 {
         if !out.iter().any(|(k, _)| k == id2) {
-            out.push((id2.to_string(), request_id.to_string()));
+            out.push((id2.into(), request_id.to_string()));
         }
     }
     out.push(("server".into(), v.server.to_string()));
@@ -70,7 +66,7 @@ pub fn finish(to: Dialect, out: &mut Vec<(String, String)>, request_id: &str) {
 
 /// Headers for an answer whose body the proxy re-rendered: the length is recomputed by whoever
 /// writes the body, and an error document carries no result headers.
-pub fn for_rendered_body(headers: &mut Vec<(String, String)>, status: u16) {
+pub fn for_rendered_body(headers: &mut Headers, status: u16) {
     headers.retain(|(k, _)| k != "content-length");
     if status >= 300 {
         headers.retain(|(k, _)| k != "content-type" && k != "etag");
@@ -81,7 +77,7 @@ pub fn for_rendered_body(headers: &mut Vec<(String, String)>, status: u16) {
 /// The client's answer to a backend answer.
 pub struct ClientAnswer {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The re-rendered body; `None` when the backend's body streams through unchanged.
     pub body: Option<Vec<u8>>,
     /// A backend 200 that was no success (error inside, no parsable result).
@@ -92,7 +88,7 @@ pub struct ClientAnswer {
 pub struct BackendAnswer<'a> {
     pub status: u16,
     /// Taken over: the client's answer keeps what passes unchanged.
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The whole body when it was buffered; `None` when it streams through (2xx/304 downloads,
     /// answers to HEAD).
     pub body: Option<&'a [u8]>,
@@ -297,10 +293,10 @@ pub fn code_for_status(status: u16) -> Code {
 mod tests {
     use super::*;
 
-    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    fn h(pairs: &[(&str, &str)]) -> Headers {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (k.to_string().into(), v.to_string()))
             .collect()
     }
 
@@ -329,7 +325,7 @@ mod tests {
             ("server", "OBS"),
         ] {
             assert!(
-                obs.contains(&(k.to_string(), v.to_string())),
+                obs.contains(&(k.to_string().into(), v.to_string())),
                 "{k}: {obs:?}"
             );
         }

@@ -9,6 +9,7 @@
 
 use crate::access;
 use crate::config::Backend;
+use crate::dialect::wire::{Headers, Name};
 use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::outbound::Outbound;
@@ -83,7 +84,7 @@ impl std::fmt::Display for Failure {
 pub struct Answer {
     pub status: u16,
     /// (lower-case name, value).
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Bytes,
 }
 
@@ -160,7 +161,7 @@ pub struct Exchange<'a> {
     /// The backend's peer and its pool key.
     peer: &'a (HttpPeer, u64),
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// When the request went out, and the header naming the backend's request id (access log).
     sent: Instant,
     request_id_header: &'static str,
@@ -214,7 +215,7 @@ fn request_header(out: &Outbound) -> PResult<RequestHeader> {
     };
     parts.headers.reserve(out.headers.len());
     for (k, v) in &out.headers {
-        let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| bad("header name"))?;
+        let name = header_name(k).map_err(|_| bad("header name"))?;
         let value = http::HeaderValue::from_str(v).map_err(|_| bad("header value"))?;
         parts.headers.append(name, value);
     }
@@ -223,12 +224,12 @@ fn request_header(out: &Outbound) -> PResult<RequestHeader> {
 
 /// Header names and values as text (names are lower-case; odd bytes become U+FFFD), but for
 /// the names in `skip`.
-pub fn header_pairs(map: &http::HeaderMap, skip: &[&str]) -> Vec<(String, String)> {
+pub fn header_pairs(map: &http::HeaderMap, skip: &[&str]) -> Headers {
     map.iter()
         .filter(|(k, _)| !skip.contains(&k.as_str()))
         .map(|(k, v)| {
             (
-                k.as_str().to_string(),
+                common_name(k.as_str()),
                 match std::str::from_utf8(v.as_bytes()) {
                     Ok(v) => v.to_owned(),
                     Err(_) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
@@ -236,6 +237,43 @@ pub fn header_pairs(map: &http::HeaderMap, skip: &[&str]) -> Vec<(String, String
             )
         })
         .collect()
+}
+
+/// A header name for the wire: the proxy's own (static) names are not copied.
+pub fn header_name(name: &Name) -> Result<http::HeaderName, http::header::InvalidHeaderName> {
+    match name {
+        // `from_static` refuses (panics on) anything but a lower-case token: checked first.
+        Name::Borrowed(s)
+            if !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            Ok(http::HeaderName::from_static(s))
+        }
+        _ => http::HeaderName::from_bytes(name.as_bytes()),
+    }
+}
+
+/// `name` as a header name, borrowed from a table when it is one most answers carry.
+fn common_name(name: &str) -> Name {
+    const COMMON: &[&str] = &[
+        "content-type",
+        "content-length",
+        "etag",
+        "last-modified",
+        "date",
+        "accept-ranges",
+        "cache-control",
+        "content-encoding",
+        "content-disposition",
+        "content-language",
+        "content-range",
+        "expires",
+    ];
+    match COMMON.iter().find(|&&c| c == name) {
+        Some(&c) => Name::Borrowed(c),
+        None => Name::Owned(name.to_string()),
+    }
 }
 
 fn now() -> i64 {
@@ -518,5 +556,31 @@ impl<'a> Exchange<'a> {
         if let std::task::Poll::Ready(Some(stream)) = std::future::Future::poll(reuse, &mut cx) {
             up.pool.put(peer.1, stream);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_from_tables_and_from_the_wire_both_reach_the_wire() {
+        for (name, wire) in [
+            (Name::Borrowed("x-amz-copy-source"), "x-amz-copy-source"),
+            (Name::Borrowed("content-type"), "content-type"),
+            (Name::Owned("x-obs-meta-a".into()), "x-obs-meta-a"),
+            // A static name that is not a lower-case token is parsed, never taken as it is.
+            (Name::Borrowed("X-Cos-Meta"), "x-cos-meta"),
+        ] {
+            assert_eq!(header_name(&name).unwrap().as_str(), wire);
+        }
+        assert!(header_name(&Name::Borrowed("bad name")).is_err());
+        assert!(header_name(&Name::Borrowed("")).is_err());
+    }
+
+    #[test]
+    fn answer_names_most_answers_carry_are_not_copied() {
+        assert!(matches!(common_name("etag"), Name::Borrowed("etag")));
+        assert!(matches!(common_name("x-amz-request-id"), Name::Owned(_)));
     }
 }

@@ -25,15 +25,16 @@ fn dialect_of(v: &Value) -> Dialect {
     }
 }
 
-fn copy_headers(d: Dialect, headers: &[(String, String)]) -> BTreeSet<(String, String)> {
+fn copy_headers<K: AsRef<str>>(d: Dialect, headers: &[(K, String)]) -> BTreeSet<(String, String)> {
     headers
         .iter()
+        .map(|(k, v)| (k.as_ref(), v))
         .filter(|(k, _)| d.neutral_suffix(k).is_some_and(|s| is_copy_field(&s)))
         // The leading slash of an S3/OBS copy source is optional; an empty COS range means "whole object".
         .filter(|(k, v)| !(k.ends_with("copy-source-range") && v.trim().is_empty()))
         .map(|(k, v)| {
             (
-                k.clone(),
+                k.to_string(),
                 if k.ends_with("copy-source") {
                     v.trim_start_matches('/').to_string()
                 } else {

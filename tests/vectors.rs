@@ -576,7 +576,7 @@ fn production_signers_sign_what_the_verifier_accepts() {
                 .headers
                 .iter()
                 .filter(|(k, _)| !own.contains(&k.as_str()))
-                .cloned()
+                .map(|(k, x)| (k.clone().into(), x.clone()))
                 .collect(),
             bucket: v.host_bucket.clone(),
         };
@@ -587,7 +587,7 @@ fn production_signers_sign_what_the_verifier_accepts() {
             .map(|(_, x)| x.as_str());
         let mut signed_out = out.clone();
         for (k, x) in dialect.sign(&out, &keys, payload, v.now) {
-            signed_out.set_header(&k, x);
+            signed_out.set_header(k, x);
         }
         let view = common::view(&signed_out.headers);
         let wire = WireRequest {

@@ -9,10 +9,10 @@ use crate::sign::{self, v2, Secret};
 use std::borrow::Cow;
 
 /// Owned (name, value) pairs as the borrowed view `WireRequest` and the signers read.
-pub fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
+pub fn borrowed<K: AsRef<str>>(pairs: &[(K, String)]) -> Vec<(&str, &str)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .map(|(k, v)| (k.as_ref(), v.as_str()))
         .collect()
 }
 

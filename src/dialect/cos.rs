@@ -1,7 +1,7 @@
 //! Tencent COS (`x-cos-*`).
 
 use super::auth::{secret, Payload, WireRequest};
-use super::wire::{Credentials, Outbound};
+use super::wire::{Credentials, Headers, Outbound};
 use super::{VirtualHost, Vocabulary};
 use crate::error::ApiError;
 use crate::sign::{self, cos, Secret};
@@ -185,7 +185,7 @@ fn copy_source_host(host: &str, region: &str) -> String {
 }
 
 /// The header to set: `authorization`. Signed: `host`, `content-*` and every `x-cos-*`.
-pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, String)> {
+pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Headers {
     // A ten-minute window keeps the derived SignKey reusable.
     let start = now - now.rem_euclid(600) - 60;
     let key_time = format!("{start};{}", start + 4260);
@@ -198,7 +198,7 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, Strin
         out.headers
             .iter()
             .filter(|(k, _)| k != "authorization" && cos::is_signed_header(k))
-            .map(|(k, v)| (k.as_str(), v.as_str())),
+            .map(|(k, v)| (&**k, v.as_str())),
     );
     let http = cos::http_string(
         &out.method,

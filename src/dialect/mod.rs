@@ -9,6 +9,7 @@ pub mod obs;
 pub mod s3;
 pub mod wire;
 
+use crate::dialect::wire::Headers;
 use crate::model::Field;
 use serde::Deserialize;
 
@@ -152,10 +153,10 @@ impl Dialect {
     }
 
     /// The dialect whose SDK probes with this query parameter, and the header that answers it.
-    pub fn probe(has_param: impl Fn(&str) -> bool) -> Option<(Dialect, (String, String))> {
+    pub fn probe(has_param: impl Fn(&str) -> bool) -> Option<(Dialect, (wire::Name, String))> {
         Dialect::ALL.into_iter().find_map(|d| {
             let (param, header, value) = d.vocab().probe?;
-            has_param(param).then(|| (d, (header.to_string(), value.to_string())))
+            has_param(param).then(|| (d, (header.into(), value.to_string())))
         })
     }
 
@@ -241,7 +242,7 @@ impl Dialect {
         c: &dyn wire::Credentials,
         payload: Option<&str>,
         now: i64,
-    ) -> Vec<(String, String)> {
+    ) -> Headers {
         match self {
             Dialect::S3 => s3::sign(out, c, payload, now),
             Dialect::Obs => obs::sign(out, c, now),

@@ -1,6 +1,6 @@
 //! Huawei OBS native (`x-obs-*`).
 
-use super::wire::{Credentials, Outbound};
+use super::wire::{Credentials, Headers, Outbound};
 use super::{VirtualHost, Vocabulary};
 use crate::sign::v2;
 
@@ -75,7 +75,7 @@ pub(super) const HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::N
 
 /// `OBS ak:sig` header authentication for a request to an OBS service.
 /// The headers to set: `date` and `authorization`.
-pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Vec<(String, String)> {
+pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Headers {
     let date = httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64),
     );

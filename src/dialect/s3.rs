@@ -1,7 +1,7 @@
 //! AWS S3 (and Yandex, OBS/COS in S3 mode): the neutral vocabulary itself.
 
 use super::auth::{check_skew, decoded_query, query_value, secret, Payload, WireRequest};
-use super::wire::{Credentials, Outbound};
+use super::wire::{Credentials, Headers, Outbound};
 use super::{VirtualHost, Vocabulary};
 use crate::dates::{format_amz_date, parse_amz_date, parse_date};
 use crate::error::ApiError;
@@ -244,12 +244,7 @@ pub(super) fn verify_v4<'k>(
 
 /// SigV4 header authentication for a request to an S3 service: the headers to set.
 /// Signed: `host`, every `x-amz-*`, `content-md5`, `content-type` and `range`.
-pub fn sign(
-    out: &Outbound,
-    c: &dyn Credentials,
-    payload: Option<&str>,
-    now: i64,
-) -> Vec<(String, String)> {
+pub fn sign(out: &Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64) -> Headers {
     let amz_date = format_amz_date(now);
     let payload = payload.unwrap_or("UNSIGNED-PAYLOAD");
     let added = [
@@ -260,7 +255,7 @@ pub fn sign(
     let mut signed: Vec<&str> = out
         .headers
         .iter()
-        .map(|(k, _)| k.as_str())
+        .map(|(k, _)| &**k)
         .filter(|k| !replaced(k))
         .chain(added.iter().map(|(k, _)| *k))
         .filter(|k| {

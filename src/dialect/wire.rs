@@ -2,6 +2,13 @@
 
 use crate::sign;
 
+/// A header name: the proxy's own names are borrowed, names taken from a request or an answer
+/// are owned.
+pub type Name = std::borrow::Cow<'static, str>;
+
+/// (lower-case name, value) pairs.
+pub type Headers = Vec<(Name, String)>;
+
 #[derive(Clone, Debug, Default)]
 pub struct Outbound {
     pub method: String,
@@ -10,7 +17,7 @@ pub struct Outbound {
     /// Decoded query parameters.
     pub query: Vec<(String, Option<String>)>,
     /// (lower-case name, value).
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     /// The backend's bucket, for the OBS resource of a virtual-hosted request.
     pub bucket: Option<String>,
 }
@@ -38,9 +45,10 @@ impl Outbound {
             .map(|(_, v)| v.as_str())
     }
 
-    pub fn set_header(&mut self, name: &str, value: String) {
-        self.headers.retain(|(k, _)| k != name);
-        self.headers.push((name.to_string(), value));
+    pub fn set_header(&mut self, name: impl Into<Name>, value: String) {
+        let name = name.into();
+        self.headers.retain(|(k, _)| *k != name);
+        self.headers.push((name, value));
     }
 }
 

@@ -4,6 +4,7 @@
 //! three clouds for these operations: a 200 is a success only if its body holds the result.
 
 use super::{client_gone, hung_up, respond, respond_error, response_header};
+use crate::dialect::wire::Headers;
 use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::metrics;
@@ -21,7 +22,7 @@ const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 /// A whole answer for the client: status, headers and rendered body.
 pub(crate) struct Reply {
     pub status: u16,
-    pub headers: Vec<(String, String)>,
+    pub headers: Headers,
     pub body: Option<Vec<u8>>,
 }
 
@@ -66,8 +67,8 @@ pub(crate) async fn answer(
     }
     // From here the status is 200 whatever happens; the outcome goes into the body.
     let mut headers = vec![
-        ("content-type".to_string(), "application/xml".to_string()),
-        ("transfer-encoding".to_string(), "chunked".to_string()),
+        ("content-type".into(), "application/xml".to_string()),
+        ("transfer-encoding".into(), "chunked".to_string()),
     ];
     response::finish(client, &mut headers, rid);
     session

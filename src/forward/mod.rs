@@ -9,6 +9,7 @@
 //! the backend connection at once.
 
 use crate::body::BodyCheck;
+use crate::dialect::wire::Headers;
 
 mod keepalive;
 mod staged;
@@ -32,10 +33,7 @@ use pingora::proxy::Session;
 const MAX_SMALL_REQUEST: usize = 2 << 20;
 
 /// The answer's head, taking the header pairs over (their strings become the header bytes).
-pub(crate) fn response_header(
-    status: u16,
-    headers: Vec<(String, String)>,
-) -> Result<ResponseHeader> {
+pub(crate) fn response_header(status: u16, headers: Headers) -> Result<ResponseHeader> {
     if headers.iter().any(|(k, _)| response::needs_case_map(k)) {
         let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
         for (k, v) in headers {
@@ -43,7 +41,7 @@ pub(crate) fn response_header(
             let Ok(value) = http::HeaderValue::from_maybe_shared(Bytes::from(v)) else {
                 continue;
             };
-            let _ = h.append_header(Bytes::from(response::wire_case(k)), value);
+            let _ = h.append_header(Bytes::from(response::wire_case(k.into_owned())), value);
         }
         return Ok(h);
     }
@@ -55,7 +53,7 @@ pub(crate) fn response_header(
     )?);
     for (k, v) in headers {
         let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(k.as_bytes()),
+            crate::upstream::header_name(&k),
             http::HeaderValue::from_maybe_shared(Bytes::from(v)),
         ) else {
             continue;
@@ -69,7 +67,7 @@ pub(crate) fn response_header(
 pub async fn respond(
     session: &mut Session,
     status: u16,
-    mut headers: Vec<(String, String)>,
+    mut headers: Headers,
     body: Option<Vec<u8>>,
     head: bool,
 ) -> Result<()> {
@@ -107,7 +105,7 @@ pub async fn respond_error(
         tracing::info!(request_id, code = %err.code, status = err.status, "request refused");
     }
     let body = xml::render_error(client, err, resource, request_id).into_bytes();
-    let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
+    let mut headers = vec![("content-type".into(), "application/xml".to_string())];
     response::finish(client, &mut headers, request_id);
     respond(session, err.status, headers, Some(body), head).await
 }
@@ -378,7 +376,7 @@ mod tests {
     fn answer_heads_spell_names_as_the_clouds_do_with_or_without_a_case_map() {
         let pairs = |p: &[(&str, &str)]| {
             p.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string().into(), v.to_string()))
                 .collect()
         };
         let h = response_header(

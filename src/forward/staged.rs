@@ -118,7 +118,7 @@ pub(super) async fn list_parts(
                 .map_err(|e| failed(backend, rid, &e))?;
             return Ok(translated(&f, backend, rid, &a));
         }
-        let mut headers = vec![("content-type".to_string(), "application/xml".to_string())];
+        let mut headers = vec![("content-type".into(), "application/xml".to_string())];
         response::finish(f.client, &mut headers, rid);
         Ok(Reply {
             status: 200,

@@ -364,7 +364,7 @@ pub(super) async fn copy_across(
         if let (Some(v), Some(name)) =
             (source_version, client.header_name("copy-source-version-id"))
         {
-            out.headers.push((name, v));
+            out.headers.push((name.into(), v));
         }
         metrics::copy_across(true, len, seconds);
         Ok(Reply {

@@ -4,6 +4,7 @@
 use crate::addressing;
 use crate::auth::{self, Payload, WireRequest};
 use crate::config::Config;
+use crate::dialect::wire::Headers;
 use crate::dialect::Dialect;
 use crate::dialect::{copy, s3};
 use crate::error::{ApiError, Code};
@@ -114,7 +115,7 @@ pub struct CrossCopy {
 
 pub enum Plan {
     /// Answer without the backend: (status, headers).
-    Local(Dialect, u16, Vec<(String, String)>),
+    Local(Dialect, u16, Headers),
     Forward(Box<Forward>),
 }
 

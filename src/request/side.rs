@@ -3,6 +3,7 @@
 
 use super::Forward;
 use crate::config::Backend;
+use crate::dialect::wire::{Headers, Name};
 use crate::dialect::Dialect;
 use crate::error::{ApiError, Code};
 use crate::model::{CopyPart, Field, Op};
@@ -25,13 +26,15 @@ pub fn source_head(cp: &CopyPart, backend: &Backend) -> Outbound {
     }
     if let Some(s) = &cp.source_sse_c {
         let d = backend.dialect;
+        out.headers.push((
+            d.copy_header(Field::SseAlgorithm).into(),
+            s.algorithm.clone(),
+        ));
         out.headers
-            .push((d.copy_header(Field::SseAlgorithm), s.algorithm.clone()));
-        out.headers
-            .push((d.copy_header(Field::SseKey), s.key.clone()));
+            .push((d.copy_header(Field::SseKey).into(), s.key.clone()));
         if let Some(m) = &s.key_md5 {
             out.headers
-                .push((d.copy_header(Field::SseKeyMd5), m.clone()));
+                .push((d.copy_header(Field::SseKeyMd5).into(), m.clone()));
         }
     }
     out
@@ -131,7 +134,7 @@ pub fn as_put(out: &mut Outbound, to: Dialect) -> bool {
     let replace_tags = directive("tagging-directive").unwrap_or(false);
     out.headers.retain(|(k, _)| {
         let Some(suffix) = k.strip_prefix(prefix) else {
-            return replace_metadata || !METADATA_HEADERS.contains(&k.as_str());
+            return replace_metadata || !METADATA_HEADERS.contains(&&**k);
         };
         let suffix = to.neutral_suffix(k).unwrap_or_else(|| suffix.to_string());
         match suffix.as_str() {
@@ -146,14 +149,10 @@ pub fn as_put(out: &mut Outbound, to: Dialect) -> bool {
 
 /// The source's metadata from its HEAD answer, for the PutObject of a CopyObject across backends:
 /// standard headers as they are, user metadata renamed into the destination's namespace.
-pub fn source_metadata(
-    from: Dialect,
-    to: Dialect,
-    head: &[(String, String)],
-) -> Vec<(String, String)> {
+pub fn source_metadata(from: Dialect, to: Dialect, head: &[(Name, String)]) -> Headers {
     let mut out = Vec::new();
     for (k, v) in head {
-        if METADATA_HEADERS.contains(&k.as_str()) {
+        if METADATA_HEADERS.contains(&&**k) {
             out.push((k.clone(), v.clone()));
             continue;
         }
@@ -171,7 +170,7 @@ pub fn source_metadata(
         };
         if let Some((name, value)) = crate::dialect::translate_header(from, to, k, &value) {
             let value = to.encode_header_value(&name, value);
-            out.push((name, value));
+            out.push((name.into(), value));
         }
     }
     out
@@ -179,13 +178,13 @@ pub fn source_metadata(
 
 /// The Content-MD5 of a whole source object, when its HEAD proves it: a single-part, unencrypted
 /// object's ETag is the MD5 of its bytes. The destination then checks what the proxy relayed.
-pub fn whole_object_md5(from: Dialect, cp: &CopyPart, head: &[(String, String)]) -> Option<String> {
+pub fn whole_object_md5(from: Dialect, cp: &CopyPart, head: &[(Name, String)]) -> Option<String> {
     if cp.range.is_some() || cp.source_sse_c.is_some() {
         return None;
     }
     let sse = from.header_name("server-side-encryption");
     if head.iter().any(|(k, _)| {
-        Some(k) == sse.as_ref() || k.ends_with("server-side-encryption-customer-algorithm")
+        sse.as_deref() == Some(&**k) || k.ends_with("server-side-encryption-customer-algorithm")
     }) {
         return None;
     }

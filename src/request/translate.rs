@@ -145,7 +145,8 @@ pub(super) fn translate_request_headers(
     let copy_op = matches!(op, Op::UploadPartCopy | Op::CopyObject);
     let part_op = matches!(op, Op::UploadPartCopy | Op::UploadPart);
     for &(k, v) in &inb.headers {
-        if PASS_HEADERS.contains(&k) {
+        // The table's own name is kept: no copy of the name per request.
+        if let Some(&k) = PASS_HEADERS.iter().find(|&&p| p == k) {
             if k == "content-encoding" {
                 // aws-chunked framing is removed before the body goes upstream.
                 let rest: Vec<&str> = v
@@ -154,11 +155,11 @@ pub(super) fn translate_request_headers(
                     .filter(|e| !e.eq_ignore_ascii_case("aws-chunked") && !e.is_empty())
                     .collect();
                 if !rest.is_empty() {
-                    out.headers.push((k.to_string(), rest.join(",")));
+                    out.headers.push((k.into(), rest.join(",")));
                 }
                 continue;
             }
-            out.headers.push((k.to_string(), v.to_string()));
+            out.headers.push((k.into(), v.to_string()));
             continue;
         }
         let Some(suffix) = client.neutral_suffix(k) else {
@@ -183,7 +184,7 @@ pub(super) fn translate_request_headers(
         };
         if let Some((name, value)) = translate_header(client, to, k, &value) {
             let value = to.encode_header_value(&name, value);
-            out.headers.push((name, value));
+            out.headers.push((name.into(), value));
         }
     }
     if let Some(dl) = inb.header(s3::DECODED_LENGTH) {

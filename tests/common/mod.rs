@@ -30,6 +30,6 @@ pub fn headers(v: &Value) -> Vec<(String, String)> {
 
 /// Owned header pairs as the borrowed view requests are verified and planned from.
 #[allow(dead_code)]
-pub fn view(h: &[(String, String)]) -> Vec<(&str, &str)> {
+pub fn view<K: AsRef<str>>(h: &[(K, String)]) -> Vec<(&str, &str)> {
     dialect_proxy::auth::borrowed(h)
 }

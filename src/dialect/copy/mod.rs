@@ -3,6 +3,7 @@
 
 use super::Dialect;
 use crate::addressing;
+use crate::dialect::wire::Headers;
 use crate::error::ApiError;
 pub use crate::model::CopySource;
 use crate::model::{ByteRange, Conditions, CopyPart, Field, SseC};
@@ -110,22 +111,25 @@ pub fn render_source(to: Dialect, src: &CopySource, at: SourceHost) -> String {
 
 /// The destination's SSE-C headers of a copy, as an UploadPart carries them (a copy across
 /// backends becomes one).
-pub fn destination_sse_headers(cp: &CopyPart, to: Dialect) -> Vec<(String, String)> {
+pub fn destination_sse_headers(cp: &CopyPart, to: Dialect) -> Headers {
     let Some(s) = &cp.sse_c else {
         return Vec::new();
     };
     let mut out = vec![
         (
-            to.copy_header(Field::SseAlgorithm),
+            to.copy_header(Field::SseAlgorithm).into(),
             to.encode_value(s.algorithm.clone()),
         ),
         (
-            to.copy_header(Field::SseKey),
+            to.copy_header(Field::SseKey).into(),
             to.encode_value(s.key.clone()),
         ),
     ];
     if let Some(m) = &s.key_md5 {
-        out.push((to.copy_header(Field::SseKeyMd5), to.encode_value(m.clone())));
+        out.push((
+            to.copy_header(Field::SseKeyMd5).into(),
+            to.encode_value(m.clone()),
+        ));
     }
     out
 }
@@ -287,7 +291,7 @@ pub fn copy_part_headers(
     to: Dialect,
     source_at: SourceHost,
     conditions: bool,
-) -> Vec<(String, String)> {
+) -> Headers {
     let mut out = Vec::with_capacity(8);
     // The OBS SDK percent-encodes header values and OBS decodes them; the source has its own encoding.
     let mut put = |f: Field, v: String| {
@@ -296,7 +300,7 @@ pub fn copy_part_headers(
         } else {
             v
         };
-        out.push((to.copy_header(f), v))
+        out.push((to.copy_header(f).into(), v))
     };
     put(Field::Source, render_source(to, &cp.source, source_at));
     if let Some(r) = cp.range {
@@ -343,22 +347,27 @@ pub fn copy_part_headers(
 }
 
 /// The name of `f`'s header after the dialect's prefix.
-fn copy_suffix(f: Field) -> &'static str {
-    super::COPY_FIELDS
-        .iter()
-        .find(|(x, _)| *x == f)
-        .map(|(_, s)| *s)
-        .unwrap_or("")
-}
-
 impl Dialect {
-    /// The header that carries `f` in this dialect.
-    pub fn copy_header(self, f: Field) -> String {
-        let (prefix, suffix) = (self.vocab().prefix, copy_suffix(f));
-        let mut s = String::with_capacity(prefix.len() + suffix.len());
-        s.push_str(prefix);
-        s.push_str(suffix);
-        s
+    /// The header that carries `f` in this dialect. The names are built once per process (a
+    /// few dozen), so that a request names its copy headers without allocating.
+    pub fn copy_header(self, f: Field) -> &'static str {
+        static NAMES: std::sync::OnceLock<Vec<(Dialect, Field, &'static str)>> =
+            std::sync::OnceLock::new();
+        let names = NAMES.get_or_init(|| {
+            Dialect::ALL
+                .into_iter()
+                .flat_map(|d| {
+                    super::COPY_FIELDS.iter().map(move |&(f, suffix)| {
+                        let name = [d.vocab().prefix, suffix].concat();
+                        (d, f, &*Box::leak(name.into_boxed_str()))
+                    })
+                })
+                .collect()
+        });
+        names
+            .iter()
+            .find(|(d, x, _)| *d == self && *x == f)
+            .map_or("", |(_, _, n)| n)
     }
 
     /// Whether this dialect's service takes these copy conditions as they are: OBS and COS accept
