@@ -342,7 +342,7 @@ fn serve(path: Option<PathBuf>, upgrade: bool) -> ExitCode {
         let shared = shared.clone();
         Box::new(move || shared.load().client_keepalive)
     };
-    let app = pingora::proxy::http_proxy(&server.configuration, proxy::Gateway::new(shared));
+    let app = proxy::Gateway::new(shared);
     let mut svc = pingora::services::listening::Service::new(
         "dialect-proxy".into(),
         guard::Guarded::new(app, head_timeout, max_connections, keepalive),

@@ -12,7 +12,7 @@ use crate::response;
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession as Session;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -72,10 +72,10 @@ pub(crate) async fn answer(
     ];
     response::finish(client, &mut headers, rid);
     session
-        .write_response_header(Box::new(response_header(200, headers)?), false)
+        .write_response_header(Box::new(response_header(200, headers)?))
         .await?;
     session
-        .write_response_body(Some(Bytes::from_static(DECLARATION)), false)
+        .write_response_body(Bytes::from_static(DECLARATION), false)
         .await?;
     metrics::keepalive_started();
     let outcome = loop {
@@ -86,7 +86,7 @@ pub(crate) async fn answer(
             _ = client_gone(session) => return Err(hung_up()),
         }
         session
-            .write_response_body(Some(Bytes::from_static(b" ")), false)
+            .write_response_body(Bytes::from_static(b" "), false)
             .await?;
     };
     let (status, doc, ok) = match outcome {
@@ -103,9 +103,9 @@ pub(crate) async fn answer(
     };
     let doc = Bytes::from(doc);
     let body = doc.slice(without_declaration(&doc)..);
-    session.write_response_body(Some(body), false).await?;
+    session.write_response_body(body, false).await?;
     if ok || keep.error_document {
-        session.write_response_body(None, true).await?;
+        session.write_response_body(Bytes::new(), true).await?;
         return Ok(());
     }
     // Its SDK would take the error document for a result: the answer is cut instead, so it fails.

@@ -27,7 +27,7 @@ use bytes::{Bytes, BytesMut};
 use keepalive::{KeepAlive, Reply};
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession as Session;
 
 /// Largest request body buffered for a small operation (a 10000-part Complete fits).
 const MAX_SMALL_REQUEST: usize = 2 << 20;
@@ -77,12 +77,10 @@ pub async fn respond(
     }
     let end = head || body.is_empty();
     session
-        .write_response_header(Box::new(response_header(status, headers)?), end)
+        .write_response_header(Box::new(response_header(status, headers)?))
         .await?;
     if !end {
-        session
-            .write_response_body(Some(Bytes::from(body)), true)
-            .await?;
+        session.write_response_body(Bytes::from(body), true).await?;
     }
     Ok(())
 }
@@ -114,12 +112,7 @@ pub async fn respond_error(
 /// Only for requests whose body has been read. Raced in a `biased` select after the work, so that
 /// an outcome that is ready wins: a client holding a whole answer may already send its next request.
 pub(crate) async fn client_gone(session: &mut Session) {
-    if session
-        .as_downstream_mut()
-        .read_body_or_idle(true)
-        .await
-        .is_err()
-    {
+    if session.read_body_or_idle(true).await.is_err() {
         return;
     }
     std::future::pending::<()>().await
@@ -213,7 +206,7 @@ pub(crate) async fn read_small_body(
 ) -> Result<std::result::Result<Bytes, ApiError>> {
     let mut body = BytesMut::new();
     // A request that says it has no body (most small ones) costs no read and no deadline.
-    if !session.as_downstream_mut().is_body_empty() {
+    if !session.is_body_empty() {
         while let Some(chunk) = session.read_request_body().await? {
             if body.len() + chunk.len() > MAX_SMALL_REQUEST {
                 return Ok(Err(ApiError::new(

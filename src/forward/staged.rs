@@ -14,7 +14,7 @@ use crate::upstream::{self, Answer, RelayError, Upstream, MAX_SMALL_ANSWER};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession as Session;
 
 /// Complete: check the client's list against its staged parts, turn runs of them into the real
 /// upload's parts (a run of one by a copy inside the backend, longer runs streamed through), then

@@ -22,7 +22,7 @@ use crate::upstream::{self, Failure, RelayError, Upstream, MAX_SMALL_ANSWER};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
-use pingora::proxy::Session;
+use pingora::protocols::http::ServerSession as Session;
 
 /// A download: the answer streams to the client with one piece in flight (a slow client slows
 /// the backend read). An error answer is read whole and re-rendered.
@@ -103,7 +103,7 @@ pub(super) async fn download(
         headers.push(("transfer-encoding".into(), "chunked".into()));
     }
     session
-        .write_response_header(Box::new(response_header(status, headers)?), no_body)
+        .write_response_header(Box::new(response_header(status, headers)?))
         .await?;
     if no_body {
         x.release();
@@ -112,7 +112,7 @@ pub(super) async fn download(
     let mut pending = match read_or_hang_up(session, &mut x, backend, rid).await? {
         Some(c) => c,
         None => {
-            session.write_response_body(None, true).await?;
+            session.write_response_body(Bytes::new(), true).await?;
             x.release();
             return Ok(());
         }
@@ -123,7 +123,7 @@ pub(super) async fn download(
         let mut next = None;
         let mut read = std::pin::pin!(x.read());
         {
-            let write = session.write_response_body(Some(pending), false);
+            let write = session.write_response_body(pending, false);
             tokio::pin!(write);
             loop {
                 tokio::select! {
@@ -146,7 +146,7 @@ pub(super) async fn download(
             Err(e) => return Err(cut(backend, rid, &e)),
         }
     }
-    session.write_response_body(None, true).await?;
+    session.write_response_body(Bytes::new(), true).await?;
     x.release();
     Ok(())
 }
