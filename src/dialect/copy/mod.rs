@@ -346,7 +346,6 @@ pub fn copy_part_headers(
     out
 }
 
-/// The name of `f`'s header after the dialect's prefix.
 impl Dialect {
     /// The header that carries `f` in this dialect. The names are built once per process (a
     /// few dozen), so that a request names its copy headers without allocating.
