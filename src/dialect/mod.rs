@@ -9,9 +9,9 @@ pub mod obs;
 pub mod s3;
 pub mod wire;
 
-use crate::dialect::wire::Headers;
 use crate::model::Field;
 use serde::Deserialize;
+use wire::Headers;
 
 /// Header suffixes of the copy fields; the same in all three namespaces.
 pub const COPY_FIELDS: &[(Field, &str)] = &[

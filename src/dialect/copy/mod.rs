@@ -1,9 +1,9 @@
 //! The copy fields on the wire: copy-source forms, ranges, conditions and SSE-C keys, read from
 //! and written in any dialect's headers.
 
+use super::wire::Headers;
 use super::Dialect;
 use crate::addressing;
-use crate::dialect::wire::Headers;
 use crate::error::ApiError;
 pub use crate::model::CopySource;
 use crate::model::{ByteRange, Conditions, CopyPart, Field, SseC};
