@@ -196,9 +196,18 @@ fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
 fn request_header(out: &Outbound) -> PResult<RequestHeader> {
     let bad = |what: &'static str| Error::explain(ErrorType::InvalidHTTPHeader, what);
     // Filled as plain parts: pingora's own `append_header` turns each name into a case name
-    // and parses it again, work a head without a case map does not need. The target is
-    // origin-form, so the parts carry it whole: parsed where it was built, not copied.
-    let mut parts = match http::uri::PathAndQuery::from_maybe_shared(Bytes::from(out.uri())) {
+    // and parses it again, work a head without a case map does not need. The target and the
+    // header values share one buffer (one allocation, not one per value); each part is a
+    // slice of it, parsed where it was built, not copied.
+    let values: usize = out.headers.iter().map(|(_, v)| v.len()).sum();
+    let mut buf = Vec::with_capacity(out.path.len() + 64 + values);
+    out.push_uri(&mut buf);
+    let target_len = buf.len();
+    for (_, v) in &out.headers {
+        buf.extend_from_slice(v.as_bytes());
+    }
+    let buf = Bytes::from(buf);
+    let mut parts = match http::uri::PathAndQuery::from_maybe_shared(buf.slice(..target_len)) {
         Ok(target) => {
             let (mut parts, ()) = http::Request::new(()).into_parts();
             parts.method =
@@ -214,9 +223,12 @@ fn request_header(out: &Outbound) -> PResult<RequestHeader> {
         )?),
     };
     parts.headers.reserve(out.headers.len());
+    let mut at = target_len;
     for (k, v) in &out.headers {
         let name = header_name(k).map_err(|_| bad("header name"))?;
-        let value = http::HeaderValue::from_str(v).map_err(|_| bad("header value"))?;
+        let value = http::HeaderValue::from_maybe_shared(buf.slice(at..at + v.len()))
+            .map_err(|_| bad("header value"))?;
+        at += v.len();
         parts.headers.append(name, value);
     }
     Ok(RequestHeader::from(parts))
@@ -579,6 +591,33 @@ mod tests {
         }
         assert!(header_name(&Name::Borrowed("bad name")).is_err());
         assert!(header_name(&Name::Borrowed("")).is_err());
+    }
+
+    #[test]
+    fn the_request_head_carries_target_and_values_as_built() {
+        let mut out = Outbound {
+            method: "PUT".into(),
+            path: "/b/k%20x".into(),
+            query: vec![
+                ("partNumber".into(), Some("2".into())),
+                ("uploadId".into(), Some("a/b c".into())),
+            ],
+            ..Default::default()
+        };
+        out.set_header("x-vendor-meta-a", "caf\u{e9} \t1".into());
+        out.set_header("content-length", "0".into());
+        out.set_header("x-vendor-empty", String::new());
+        let h = request_header(&out).unwrap();
+        assert_eq!(h.uri, "/b/k%20x?partNumber=2&uploadId=a%2Fb%20c");
+        assert_eq!(
+            h.headers["x-vendor-meta-a"].as_bytes(),
+            "caf\u{e9} \t1".as_bytes()
+        );
+        assert_eq!(h.headers["content-length"], "0");
+        assert_eq!(h.headers["x-vendor-empty"], "");
+        // A value that would end the line is refused, not sent and not a panic.
+        out.set_header("x-vendor-bad", "a\r\nb".into());
+        assert!(request_header(&out).is_err());
     }
 
     #[test]
