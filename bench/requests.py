@@ -12,9 +12,10 @@ request under valgrind --tool=callgrind (N requests on one keep-alive connection
 
 Usage (through bash bench/run.sh requests): python bench/requests.py
 Environment: BENCH_SECONDS (per wrk/loadgen run, default 5), BENCH_ROUNDS (default 2),
-BENCH_LATENCY_ROUNDS (default the larger of BENCH_ROUNDS and 5: a p99 on a shared 2-core machine varies
+BENCH_LATENCY_ROUNDS (default the larger of BENCH_ROUNDS and 9: a p99 on a shared 2-core machine varies
 from round to round by more than the effect measured, so it is the median of more rounds; each round's
-figures are printed under the table), CALLGRIND_N (200).
+figures are printed under the table, and the median of the per-round differences, each taken between
+rounds run seconds apart, is shown beside the difference of the medians), CALLGRIND_N (200).
 """
 import hashlib
 import os
@@ -40,7 +41,7 @@ NGINX = os.environ.get("NGINX", "/usr/sbin/nginx")
 AK, SK = "AKBENCH", "bench-secret"
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
-LATENCY_ROUNDS = int(os.environ.get("BENCH_LATENCY_ROUNDS", str(max(ROUNDS, 5))))
+LATENCY_ROUNDS = int(os.environ.get("BENCH_LATENCY_ROUNDS", str(max(ROUNDS, 9))))
 CALLGRIND_N = int(os.environ.get("CALLGRIND_N", "200"))
 COPY_RESULT = ('<?xml version="1.0" encoding="UTF-8"?><CopyPartResult><LastModified>2024-03-15T12:34:56.000Z'
                '</LastModified><ETag>"cp1"</ETag></CopyPartResult>')
@@ -293,6 +294,8 @@ def main():
                          p50["dialect"] - p50["pingora"]))
             rows.append((scenario, f"p99 us at {rate}/s", p99["nginx"], p99["pingora"], p99["dialect"],
                          p99["dialect"] - p99["pingora"]))
+            paired = statistics.median(d[1] - p[1] for d, p in zip(lat["dialect"], lat["pingora"]))
+            rows.append((scenario, "  p99, median of per-round differences", "", "", "", paired))
         for p in procs[1:]:
             p.send_signal(signal.SIGTERM)
             p.wait(30)
@@ -311,7 +314,7 @@ def main():
         print("|---|---|---|---|---|---|")
         for s, m, a, b2, c, r in rows:
             fmt = (lambda v: f"{v:,.0f}" if isinstance(v, float) and v > 100 else f"{v}")
-            ratio = f"{r:+.0f} us" if m.startswith("p") else f"{r:.2f}x"
+            ratio = f"{r:+.0f} us" if m.lstrip().startswith("p") else f"{r:.2f}x"
             print(f"| {s} | {m} | {fmt(a)} | {fmt(b2)} | {fmt(c)} | {ratio} |")
         print()
         for line in rounds:
