@@ -4,7 +4,8 @@ canned backend (nginx answering a CopyPartResult or a 4 KiB object).
 
 Scenarios: an OBS-signed Upload Part - Copy (verified, translated, SigV4-signed for the backend, the
 result translated back), an OBS-signed 4 KiB GetObject, and an S3 (SigV4) 4 KiB GetObject passed through.
-The references get the same request bytes (they verify nothing).
+The references get the same request bytes (they verify nothing). A second do-nothing pingora joins the
+latency rounds as a control: its p99 against the first one's is this machine's noise on that measure.
 
 Measures, targets interleaved (A B C A B C): requests/s at saturation (wrk -t1 -c32), p50/p99 latency at
 half of the pingora reference's saturation rate (bench/bin/loadgen.rs, open loop), and instructions per
@@ -256,17 +257,21 @@ def main():
         procs.append(b)
         wait_port(backend, b, "nginx backend")
         ports = {"nginx": free_port(), "pingora": free_port(), "dialect": free_port()}
+        # A second do-nothing pingora, in the latency rounds only: the p99 difference between two
+        # identical proxies is what this machine's noise alone makes of the measure.
+        again = free_port()
         starts = {
             "nginx": [NGINX, "-c", str(nginx_conf(work, "ref", ports["nginx"], proxy_pass_body(backend), workers=2)),
                       "-e", str(work / "ref-error.log")],
             "pingora": [str(NULL), f"127.0.0.1:{ports['pingora']}", f"127.0.0.1:{backend}"],
             "dialect": [str(BIN), "--config", str(proxy_config(work, ports["dialect"], backend))],
+            "pingora again": [str(NULL), f"127.0.0.1:{again}", f"127.0.0.1:{backend}"],
         }
         for name, cmd in starts.items():
             p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                  env=dict(os.environ, DIALECT_PROXY_LOG="error"))
             procs.append(p)
-            wait_port(ports[name], p, name)
+            wait_port(ports.get(name, again), p, name)
         cores = os.cpu_count()
         print(f"per-request cost, {cores} cores, {ROUNDS} interleaved rounds of {SECONDS:g} s per target "
               f"({LATENCY_ROUNDS} for latency; medians shown), callgrind N={CALLGRIND_N}")
@@ -280,9 +285,10 @@ def main():
                     rps[name].append(saturation(port, lua))
             med = {k: statistics.median(v) for k, v in rps.items()}
             rate = int(med["pingora"] / 2)
-            lat = {k: [] for k in ports}
+            timed = {**ports, "pingora again": again}
+            lat = {k: [] for k in timed}
             for _ in range(LATENCY_ROUNDS):
-                for name, port in ports.items():
+                for name, port in timed.items():
                     lat[name].append(latency(port, raw, rate, work))
             rounds.append(f"{scenario} p99 us per round at {rate}/s: " + "; ".join(
                 f"{k} {', '.join(str(x[1]) for x in v)}" for k, v in lat.items()))
@@ -296,6 +302,9 @@ def main():
                          p99["dialect"] - p99["pingora"]))
             paired = statistics.median(d[1] - p[1] for d, p in zip(lat["dialect"], lat["pingora"]))
             rows.append((scenario, "  p99, median of per-round differences", "", "", "", paired))
+            noise = statistics.median(a[1] - p[1] for a, p in zip(lat["pingora again"], lat["pingora"]))
+            rows.append((scenario, "  p99, a second pingora against the first (the same median)", "", "",
+                         "", noise))
         for p in procs[1:]:
             p.send_signal(signal.SIGTERM)
             p.wait(30)
