@@ -200,11 +200,11 @@ fn request_header(out: &Outbound) -> PResult<RequestHeader> {
     // header values share one buffer (one allocation, not one per value); each part is a
     // slice of it, parsed where it was built, not copied.
     let values: usize = out.headers.iter().map(|(_, v)| v.len()).sum();
-    let mut buf = Vec::with_capacity(out.path.len() + 64 + values);
+    let mut buf = String::with_capacity(out.path.len() + 64 + values);
     out.push_uri(&mut buf);
     let target_len = buf.len();
     for (_, v) in &out.headers {
-        buf.extend_from_slice(v.as_bytes());
+        buf.push_str(v);
     }
     let buf = Bytes::from(buf);
     let mut parts = match http::uri::PathAndQuery::from_maybe_shared(buf.slice(..target_len)) {

@@ -25,21 +25,20 @@ pub struct Outbound {
 impl Outbound {
     /// Path and query for the request line.
     pub fn uri(&self) -> String {
-        let mut s = Vec::with_capacity(self.path.len() + 64);
+        let mut s = String::with_capacity(self.path.len() + 64);
         self.push_uri(&mut s);
-        // Only ASCII was pushed: the path is encoded, the query encoded here.
-        String::from_utf8(s).unwrap_or_default()
+        s
     }
 
-    /// `uri()` appended to `buf`.
-    pub fn push_uri(&self, buf: &mut Vec<u8>) {
-        buf.extend_from_slice(self.path.as_bytes());
+    /// `uri()` appended to `s`.
+    pub fn push_uri(&self, s: &mut String) {
+        s.push_str(&self.path);
         for (i, (k, v)) in self.query.iter().enumerate() {
-            buf.push(if i == 0 { b'?' } else { b'&' });
-            buf.extend_from_slice(sign::uri_encode_cow(k).as_bytes());
+            s.push(if i == 0 { '?' } else { '&' });
+            s.push_str(&sign::uri_encode_cow(k));
             if let Some(v) = v {
-                buf.push(b'=');
-                buf.extend_from_slice(sign::uri_encode_cow(v).as_bytes());
+                s.push('=');
+                s.push_str(&sign::uri_encode_cow(v));
             }
         }
     }
