@@ -599,8 +599,8 @@ mod tests {
             method: "PUT".into(),
             path: "/b/k%20x".into(),
             query: vec![
-                ("partNumber".into(), Some("2".into())),
-                ("uploadId".into(), Some("a/b c".into())),
+                ("n".into(), Some("2".into())),
+                ("id".into(), Some("a/b c".into())),
             ],
             ..Default::default()
         };
@@ -608,7 +608,7 @@ mod tests {
         out.set_header("content-length", "0".into());
         out.set_header("x-vendor-empty", String::new());
         let h = request_header(&out).unwrap();
-        assert_eq!(h.uri, "/b/k%20x?partNumber=2&uploadId=a%2Fb%20c");
+        assert_eq!(h.uri, "/b/k%20x?n=2&id=a%2Fb%20c");
         assert_eq!(
             h.headers["x-vendor-meta-a"].as_bytes(),
             "caf\u{e9} \t1".as_bytes()
