@@ -10,6 +10,10 @@ latency rounds as a control: its p99 against the first one's is this machine's n
 Measures, targets interleaved (A B C A B C): requests/s at saturation (wrk -t1 -c32), p50/p99 latency at
 half of the pingora reference's saturation rate (bench/bin/loadgen.rs, open loop), and instructions per
 request under valgrind --tool=callgrind (N requests on one keep-alive connection minus none).
+During the latency rounds each proxy's CPU time per request (user + system, from /proc; nginx with its
+workers) and how busy the whole machine was are recorded too: "half load" for pingora is not half of
+this machine, and a p99 near saturation moves with small differences in CPU. Each paired p99
+difference comes with a 90 % bootstrap interval of its median.
 
 Usage (through bash bench/run.sh requests): python bench/requests.py
 Environment: BENCH_SECONDS (per wrk/loadgen run, default 5), BENCH_ROUNDS (default 2),
@@ -20,6 +24,7 @@ rounds run seconds apart, is shown beside the difference of the medians), CALLGR
 """
 import hashlib
 import os
+import random
 import re
 import signal
 import socket
@@ -188,6 +193,36 @@ def latency(port, raw, rate, work):
     return int(f["p50_us"]), int(f["p99_us"])
 
 
+def cpu_seconds(pid):
+    """User + system CPU of a process and its children (nginx's workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        kids = []
+    for p in [pid, *map(int, kids)]:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(f[11]) + int(f[12])) / tick
+    return total
+
+
+def machine_times():
+    """(busy, all) jiffies of the whole machine, from /proc/stat."""
+    f = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(f) - f[3] - f[4], sum(f)
+
+
+def interval90(diffs, draws=2000):
+    """A 90 % bootstrap interval of the median of `diffs` (paired per-round differences)."""
+    rng = random.Random(13)
+    meds = sorted(statistics.median(rng.choices(diffs, k=len(diffs))) for _ in range(draws))
+    return meds[int(draws * 0.05)], meds[int(draws * 0.95) - 1]
+
+
 def callgrind_one(cmd, port, raw, n, work, env=None):
     out = work / f"cg.{port}.{n}"
     p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *cmd],
@@ -272,6 +307,7 @@ def main():
                                  env=dict(os.environ, DIALECT_PROXY_LOG="error"))
             procs.append(p)
             wait_port(ports.get(name, again), p, name)
+        pids = dict(zip(starts, (p.pid for p in procs[1:])))
         cores = os.cpu_count()
         print(f"per-request cost, {cores} cores, {ROUNDS} interleaved rounds of {SECONDS:g} s per target "
               f"({LATENCY_ROUNDS} for latency; medians shown), callgrind N={CALLGRIND_N}")
@@ -287,9 +323,15 @@ def main():
             rate = int(med["pingora"] / 2)
             timed = {**ports, "pingora again": again}
             lat = {k: [] for k in timed}
+            cpu = {k: [] for k in timed}
+            busy = []
             for _ in range(LATENCY_ROUNDS):
                 for name, port in timed.items():
+                    c0, m0 = cpu_seconds(pids[name]), machine_times()
                     lat[name].append(latency(port, raw, rate, work))
+                    c1, m1 = cpu_seconds(pids[name]), machine_times()
+                    cpu[name].append((c1 - c0) * 1e6 / (rate * SECONDS))
+                    busy.append((m1[0] - m0[0]) / max(1, m1[1] - m0[1]))
             rounds.append(f"{scenario} p99 us per round at {rate}/s: " + "; ".join(
                 f"{k} {', '.join(str(x[1]) for x in v)}" for k, v in lat.items()))
             p50 = {k: statistics.median(x[0] for x in v) for k, v in lat.items()}
@@ -300,11 +342,17 @@ def main():
                          p50["dialect"] - p50["pingora"]))
             rows.append((scenario, f"p99 us at {rate}/s", p99["nginx"], p99["pingora"], p99["dialect"],
                          p99["dialect"] - p99["pingora"]))
-            paired = statistics.median(d[1] - p[1] for d, p in zip(lat["dialect"], lat["pingora"]))
-            rows.append((scenario, "  p99, median of per-round differences", "", "", "", paired))
-            noise = statistics.median(a[1] - p[1] for a, p in zip(lat["pingora again"], lat["pingora"]))
-            rows.append((scenario, "  p99, a second pingora against the first (the same median)", "", "",
-                         "", noise))
+            diffs = [d[1] - p[1] for d, p in zip(lat["dialect"], lat["pingora"])]
+            lo, hi = interval90(diffs)
+            rows.append((scenario, f"  p99, median of per-round differences (90 % interval {lo:+} to {hi:+} us)",
+                         "", "", "", statistics.median(diffs)))
+            noise = [a[1] - p[1] for a, p in zip(lat["pingora again"], lat["pingora"])]
+            lo, hi = interval90(noise)
+            rows.append((scenario, f"  p99, a second pingora against the first (the same median; {lo:+} to {hi:+} us)",
+                         "", "", "", statistics.median(noise)))
+            c = {k: statistics.median(v) for k, v in cpu.items()}
+            rows.append((scenario, f"CPU us/request at {rate}/s (user + system; machine {statistics.median(busy):.0%} busy)",
+                         c["nginx"], c["pingora"], c["dialect"], c["dialect"] / c["pingora"]))
         for p in procs[1:]:
             p.send_signal(signal.SIGTERM)
             p.wait(30)
@@ -322,7 +370,10 @@ def main():
         print(f"| scenario | measure | nginx proxy_pass | pingora (do-nothing) | dialect-proxy | dialect vs pingora |")
         print("|---|---|---|---|---|---|")
         for s, m, a, b2, c, r in rows:
-            fmt = (lambda v: f"{v:,.0f}" if isinstance(v, float) and v > 100 else f"{v}")
+            if m.startswith("CPU"):
+                fmt = (lambda v: f"{v:.1f}")
+            else:
+                fmt = (lambda v: f"{v:,.0f}" if isinstance(v, float) and v > 100 else f"{v}")
             ratio = f"{r:+.0f} us" if m.lstrip().startswith("p") else f"{r:.2f}x"
             print(f"| {s} | {m} | {fmt(a)} | {fmt(b2)} | {fmt(c)} | {ratio} |")
         print()
