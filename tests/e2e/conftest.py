@@ -35,10 +35,19 @@ FAULT_IDLE, FAULT_TOTAL = 1, 4
 KEEPALIVE = 1.5
 
 
+_HANDED_OUT = set()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free now and not handed out before in this process: the kernel may offer a port it
+    just gave to a probe again, and a server's two listeners (requests, metrics) must not share one."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def wait_until(pred, what, timeout=60.0):
