@@ -38,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 import sigs  # noqa: E402
+from conftest import free_port  # noqa: E402,F401  (the e2e suite's: never the same port twice)
 
 BIN = ROOT / "target" / "release" / "dialect-proxy"
 NULL = ROOT / "target" / "release" / "examples" / "null_proxy"
@@ -51,21 +52,6 @@ LATENCY_ROUNDS = int(os.environ.get("BENCH_LATENCY_ROUNDS", str(max(ROUNDS, 9)))
 CALLGRIND_N = int(os.environ.get("CALLGRIND_N", "200"))
 COPY_RESULT = ('<?xml version="1.0" encoding="UTF-8"?><CopyPartResult><LastModified>2024-03-15T12:34:56.000Z'
                '</LastModified><ETag>"cp1"</ETag></CopyPartResult>')
-
-
-_HANDED_OUT = set()
-
-
-def free_port():
-    """A port free now and not handed out before in this process: the kernel may offer a port it
-    just gave to a probe again, and a server's two listeners (requests, metrics) must not share one."""
-    while True:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
 
 
 def wait_port(port, proc, what, timeout=120):
