@@ -38,7 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 import sigs  # noqa: E402
-from conftest import free_port  # noqa: E402,F401  (the e2e suite's: never the same port twice)
+from conftest import free_port  # noqa: E402  (the e2e suite's: never the same port twice)
 
 BIN = ROOT / "target" / "release" / "dialect-proxy"
 NULL = ROOT / "target" / "release" / "examples" / "null_proxy"
