@@ -120,6 +120,27 @@ impl ApiError {
             detail: None,
         }
     }
+    /// The message, or the code's usual one when there is none (a backend's bodiless answer):
+    /// an error document always says something.
+    pub fn message_or_default(&self) -> &str {
+        if !self.message.trim().is_empty() {
+            return &self.message;
+        }
+        match self.code {
+            Code::PreconditionFailed => {
+                "At least one of the pre-conditions you specified did not hold"
+            }
+            Code::NoSuchKey => "The specified key does not exist.",
+            Code::NoSuchBucket => "The specified bucket does not exist.",
+            Code::AccessDenied => "Access Denied",
+            Code::InvalidRange => "The requested range is not satisfiable",
+            Code::MethodNotAllowed => "The specified method is not allowed against this resource.",
+            Code::Conflict => "The request conflicts with the resource's state.",
+            Code::ServiceUnavailable | Code::SlowDown => "Please reduce your request rate.",
+            _ if self.status >= 500 => "The backend failed without saying why.",
+            _ => "The request was refused without a reason given.",
+        }
+    }
     pub fn with_detail(mut self, detail: String) -> Self {
         self.detail = Some(detail);
         self

@@ -125,6 +125,8 @@ pub(super) struct BackendEntry {
     pub(super) timeouts: Option<TimeoutsEntry>,
     /// Smallest non-last part this backend accepts, in bytes, when not its dialect's.
     pub(super) min_part_size: Option<u64>,
+    /// Whether it answers ListObjectsV2 itself, when not its dialect's default.
+    pub(super) list_v2: Option<bool>,
 }
 
 #[derive(Deserialize)]

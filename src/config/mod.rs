@@ -73,6 +73,8 @@ pub struct Backend {
     pub timeouts: Timeouts,
     /// Smallest non-last multipart part it accepts (its dialect's unless configured).
     pub min_part_size: u64,
+    /// It answers ListObjectsV2 itself (else the proxy pages a V1 listing for the client).
+    pub list_v2: bool,
     /// The backend's connection options and their pool key, built once its address is known.
     pub(crate) peer: std::sync::OnceLock<(pingora::prelude::HttpPeer, u64)>,
 }
@@ -96,6 +98,7 @@ impl Backend {
             ca: None,
             timeouts: Timeouts::default(),
             min_part_size: dialect.min_part_size(),
+            list_v2: dialect.vocab().list_v2,
             peer: Default::default(),
         }
     }

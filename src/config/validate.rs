@@ -375,6 +375,7 @@ pub fn parse_with(
             ca,
             timeouts,
             min_part_size: b.min_part_size.unwrap_or(dialect.min_part_size()),
+            list_v2: b.list_v2.unwrap_or(dialect.vocab().list_v2),
             peer: Default::default(),
         });
     }

@@ -82,7 +82,8 @@ pub struct Verified {
 
 /// Which scheme the request carries, if any.
 pub fn detect(req: &WireRequest<'_>) -> Option<Scheme> {
-    if let Some(a) = req.header("authorization") {
+    // An empty Authorization is no authorization (the COS SDK's anonymous mode sends one).
+    if let Some(a) = req.header("authorization").filter(|a| !a.trim().is_empty()) {
         let a = a.trim_start();
         return Some(if a.starts_with("OBS ") {
             Scheme::Obs
@@ -125,7 +126,10 @@ pub fn verify<'k>(
     max_skew: i64,
 ) -> Result<Verified, ApiError> {
     let scheme = detect(req).ok_or_else(|| {
-        if req.header("authorization").is_some() {
+        if req
+            .header("authorization")
+            .is_some_and(|a| !a.trim().is_empty())
+        {
             ApiError::malformed_auth("Unsupported Authorization type")
         } else {
             ApiError::access_denied("Anonymous access is not allowed")
@@ -244,11 +248,12 @@ fn verify_v2<'k>(
         Some(b) => format!("/{b}{}", req.raw_path),
         None => req.raw_path.to_string(),
     };
-    let flavors: &[v2::Flavor] = if scheme == Scheme::Obs {
-        &[v2::Flavor::Obs]
-    } else {
-        &[v2::Flavor::Aws, v2::Flavor::Obs]
-    };
+    // The documented list first, then what released OBS SDKs sign (they leave out some names).
+    let aws = (scheme != Scheme::Obs).then_some(v2::Flavor::Aws);
+    let flavors = aws
+        .into_iter()
+        .chain([v2::Flavor::Obs])
+        .chain(v2::obs_sdk_flavors());
     // A bucket-level path-style request is signed as `/bucket/` by botocore and as sent by others.
     let bucket_only = resource
         .strip_prefix('/')
@@ -258,11 +263,9 @@ fn verify_v2<'k>(
         Some(alt) => &[&resource, alt],
         None => &[&resource],
     };
-    let mut first_sts = None;
-    for (&flavor, &resource) in flavors
-        .iter()
-        .flat_map(|f| resources.iter().map(move |r| (f, r)))
-    {
+    // Most flavors give the same string for a request: each string is tried once.
+    let mut tried: Vec<String> = Vec::new();
+    for (flavor, &resource) in flavors.flat_map(|f| resources.iter().map(move |r| (f, r))) {
         let input = v2::V2Input {
             method: req.method,
             content_md5: req.header("content-md5").unwrap_or(""),
@@ -276,12 +279,15 @@ fn verify_v2<'k>(
             presigned,
         };
         let sts = v2::string_to_sign(&input);
+        if tried.contains(&sts) {
+            continue;
+        }
         if sign::same_signature(&key.v2_signature(&sts), &sig) {
             return Ok((ak, Payload::Unsigned));
         }
-        first_sts.get_or_insert(sts);
+        tried.push(sts);
     }
-    Err(ApiError::signature_mismatch().with_detail(first_sts.unwrap_or_default()))
+    Err(ApiError::signature_mismatch().with_detail(tried.into_iter().next().unwrap_or_default()))
 }
 
 fn check_v2_signature_form(sig: &str) -> Result<(), ApiError> {

@@ -1,9 +1,9 @@
 //! aws-chunked request bodies, the S3 dialect's payload framing: remove the framing as bytes
 //! arrive, verify chunk signatures (signed variants) and the trailing checksum, in bounded memory.
 
+use crate::checksum::Checksum;
 use crate::error::{ApiError, Code};
 use crate::sign::{self, sigv4};
-use base64::Engine;
 use bytes::BytesMut;
 use sha2::Digest;
 
@@ -23,41 +23,14 @@ enum State {
     Done,
 }
 
-/// Running checksum named by `x-amz-trailer` / `x-amz-sdk-checksum-algorithm`.
-enum Checksum {
-    Crc32(crc32fast::Hasher),
-    Crc32c(u32),
-    Sha1(sha1::Sha1),
-    Sha256(sha2::Sha256),
-}
-
-impl Checksum {
-    fn for_header(name: &str) -> Option<Self> {
-        Some(match name.trim().to_ascii_lowercase().as_str() {
-            "x-amz-checksum-crc32" => Checksum::Crc32(crc32fast::Hasher::new()),
-            "x-amz-checksum-crc32c" => Checksum::Crc32c(0),
-            "x-amz-checksum-sha1" => Checksum::Sha1(sha1::Sha1::new()),
-            "x-amz-checksum-sha256" => Checksum::Sha256(sha2::Sha256::new()),
-            _ => return None,
-        })
-    }
-    fn update(&mut self, data: &[u8]) {
-        match self {
-            Checksum::Crc32(h) => h.update(data),
-            Checksum::Crc32c(c) => *c = crc32c::crc32c_append(*c, data),
-            Checksum::Sha1(h) => h.update(data),
-            Checksum::Sha256(h) => h.update(data),
-        }
-    }
-    fn finish_b64(self) -> String {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        match self {
-            Checksum::Crc32(h) => b64.encode(h.finalize().to_be_bytes()),
-            Checksum::Crc32c(c) => b64.encode(c.to_be_bytes()),
-            Checksum::Sha1(h) => b64.encode(h.finalize()),
-            Checksum::Sha256(h) => b64.encode(h.finalize()),
-        }
-    }
+/// The running checksum `x-amz-trailer` / `x-amz-sdk-checksum-algorithm` names.
+fn checksum_for_header(name: &str) -> Option<Checksum> {
+    let n = name.trim();
+    let suffix = n
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("x-amz-"))
+        .map(|_| &n[6..])?;
+    Checksum::for_suffix(suffix)
 }
 
 /// Signing context for STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER].
@@ -97,7 +70,7 @@ impl Decoder {
     ) -> Result<Self, ApiError> {
         let checksum = match trailer {
             Some(t) if !t.trim().is_empty() => {
-                let c = Checksum::for_header(t).ok_or_else(|| {
+                let c = checksum_for_header(t).ok_or_else(|| {
                     ApiError::invalid_argument(format!(
                         "x-amz-trailer '{t}' is not a supported checksum"
                     ))
@@ -303,6 +276,7 @@ impl Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine;
 
     fn decode(
         body: &[u8],

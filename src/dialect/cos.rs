@@ -58,6 +58,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
         },
     ],
     min_part_size: 1 << 20,
+    // GET Bucket (436/7734) is the V1 listing (marker, NextMarker) only.
+    list_v2: false,
+    md5_required: &["delete", "lifecycle", "cors", "tagging"],
     form_encoded_query: true,
     encoding_sdk: None,
     token_param: Some("x-cos-security-token"),
@@ -71,8 +74,9 @@ pub(super) fn verify_cos<'k>(
     max_skew: i64,
 ) -> Result<(String, Payload), ApiError> {
     let mut fields: Vec<(String, String)> = Vec::new();
-    let presigned = req.header("authorization").is_none();
-    if let Some(a) = req.header("authorization") {
+    let header = req.header("authorization").filter(|a| !a.trim().is_empty());
+    let presigned = header.is_none();
+    if let Some(a) = header {
         for p in a.trim().split('&') {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
             fields.push((k.to_string(), v.to_string()));

@@ -104,6 +104,10 @@ pub struct Vocabulary {
     pub virtual_hosts: &'static [VirtualHost],
     /// Smallest non-last multipart part its service accepts.
     pub min_part_size: u64,
+    /// Sub-resources (query names) whose PUT/POST body its service takes only with `Content-MD5`.
+    pub md5_required: &'static [&'static str],
+    /// Its service answers ListObjectsV2 (`list-type=2`); else only the V1 listing (`marker`).
+    pub list_v2: bool,
     /// Its presigned URLs write a space as '+' (form encoding).
     pub form_encoded_query: bool,
     /// A User-Agent prefix of its SDK, which percent-encodes header values whatever it signs with.

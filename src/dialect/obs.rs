@@ -47,6 +47,10 @@ pub const VOCAB: Vocabulary = Vocabulary {
         service_prefix: false,
     }],
     min_part_size: 100 << 10,
+    // "Listing Objects in a Bucket" (obs_04_0022) documents marker/max-keys/delimiter only;
+    // deployments that serve V2 too are set per backend (`list_v2 = true`).
+    list_v2: false,
+    md5_required: &["delete", "lifecycle", "cors", "tagging"],
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
     token_param: Some("x-obs-security-token"),

@@ -47,6 +47,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
         },
     ],
     min_part_size: 5 << 20,
+    list_v2: true,
+    // S3 takes Content-MD5 or an x-amz-checksum-* header, which passes through from S3 clients.
+    md5_required: &[],
     form_encoded_query: false,
     encoding_sdk: None,
     token_param: None,

@@ -242,6 +242,9 @@ async fn small(
         Bytes::new()
     } else {
         let body = request::rewrite_small_body(&mut f, body);
+        if let Err(e) = request::check_small_body(&mut f, backend.dialect, &body) {
+            return respond_error(session, f.client, &e, &f.resource, rid, head).await;
+        }
         if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
             f.out.set_header("content-length", body.len().to_string());
         } else {
@@ -269,7 +272,7 @@ async fn small(
             request_id: rid,
             resource: &resource,
         };
-        let out = response::translate(
+        let mut out = response::translate(
             &x,
             BackendAnswer {
                 status: a.status,
@@ -277,6 +280,17 @@ async fn small(
                 body: (!head).then_some(&a.body[..]),
             },
         );
+        if let (Some(l), Some(b), true) = (&f.listing, &out.body, out.status == 200) {
+            match l.answer(b, f.client_bucket.as_deref()) {
+                Some(v2) => out.body = Some(v2),
+                None => {
+                    let e = ApiError::internal("The backend's listing could not be read");
+                    out.status = e.status;
+                    out.body = Some(xml::render_error(client, &e, &resource, rid).into_bytes());
+                    response::for_rendered_body(&mut out.headers, out.status);
+                }
+            }
+        }
         if out.failed_200 {
             metrics::failed_200(client);
             tracing::warn!(request_id = %rid, status = out.status, "backend answered 200 without a result");

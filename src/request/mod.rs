@@ -8,6 +8,7 @@ use crate::dialect::wire::Headers;
 use crate::dialect::Dialect;
 use crate::dialect::{copy, s3};
 use crate::error::{ApiError, Code};
+use crate::listing::ListV2;
 use crate::model::CopyPart;
 pub use crate::model::Op;
 use crate::outbound::Outbound;
@@ -20,8 +21,8 @@ pub use staging::Staging;
 mod translate;
 
 pub use side::{
-    list_parts_request, rewrite_small_body, source_get, source_head, source_metadata, too_small,
-    whole_object_md5,
+    check_small_body, list_parts_request, rewrite_small_body, source_get, source_head,
+    source_metadata, too_small, whole_object_md5,
 };
 use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
 
@@ -102,6 +103,12 @@ pub struct Forward {
     pub part_min: u64,
     /// The staged parts of the upload this request belongs to, when they are staged.
     pub staging: Option<Staging>,
+    /// The client's checksum of a small body (neutral suffix, value), verified before it goes on.
+    pub body_checksum: Option<(String, String)>,
+    /// A ListObjectsV2 sent to a backend as V1: what its V2 answer needs.
+    pub listing: Option<ListV2>,
+    /// The client-visible bucket, where the backend's bucket has another name.
+    pub client_bucket: Option<String>,
 }
 
 /// The source side of a copy across backends; `out` is then the destination's UploadPart.
@@ -244,6 +251,11 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         .collect();
     out.query
         .retain(|(k, v)| !(v.as_deref() == Some("") && EMPTY_MEANS_ABSENT.contains(&k.as_str())));
+    let listing = if op == Op::ListObjects && !backend.list_v2 {
+        ListV2::take(&mut out.query).map_err(rej)?
+    } else {
+        None
+    };
     // The OBS SDK percent-encodes header values whatever it signs with: decided once.
     let encoded = encoded_values(client, inb);
     translate_request_headers(client, backend.dialect, op, inb, encoded, &mut out).map_err(rej)?;
@@ -360,6 +372,9 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         raises_200_error: client.raises_200_error(inb.header("user-agent")),
         part_min: backend_min.max(client_min),
         staging,
+        listing,
+        body_checksum: body_checksum(client, op, inb),
+        client_bucket: target.bucket.clone().filter(|b| *b != routed.bucket),
     })))
 }
 
@@ -378,6 +393,19 @@ fn has_sse_c(client: Dialect, inb: &Inbound) -> bool {
     inb.headers
         .iter()
         .any(|(k, _)| k.strip_prefix(prefix) == Some("server-side-encryption-customer-algorithm"))
+}
+
+/// The checksum header a client sent with a small body (streamed bodies are checked as they flow).
+fn body_checksum(client: Dialect, op: Op, inb: &Inbound) -> Option<(String, String)> {
+    if op.streamed() || !matches!(inb.method, "PUT" | "POST" | "DELETE") {
+        return None;
+    }
+    let prefix = client.vocab().prefix;
+    inb.headers.iter().find_map(|(k, v)| {
+        let suffix = k.strip_prefix(prefix)?;
+        crate::checksum::Checksum::for_suffix(suffix)?;
+        Some((suffix.to_string(), v.to_string()))
+    })
 }
 
 /// Does this client percent-encode its header values? The OBS SDK does, whichever signature it uses.

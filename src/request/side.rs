@@ -61,6 +61,35 @@ pub fn rewrite_small_body(f: &mut Forward, body: bytes::Bytes) -> bytes::Bytes {
     body
 }
 
+/// A small body's integrity end to end: the client's own checksum of it is verified here (the
+/// backend's dialect may have no header for it), and `Content-MD5` is added where the backend's
+/// service requires one on this request (after the client's checksum held).
+pub fn check_small_body(f: &mut Forward, to: Dialect, body: &[u8]) -> Result<(), ApiError> {
+    if let Some((suffix, want)) = &f.body_checksum {
+        if let Some(mut c) = crate::checksum::Checksum::for_suffix(suffix) {
+            c.update(body);
+            if c.finish_b64() != want.trim() {
+                return Err(ApiError::new(
+                    crate::error::Code::BadDigest,
+                    format!("The {suffix} you specified did not match the calculated checksum"),
+                ));
+            }
+        }
+    }
+    let required = to.vocab().md5_required;
+    if matches!(f.out.method.as_str(), "PUT" | "POST")
+        && f.out.header("content-md5").is_none()
+        && f.out
+            .query
+            .iter()
+            .any(|(k, _)| required.contains(&k.as_str()))
+    {
+        f.out
+            .set_header("content-md5", crate::checksum::content_md5(body));
+    }
+    Ok(())
+}
+
 /// ListParts for the upload a Complete names, from `marker` on (to check part sizes at the edge).
 pub fn list_parts_request(f: &Forward, marker: u32) -> Outbound {
     let mut out = Outbound {

@@ -3,6 +3,7 @@
 
 pub mod cos;
 pub mod sigv4;
+mod subresources;
 pub mod v2;
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};

@@ -1,6 +1,7 @@
 //! OBS native and AWS signature V2: the same HMAC-SHA1 algorithm, differing in the header
 //! prefix (`x-obs-` / `x-amz-`) and in which query parameters count as sub-resources.
 
+use super::subresources::{AWS_SUBRESOURCES, OBS_SDK_SUBRESOURCES, OBS_SUBRESOURCES};
 use base64::Engine;
 
 /// Which sub-resource list decides what query parameters are signed.
@@ -10,115 +11,24 @@ pub enum Flavor {
     Obs,
     /// botocore `HmacV1Auth.QSAOfInterest`, matched exactly.
     Aws,
+    /// What a released OBS SDK signs (index into `OBS_SDK_SUBRESOURCES`), matched as `Obs`.
+    ObsSdk(usize),
 }
 
-/// Sorted, lower-case: looked up by binary search, ignoring case.
-const OBS_SUBRESOURCES: &[&str] = &[
-    "acl",
-    "append",
-    "attname",
-    "backtosource",
-    "bucketstatus",
-    "cdnnotifyconfiguration",
-    "cors",
-    "customdomain",
-    "delete",
-    "deletebucket",
-    "directcoldaccess",
-    "dispolicy",
-    "encryption",
-    "fileinterface",
-    "inventory",
-    "length",
-    "lifecycle",
-    "location",
-    "logging",
-    "metadata",
-    "mirrorbacktosource",
-    "modify",
-    "name",
-    "notification",
-    "object-lock",
-    "obsalias",
-    "obsbucketalias",
-    "obscompresspolicy",
-    "partnumber",
-    "policy",
-    "policystatus",
-    "position",
-    "publicaccessblock",
-    "quota",
-    "rename",
-    "replication",
-    "requestpayment",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
-    "restore",
-    "retention",
-    "storageclass",
-    "storageinfo",
-    "storagepolicy",
-    "tagging",
-    "torrent",
-    "truncate",
-    "uploadid",
-    "uploads",
-    "versionid",
-    "versioning",
-    "versions",
-    "website",
-    "x-image-process",
-    "x-image-save-bucket",
-    "x-image-save-object",
-    "x-oss-process",
-];
-
-const AWS_SUBRESOURCES: &[&str] = &[
-    "accelerate",
-    "acl",
-    "cors",
-    "defaultObjectAcl",
-    "location",
-    "logging",
-    "partNumber",
-    "policy",
-    "requestPayment",
-    "torrent",
-    "versioning",
-    "versionId",
-    "versions",
-    "website",
-    "uploads",
-    "uploadId",
-    "response-content-type",
-    "response-content-language",
-    "response-expires",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "delete",
-    "lifecycle",
-    "tagging",
-    "restore",
-    "storageClass",
-    "notification",
-    "replication",
-    "analytics",
-    "metrics",
-    "inventory",
-    "select",
-    "select-type",
-    "object-lock",
-];
+/// Every flavor a released OBS SDK signs with, for verifiers that accept what the SDKs send.
+pub fn obs_sdk_flavors() -> impl Iterator<Item = Flavor> {
+    (0..OBS_SDK_SUBRESOURCES.len()).map(Flavor::ObsSdk)
+}
 
 impl Flavor {
     pub fn is_subresource(self, name: &str) -> bool {
-        match self {
-            Flavor::Obs => {
+        let list = match self {
+            Flavor::Aws => return AWS_SUBRESOURCES.contains(&name),
+            Flavor::Obs => OBS_SUBRESOURCES,
+            Flavor::ObsSdk(i) => OBS_SDK_SUBRESOURCES.get(i).map_or(&[][..], |l| l.1),
+        };
+        {
+            {
                 if name
                     .get(..6)
                     .is_some_and(|p| p.eq_ignore_ascii_case("x-obs-"))
@@ -133,11 +43,8 @@ impl Flavor {
                 };
                 lower.copy_from_slice(name.as_bytes());
                 lower.make_ascii_lowercase();
-                OBS_SUBRESOURCES
-                    .binary_search_by(|s| s.as_bytes().cmp(lower))
-                    .is_ok()
+                list.binary_search_by(|s| s.as_bytes().cmp(lower)).is_ok()
             }
-            Flavor::Aws => AWS_SUBRESOURCES.contains(&name),
         }
     }
 }
@@ -238,7 +145,7 @@ pub fn signature(secret: &str, string_to_sign: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{Flavor, OBS_SUBRESOURCES};
+    use super::{Flavor, OBS_SDK_SUBRESOURCES, OBS_SUBRESOURCES};
 
     #[test]
     fn obs_subresources_are_sorted_and_found_whatever_their_case() {
@@ -258,5 +165,15 @@ mod tests {
         for name in ["a", "partNumbers", "foo", "zzz"] {
             assert!(!Flavor::Obs.is_subresource(name), "{name}");
         }
+        for (version, list) in OBS_SDK_SUBRESOURCES {
+            assert!(list.windows(2).all(|w| w[0] < w[1]), "{version}");
+            assert!(list
+                .iter()
+                .all(|s| *s == s.to_ascii_lowercase() && s.len() <= 32));
+        }
+        // The SDKs do not sign `customdomain`, which the documentation lists.
+        assert!(Flavor::Obs.is_subresource("customdomain"));
+        assert!(super::obs_sdk_flavors().all(|f| !f.is_subresource("customdomain")));
+        assert!(Flavor::ObsSdk(0).is_subresource("x-workflow-limit"));
     }
 }

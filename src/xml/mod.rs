@@ -21,7 +21,7 @@ pub fn render_error(dialect: Dialect, err: &ApiError, resource: &str, request_id
         "{}<Error><Code>{}</Code><Message>{}</Message><Resource>{}</Resource><RequestId>{}</RequestId><{id_tag}>{}</{id_tag}></Error>",
         v.xml_decl,
         escape(err.code.as_str()),
-        escape(&err.message),
+        escape(err.message_or_default()),
         escape(resource),
         escape(request_id),
         escape(request_id),

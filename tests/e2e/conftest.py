@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from faults import FaultBackend
+from rules import RulesLayer
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("DIALECT_PROXY_BIN", ROOT / "target" / "release" / "dialect-proxy"))
@@ -425,6 +426,11 @@ def bed():
         started.append(obs)
         cos = Proxy(work, "standin-cos", standin_config(COS_AK, COS_SK, garage))
         started.append(cos)
+        # The front reaches each stand-in through a layer that enforces the cloud's documented request rules.
+        obs_rules = RulesLayer("obs", obs.port)
+        started.append(obs_rules)
+        cos_rules = RulesLayer("cos", cos.port)
+        started.append(cos_rules)
         trip = Tripwire()
         started.append(trip)
         stub = StubBackend()
@@ -433,15 +439,16 @@ def bed():
         started.append(faults)
         metrics_port, tls_port = free_port(), free_port()
         crt, key, ca = self_signed(work)
-        front = Proxy(work, "front", front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port,
-                                                  crt, key, faults, garage2), log_filter="info,dialect_proxy=debug")
+        front = Proxy(work, "front", front_config(garage, obs_rules, cos_rules, moto_port, trip, stub, metrics_port,
+                                                  tls_port, crt, key, faults, garage2),
+                      log_filter="info,dialect_proxy=debug")
         started.append(front)
         front.https_url, front.ca = f"https://127.0.0.1:{tls_port}", str(ca)
         wait_until(lambda: port_open(tls_port), "https listener")
         front.metrics_url = f"http://127.0.0.1:{metrics_port}"
         wait_until(lambda: port_open(metrics_port), "metrics listener")
         yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "moto_port": moto_port,
-               "trip": trip, "stub": stub, "faults": faults}
+               "trip": trip, "stub": stub, "faults": faults, "obs_rules": obs_rules, "cos_rules": cos_rules}
     finally:
         for s in reversed(started):
             s.stop()
