@@ -48,6 +48,7 @@ codes! {
     InvalidDigest = 400,
     InvalidURI = 400,
     InvalidBucketName = 400,
+    InvalidStorageClass = 400,
     MetadataTooLarge = 400,
     MalformedXML = 400,
     MaxMessageLengthExceeded = 400,

@@ -60,6 +60,33 @@ pub const VOCAB: Vocabulary = Vocabulary {
     min_part_size: 1 << 20,
     // GET Bucket (436/7734) is the V1 listing (marker, NextMarker) only.
     list_v2: false,
+    // PUT Object (436/7749) and the storage class overview (436/33417).
+    storage_classes: &[
+        "STANDARD",
+        "STANDARD_IA",
+        "ARCHIVE",
+        "DEEP_ARCHIVE",
+        "INTELLIGENT_TIERING",
+        "MAZ_STANDARD",
+        "MAZ_STANDARD_IA",
+        "MAZ_INTELLIGENT_TIERING",
+    ],
+    // ACL overview (436/30752): objects take no public-read-write; `default` inherits the bucket's.
+    object_acls: &[
+        "default",
+        "private",
+        "public-read",
+        "authenticated-read",
+        "bucket-owner-read",
+        "bucket-owner-full-control",
+    ],
+    bucket_acls: &[
+        "private",
+        "public-read",
+        "public-read-write",
+        "authenticated-read",
+    ],
+    // Required by DELETE Multiple Objects (436/8289) and the bucket configuration PUTs.
     md5_required: &["delete", "lifecycle", "cors", "tagging"],
     form_encoded_query: true,
     encoding_sdk: None,

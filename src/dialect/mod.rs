@@ -104,6 +104,11 @@ pub struct Vocabulary {
     pub virtual_hosts: &'static [VirtualHost],
     /// Smallest non-last multipart part its service accepts.
     pub min_part_size: u64,
+    /// Storage classes its service takes (wire values); a value outside has no equivalent there.
+    pub storage_classes: &'static [&'static str],
+    /// Canned ACLs its service takes on objects, and on buckets.
+    pub object_acls: &'static [&'static str],
+    pub bucket_acls: &'static [&'static str],
     /// Sub-resources (query names) whose PUT/POST body its service takes only with `Content-MD5`.
     pub md5_required: &'static [&'static str],
     /// Its service answers ListObjectsV2 (`list-type=2`); else only the V1 listing (`marker`).
@@ -311,6 +316,28 @@ impl Dialect {
             }
         }
         value
+    }
+}
+
+impl Dialect {
+    /// The value `to`'s service takes for a storage class or canned ACL, as it spells it; `None`
+    /// when it has no equivalent (refused rather than passed on raw). Other suffixes: any value.
+    pub fn accepted_value<'a>(
+        self,
+        neutral_suffix: &str,
+        wire: &'a str,
+        bucket: bool,
+    ) -> Option<&'a str> {
+        let v = self.vocab();
+        let set = match neutral_suffix {
+            "storage-class" => v.storage_classes,
+            "acl" if bucket => v.bucket_acls,
+            "acl" => v.object_acls,
+            _ => return Some(wire),
+        };
+        set.iter()
+            .copied()
+            .find(|s| s.eq_ignore_ascii_case(wire.trim()))
     }
 }
 

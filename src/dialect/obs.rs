@@ -50,6 +50,26 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // "Listing Objects in a Bucket" (obs_04_0022) documents marker/max-keys/delimiter only;
     // deployments that serve V2 too are set per backend (`list_v2 = true`).
     list_v2: false,
+    // PUT Object (obs_04_0080): STANDARD, WARM, COLD; DEEP_ARCHIVE and INTELLIGENT_TIERING as
+    // esdk-obs-python's convertor.py accepts them (OBS_ALLOWED_STORAGE_CLASS).
+    storage_classes: &[
+        "STANDARD",
+        "WARM",
+        "COLD",
+        "DEEP_ARCHIVE",
+        "INTELLIGENT_TIERING",
+    ],
+    // PUT Object (obs_04_0080) for objects; PUT Bucket ACL (obs_04_0030) for buckets.
+    object_acls: &["private", "public-read", "public-read-write"],
+    bucket_acls: &[
+        "private",
+        "public-read",
+        "public-read-write",
+        "public-read-delivered",
+        "public-read-write-delivered",
+    ],
+    // Required by Deleting Objects (obs_04_0086), lifecycle (obs_04_0034), tagging (obs_04_0049),
+    // CORS (obs_04_0074).
     md5_required: &["delete", "lifecycle", "cors", "tagging"],
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),

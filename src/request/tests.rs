@@ -83,10 +83,10 @@ fn client_credentials_and_hop_headers_never_go_upstream() {
 #[test]
 fn a_put_with_an_sdk_operation_hint_is_still_streamed() {
     // Newer AWS SDKs add `x-id=PutObject`; the upload must not fall into the small-body path.
-    let inb = inbound("PUT", "/b/k", "x-id=PutObject", &[("host", "h")]);
+    let inb = inbound("PUT", "/bkt/k", "x-id=PutObject", &[("host", "h")]);
     assert_eq!(classify(&inb, true, true, Dialect::S3), Op::PutObject);
     assert!(classify(&inb, true, true, Dialect::S3).streamed());
-    let inb = inbound("PUT", "/b/k", "tagging", &[("host", "h")]);
+    let inb = inbound("PUT", "/bkt/k", "tagging", &[("host", "h")]);
     assert_eq!(classify(&inb, true, true, Dialect::S3), Op::Object);
 }
 
@@ -276,4 +276,77 @@ backend = "s3"
         ),
     ];
     assert!(staged("bkt-1250000000", &ssec).is_none());
+}
+
+fn planned(inb: &Inbound) -> Result<Box<Forward>, Rejection> {
+    match plan(&config(), inb, 1710506096) {
+        Ok(Plan::Forward(f)) => Ok(f),
+        Ok(Plan::Local(..)) => panic!("answered locally"),
+        Err(r) => Err(r),
+    }
+}
+
+#[test]
+fn storage_classes_and_canned_acls_without_an_equivalent_are_refused_not_passed_raw() {
+    let put = |path, h: (&'static str, &'static str)| {
+        planned(&inbound("PUT", path, "", &[("host", "h"), h]))
+    };
+    let sent = |f: Box<Forward>, name: &str| f.out.header(name).map(str::to_string);
+    // Mapped (obs_04_0080): S3's GLACIER is OBS's COLD; OBS spells its classes in upper case.
+    let f = put("/bkt/k", ("x-amz-storage-class", "glacier")).unwrap();
+    assert_eq!(sent(f, "x-obs-storage-class").as_deref(), Some("COLD"));
+    let e = put("/bkt/k", ("x-amz-storage-class", "GLACIER_IR")).unwrap_err();
+    assert_eq!(e.error.code.as_str(), "InvalidStorageClass");
+    assert_eq!((e.client, e.error.status), (Dialect::S3, 400));
+    // Canned ACLs: objects take three at OBS, buckets two more (obs_04_0080, obs_04_0030).
+    let e = put("/bkt/k", ("x-amz-acl", "authenticated-read")).unwrap_err();
+    assert_eq!(e.error.code.as_str(), "InvalidArgument");
+    let e = put("/bkt/k", ("x-obs-acl", "public-read-delivered")).unwrap_err();
+    assert_eq!(e.client, Dialect::Obs);
+    let f = put("/bkt", ("x-obs-acl", "public-read-delivered")).unwrap();
+    assert_eq!(
+        sent(f, "x-obs-acl").as_deref(),
+        Some("public-read-delivered")
+    );
+}
+
+#[test]
+fn a_v2_listing_goes_to_a_v1_backend_as_v1_and_multi_delete_gets_its_content_md5() {
+    let inb = inbound(
+        "GET",
+        "/bkt",
+        "list-type=2&start-after=a%2Fb&fetch-owner=true&prefix=a%2F",
+        &[("host", "h")],
+    );
+    let f = planned(&inb).unwrap();
+    let q: Vec<(&str, Option<&str>)> = f
+        .out
+        .query
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_deref()))
+        .collect();
+    assert_eq!(q, [("prefix", Some("a/")), ("marker", Some("a/b"))]);
+    let l = f.listing.as_ref().unwrap();
+    assert!(l.fetch_owner);
+    assert_eq!(f.client_bucket.as_deref(), Some("bkt"));
+
+    let body = b"<Delete><Object><Key>k</Key></Object></Delete>";
+    let crc = {
+        let mut c = crate::checksum::Checksum::for_algorithm("crc32").unwrap();
+        c.update(body);
+        c.finish_b64()
+    };
+    let headers = [("host", "h"), ("x-amz-checksum-crc32", crc.as_str())];
+    let mut f = planned(&inbound("POST", "/bkt", "delete", &headers)).unwrap();
+    assert!(f.out.header("content-md5").is_none());
+    check_small_body(&mut f, Dialect::Obs, body).unwrap();
+    assert_eq!(
+        f.out.header("content-md5"),
+        Some(crate::checksum::content_md5(body).as_str())
+    );
+    // A body that is not the one the client's checksum names is refused before it goes on.
+    let mut f = planned(&inbound("POST", "/bkt", "delete", &headers)).unwrap();
+    let e = check_small_body(&mut f, Dialect::Obs, b"<Delete/>").unwrap_err();
+    assert_eq!(e.code.as_str(), "BadDigest");
+    assert!(f.out.header("content-md5").is_none());
 }

@@ -3,7 +3,7 @@
 
 use super::Inbound;
 use crate::dialect::{s3, translate_header, Dialect};
-use crate::error::ApiError;
+use crate::error::{ApiError, Code};
 use crate::model::Op;
 use crate::outbound::Outbound;
 use crate::sign;
@@ -134,6 +134,22 @@ const NOT_ON_PARTS: &[&str] = &[
     "tagging",
 ];
 
+/// A storage class or canned ACL the backend's cloud has no equivalent for.
+fn no_equivalent(suffix: &str, value: &str, to: Dialect) -> ApiError {
+    let (code, what) = if suffix == "storage-class" {
+        (Code::InvalidStorageClass, "storage class")
+    } else {
+        (Code::InvalidArgument, "canned ACL")
+    };
+    ApiError::new(
+        code,
+        format!(
+            "The {what} '{value}' has no equivalent at this bucket's {} backend",
+            to.name()
+        ),
+    )
+}
+
 pub(super) fn translate_request_headers(
     client: Dialect,
     to: Dialect,
@@ -183,6 +199,11 @@ pub(super) fn translate_request_headers(
             v.to_string()
         };
         if let Some((name, value)) = translate_header(client, to, k, &value) {
+            let value = match to.accepted_value(&suffix, &value, op == Op::Bucket) {
+                Some(v) if v == value => value,
+                Some(v) => v.to_string(),
+                None => return Err(no_equivalent(&suffix, v, to)),
+            };
             let value = to.encode_header_value(&name, value);
             out.headers.push((name.into(), value));
         }

@@ -150,6 +150,40 @@ pub fn rewrite_namespace(body: &[u8], to: Dialect) -> Option<Vec<u8>> {
     root_done.then(|| w.into_inner())
 }
 
+/// Replace the text of every element named `name` by `f` of it (where `f` gives a new one).
+/// `None` when the body is not XML or nothing changed.
+pub fn map_texts(body: &[u8], name: &str, f: impl Fn(&str) -> Option<String>) -> Option<Vec<u8>> {
+    memchr::memmem::find(body, name.as_bytes())?;
+    let mut r = Reader::from_reader(body);
+    let mut w = Writer::new(Vec::with_capacity(body.len()));
+    let mut buf = Vec::new();
+    let (mut inside, mut changed) = (false, false);
+    loop {
+        let ev = r.read_event_into(&mut buf).ok()?;
+        match ev {
+            Event::Eof => break,
+            Event::Start(ref e) => {
+                inside = e.local_name().as_ref() == name.as_bytes();
+                w.write_event(ev).ok()?;
+            }
+            Event::Text(ref t) if inside => match f(&t.unescape().ok()?) {
+                Some(new) => {
+                    changed = true;
+                    w.write_event(Event::Text(quick_xml::events::BytesText::new(&new)))
+                        .ok()?;
+                }
+                None => w.write_event(ev).ok()?,
+            },
+            other => {
+                inside = false;
+                w.write_event(other).ok()?;
+            }
+        }
+        buf.clear();
+    }
+    changed.then(|| w.into_inner())
+}
+
 /// Remove every element whose local name starts with `prefix` (with its content).
 /// `None` when the body is not XML or nothing was removed.
 pub fn strip_elements(body: &[u8], prefix: &str) -> Option<Vec<u8>> {
