@@ -19,6 +19,7 @@ pub mod model;
 pub mod outbound;
 pub mod pool;
 pub mod proxy;
+pub mod rename;
 pub mod request;
 pub mod response;
 pub mod sign;

@@ -119,12 +119,12 @@ pub fn translate(x: &Exchange, a: BackendAnswer) -> ClientAnswer {
     let mut out = body(x.op, a.status, x.client, raw, x.request_id, x.resource);
     if x.backend != x.client && out.status < 300 {
         // Storage classes inside listings and part lists, in the client's cloud's names.
-        let class = |v: &str| {
+        let class = |_: &str, v: &str| {
             let neutral = x.backend.neutral_value("storage-class", v);
             let wire = x.client.wire_value("storage-class", neutral);
             (wire != v).then(|| wire.to_string())
         };
-        if let Some(b) = xml::map_texts(&out.body, "StorageClass", class) {
+        if let Some(b) = xml::map_texts(&out.body, &["StorageClass"], class) {
             out.body = b;
         }
     }

@@ -280,6 +280,13 @@ async fn small(
                 body: (!head).then_some(&a.body[..]),
             },
         );
+        if let (Some(client_bucket), Some(b), Some(ours)) =
+            (&f.client_bucket, &out.body, &f.out.bucket)
+        {
+            if let Some(renamed) = crate::rename::bucket_back(b, ours, client_bucket) {
+                out.body = Some(renamed);
+            }
+        }
         if let (Some(l), Some(b), true) = (&f.listing, &out.body, out.status == 200) {
             match l.answer(b, f.client_bucket.as_deref()) {
                 Some(v2) => out.body = Some(v2),

@@ -150,23 +150,33 @@ pub fn rewrite_namespace(body: &[u8], to: Dialect) -> Option<Vec<u8>> {
     root_done.then(|| w.into_inner())
 }
 
-/// Replace the text of every element named `name` by `f` of it (where `f` gives a new one).
-/// `None` when the body is not XML or nothing changed.
-pub fn map_texts(body: &[u8], name: &str, f: impl Fn(&str) -> Option<String>) -> Option<Vec<u8>> {
-    memchr::memmem::find(body, name.as_bytes())?;
+/// Replace the text of every element named one of `names` by `f(name, text)` where it gives a
+/// new one. `None` when the body is not XML or nothing changed.
+pub fn map_texts(
+    body: &[u8],
+    names: &[&str],
+    f: impl Fn(&str, &str) -> Option<String>,
+) -> Option<Vec<u8>> {
+    names
+        .iter()
+        .find(|n| memchr::memmem::find(body, n.as_bytes()).is_some())?;
     let mut r = Reader::from_reader(body);
     let mut w = Writer::new(Vec::with_capacity(body.len()));
     let mut buf = Vec::new();
-    let (mut inside, mut changed) = (false, false);
+    let (mut inside, mut changed) = (None, false);
     loop {
         let ev = r.read_event_into(&mut buf).ok()?;
         match ev {
             Event::Eof => break,
             Event::Start(ref e) => {
-                inside = e.local_name().as_ref() == name.as_bytes();
+                let local = e.local_name();
+                inside = names
+                    .iter()
+                    .find(|n| n.as_bytes() == local.as_ref())
+                    .copied();
                 w.write_event(ev).ok()?;
             }
-            Event::Text(ref t) if inside => match f(&t.unescape().ok()?) {
+            Event::Text(ref t) if inside.is_some() => match f(inside?, &t.unescape().ok()?) {
                 Some(new) => {
                     changed = true;
                     w.write_event(Event::Text(quick_xml::events::BytesText::new(&new)))
@@ -175,7 +185,7 @@ pub fn map_texts(body: &[u8], name: &str, f: impl Fn(&str) -> Option<String>) ->
                 None => w.write_event(ev).ok()?,
             },
             other => {
-                inside = false;
+                inside = None;
                 w.write_event(other).ok()?;
             }
         }
