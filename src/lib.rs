@@ -4,6 +4,7 @@ pub mod access;
 pub mod addressing;
 pub mod auth;
 pub mod body;
+pub mod bucket;
 pub mod checksum;
 pub mod config;
 pub mod dates;

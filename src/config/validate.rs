@@ -341,7 +341,18 @@ pub fn parse_with(
             });
             (ak.expose().to_string(), sk)
         };
-        let region = b.region.clone().unwrap_or_else(|| "us-east-1".into());
+        // Unset: the region a cloud's host names (`obs.<region>.myhuaweicloud.com`), else S3's
+        // default (an OBS service without one is its default region, which needs none).
+        let region = b.region.clone().unwrap_or_else(|| {
+            dialect
+                .region_of_host(&host)
+                .unwrap_or(if dialect == Dialect::Obs {
+                    ""
+                } else {
+                    "us-east-1"
+                })
+                .to_string()
+        });
         let ca = match &b.ca_file {
             Some(f) => match load_ca(f) {
                 Ok(ca) => Some(ca),

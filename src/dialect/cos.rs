@@ -86,6 +86,10 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "public-read-write",
         "authenticated-read",
     ],
+    // PUT Bucket (436/7738) takes no location (the host names the region); GET Bucket location
+    // (436/8275) answers `<LocationConstraint>`.
+    bucket_location: None,
+    location_root: "LocationConstraint",
     // Required by DELETE Multiple Objects (436/8289) and the bucket configuration PUTs.
     md5_required: &["delete", "lifecycle", "cors", "tagging"],
     form_encoded_query: true,

@@ -109,6 +109,11 @@ pub struct Vocabulary {
     /// Canned ACLs its service takes on objects, and on buckets.
     pub object_acls: &'static [&'static str],
     pub bucket_acls: &'static [&'static str],
+    /// The element of its CreateBucket configuration that names the region (`None`: it takes
+    /// none, the host names it).
+    pub bucket_location: Option<&'static str>,
+    /// The root element of its GetBucketLocation answer.
+    pub location_root: &'static str,
     /// Sub-resources (query names) whose PUT/POST body its service takes only with `Content-MD5`.
     pub md5_required: &'static [&'static str],
     /// Its service answers ListObjectsV2 (`list-type=2`); else only the V1 listing (`marker`).
@@ -320,6 +325,27 @@ impl Dialect {
 }
 
 impl Dialect {
+    /// The region a host of this cloud names: `<service>.<region>.<its domain>`.
+    pub fn region_of_host(self, host: &str) -> Option<&str> {
+        let host = host.rsplit_once(':').map_or(host, |(h, p)| {
+            if p.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        let domain = self
+            .vocab()
+            .host_markers
+            .iter()
+            .find(|m| host.ends_with(*m))?;
+        let labels: Vec<&str> = host[..host.len() - domain.len()].split('.').collect();
+        match labels.as_slice() {
+            [_, region] if !region.is_empty() => Some(region),
+            _ => None,
+        }
+    }
+
     /// The value `to`'s service takes for a storage class or canned ACL, as it spells it; `None`
     /// when it has no equivalent (refused rather than passed on raw). Other suffixes: any value.
     pub fn accepted_value<'a>(

@@ -68,6 +68,10 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "public-read-delivered",
         "public-read-write-delivered",
     ],
+    // Creating a Bucket (obs_04_0021): `<Location>`, required at every regional endpoint;
+    // Obtaining Bucket Location (obs_04_0024) answers `<Location>` too.
+    bucket_location: Some("Location"),
+    location_root: "Location",
     // Required by Deleting Objects (obs_04_0086), lifecycle (obs_04_0034), tagging (obs_04_0049),
     // CORS (obs_04_0074).
     md5_required: &["delete", "lifecycle", "cors", "tagging"],

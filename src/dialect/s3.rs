@@ -78,6 +78,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "authenticated-read",
         "log-delivery-write",
     ],
+    // CreateBucket's CreateBucketConfiguration; GetBucketLocation's LocationConstraint.
+    bucket_location: Some("LocationConstraint"),
+    location_root: "LocationConstraint",
     // S3 takes Content-MD5 or an x-amz-checksum-* header, which passes through from S3 clients.
     md5_required: &[],
     form_encoded_query: false,

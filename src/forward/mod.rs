@@ -241,10 +241,19 @@ async fn small(
         f.out.headers.retain(|(k, _)| k != "content-length");
         Bytes::new()
     } else {
-        let body = request::rewrite_small_body(&mut f, body);
-        if let Err(e) = request::check_small_body(&mut f, backend.dialect, &body) {
+        // The client's checksum holds for the body it sent, before any rewriting.
+        if let Err(e) = request::verify_small_body(&f, &body) {
             return respond_error(session, f.client, &e, &f.resource, rid, head).await;
         }
+        let mut body = request::rewrite_small_body(&mut f, body);
+        if f.op == Op::Bucket && f.out.method == "PUT" && f.out.query.is_empty() {
+            body = Bytes::from(crate::bucket::create_body(backend, &body));
+            // What the client's digests named is no longer the body (and was verified above).
+            f.out
+                .headers
+                .retain(|(k, _)| k != "content-md5" && !k.contains("checksum-"));
+        }
+        request::require_md5(&mut f, backend.dialect, &body);
         if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
             f.out.set_header("content-length", body.len().to_string());
         } else {
@@ -280,6 +289,12 @@ async fn small(
                 body: (!head).then_some(&a.body[..]),
             },
         );
+        let location = f.op == Op::Bucket && f.out.query.iter().any(|(k, _)| k == "location");
+        if let (true, Some(b), true) = (location, &out.body, out.status == 200) {
+            if let Some(doc) = crate::bucket::location_answer(b, client) {
+                out.body = Some(doc);
+            }
+        }
         if let (Some(client_bucket), Some(b), Some(ours)) =
             (&f.client_bucket, &out.body, &f.out.bucket)
         {

@@ -21,8 +21,8 @@ pub use staging::Staging;
 mod translate;
 
 pub use side::{
-    check_small_body, list_parts_request, rewrite_small_body, source_get, source_head,
-    source_metadata, too_small, whole_object_md5,
+    list_parts_request, require_md5, rewrite_small_body, source_get, source_head, source_metadata,
+    too_small, verify_small_body, whole_object_md5,
 };
 use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
 

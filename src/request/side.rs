@@ -61,10 +61,9 @@ pub fn rewrite_small_body(f: &mut Forward, body: bytes::Bytes) -> bytes::Bytes {
     body
 }
 
-/// A small body's integrity end to end: the client's own checksum of it is verified here (the
-/// backend's dialect may have no header for it), and `Content-MD5` is added where the backend's
-/// service requires one on this request (after the client's checksum held).
-pub fn check_small_body(f: &mut Forward, to: Dialect, body: &[u8]) -> Result<(), ApiError> {
+/// The client's own checksum of a small body, verified here: the backend's dialect may have no
+/// header for it, and the body may be rewritten before it goes on.
+pub fn verify_small_body(f: &Forward, body: &[u8]) -> Result<(), ApiError> {
     if let Some((suffix, want)) = &f.body_checksum {
         if let Some(mut c) = crate::checksum::Checksum::for_suffix(suffix) {
             c.update(body);
@@ -76,6 +75,11 @@ pub fn check_small_body(f: &mut Forward, to: Dialect, body: &[u8]) -> Result<(),
             }
         }
     }
+    Ok(())
+}
+
+/// `Content-MD5` for a body whose backend requires one on this request and was sent none.
+pub fn require_md5(f: &mut Forward, to: Dialect, body: &[u8]) {
     let required = to.vocab().md5_required;
     if matches!(f.out.method.as_str(), "PUT" | "POST")
         && f.out.header("content-md5").is_none()
@@ -87,7 +91,6 @@ pub fn check_small_body(f: &mut Forward, to: Dialect, body: &[u8]) -> Result<(),
         f.out
             .set_header("content-md5", crate::checksum::content_md5(body));
     }
-    Ok(())
 }
 
 /// ListParts for the upload a Complete names, from `marker` on (to check part sizes at the edge).
