@@ -346,7 +346,7 @@ fn a_v2_listing_goes_to_a_v1_backend_as_v1_and_multi_delete_gets_its_content_md5
         Some(crate::checksum::content_md5(body).as_str())
     );
     // A body that is not the one the client's checksum names is refused before it goes on.
-    let mut f = planned(&inbound("POST", "/bkt", "delete", &headers)).unwrap();
+    let f = planned(&inbound("POST", "/bkt", "delete", &headers)).unwrap();
     let e = verify_small_body(&f, b"<Delete/>").unwrap_err();
     assert_eq!(e.code.as_str(), "BadDigest");
     assert!(f.out.header("content-md5").is_none());
