@@ -15,7 +15,7 @@ if ! command -v cmake >/dev/null 2>&1; then
 fi
 
 VENV="$CACHE/venv"
-PY_PKGS=(boto3==1.44.5 awscli==1.46.2 esdk-obs-python==3.26.6 cos-python-sdk-v5==1.9.44 "moto[server]==5.2.5" pytest==8.3.4)
+PY_PKGS=(boto3==1.44.5 awscli==1.46.2 esdk-obs-python==3.26.6 cos-python-sdk-v5==1.9.44 "moto[server]==5.2.5" pytest==8.3.4 minio==7.2.20)
 STAMP="$VENV/.stamp-$(printf '%s ' "${PY_PKGS[@]}" | sha1sum | cut -c1-12)"
 if [ ! -f "$STAMP" ]; then
   echo "setup: building Python venv in $VENV" >&2

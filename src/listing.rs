@@ -25,6 +25,9 @@ pub struct ListV2 {
 /// Prefix of the tokens this proxy issues (a token from elsewhere is refused, not misread).
 const TOKEN_TAG: &str = "dp1.";
 
+/// The largest character: a marker of a prefix followed by it comes after every key under the prefix.
+const PAST: &str = "\u{10FFFF}";
+
 fn token_for(marker: &str) -> String {
     let mut t = String::from(TOKEN_TAG);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(marker, &mut t);
@@ -85,10 +88,16 @@ impl ListV2 {
         };
         let truncated = page.field("IsTruncated") == Some("true");
         let next = if truncated {
-            // The last key or prefix of the page (the listing is in byte order), or NextMarker.
+            // The furthest of the last key, the last common prefix and NextMarker (the listing is
+            // in byte order). A common prefix stands for every key under it: the next page starts
+            // past them all (some V1 services, Garage's among them, roll it up again when the
+            // marker is the prefix itself or a key under it).
             let mut last: Option<String> = page.field("NextMarker").map(decode);
-            for c in [&page.last_key, &page.last_prefix].into_iter().flatten() {
-                let c = decode(c);
+            let past_prefix = page.last_prefix.as_deref().map(|p| decode(p) + PAST);
+            for c in [page.last_key.as_deref().map(decode), past_prefix]
+                .into_iter()
+                .flatten()
+            {
                 if last.as_ref().is_none_or(|l| c > *l) {
                     last = Some(c);
                 }

@@ -73,8 +73,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     bucket_location: Some("Location"),
     location_root: "Location",
     // Required by Deleting Objects (obs_04_0086), lifecycle (obs_04_0034), tagging (obs_04_0049),
-    // CORS (obs_04_0074).
-    md5_required: &["delete", "lifecycle", "cors", "tagging"],
+    // CORS (obs_04_0074), replication (obs_04_0046).
+    md5_required: &["delete", "lifecycle", "cors", "tagging", "replication"],
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
     token_param: Some("x-obs-security-token"),

@@ -73,7 +73,7 @@ fn a_truncated_v1_page_answers_v2_with_a_token_for_the_last_entry() {
     assert!(out.starts_with(r#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p/</Prefix><Delimiter>/</Delimiter><MaxKeys>2</MaxKeys><KeyCount>2</KeyCount>"#), "{out}");
     let next = format!(
         "<NextContinuationToken>{}</NextContinuationToken>",
-        token_for("p/d/")
+        token_for("p/d/\u{10FFFF}")
     );
     assert!(out.contains(&next), "{out}");
     assert!(out.contains("<StartAfter>p/0</StartAfter><IsTruncated>true</IsTruncated><Contents><Key>p/a&amp;b</Key>"), "{out}");
