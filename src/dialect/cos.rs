@@ -90,8 +90,12 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // (436/8275) answers `<LocationConstraint>`.
     bucket_location: None,
     location_root: "LocationConstraint",
-    // Required by DELETE Multiple Objects (436/8289) and the bucket configuration PUTs.
-    md5_required: &["delete", "lifecycle", "cors", "tagging"],
+    // POST Object restore (436/12633).
+    restore_job: "CASJobParameters",
+    restore_tiers: &["Expedited", "Standard", "Bulk"],
+    // Required by DELETE Multiple Objects (436/8289), POST Object restore (436/12633) and the
+    // bucket configuration PUTs.
+    md5_required: &["delete", "lifecycle", "cors", "tagging", "restore"],
     form_encoded_query: true,
     encoding_sdk: None,
     token_param: Some("x-cos-security-token"),

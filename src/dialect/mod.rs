@@ -114,6 +114,9 @@ pub struct Vocabulary {
     pub bucket_location: Option<&'static str>,
     /// The root element of its GetBucketLocation answer.
     pub location_root: &'static str,
+    /// The job element of its restore request, and the tiers it offers.
+    pub restore_job: &'static str,
+    pub restore_tiers: &'static [&'static str],
     /// Sub-resources (query names) whose PUT/POST body its service takes only with `Content-MD5`.
     pub md5_required: &'static [&'static str],
     /// Its service answers ListObjectsV2 (`list-type=2`); else only the V1 listing (`marker`).

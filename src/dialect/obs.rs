@@ -72,9 +72,19 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // Obtaining Bucket Location (obs_04_0024) answers `<Location>` too.
     bucket_location: Some("Location"),
     location_root: "Location",
+    // Restoring Cold Objects (obs_04_0087).
+    restore_job: "RestoreJob",
+    restore_tiers: &["Expedited", "Standard"],
     // Required by Deleting Objects (obs_04_0086), lifecycle (obs_04_0034), tagging (obs_04_0049),
-    // CORS (obs_04_0074), replication (obs_04_0046).
-    md5_required: &["delete", "lifecycle", "cors", "tagging", "replication"],
+    // CORS (obs_04_0074), replication (obs_04_0046), restore (obs_04_0087).
+    md5_required: &[
+        "delete",
+        "lifecycle",
+        "cors",
+        "tagging",
+        "replication",
+        "restore",
+    ],
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
     token_param: Some("x-obs-security-token"),

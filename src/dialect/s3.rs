@@ -81,6 +81,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // CreateBucket's CreateBucketConfiguration; GetBucketLocation's LocationConstraint.
     bucket_location: Some("LocationConstraint"),
     location_root: "LocationConstraint",
+    // RestoreObject.
+    restore_job: "GlacierJobParameters",
+    restore_tiers: &["Standard", "Bulk", "Expedited"],
     // S3 takes Content-MD5 or an x-amz-checksum-* header, which passes through from S3 clients.
     md5_required: &[],
     form_encoded_query: false,

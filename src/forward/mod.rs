@@ -247,11 +247,26 @@ async fn small(
         }
         let mut body = request::rewrite_small_body(&mut f, body);
         if f.op == Op::Bucket && f.out.method == "PUT" && f.out.query.is_empty() {
-            body = Bytes::from(crate::bucket::create_body(backend, &body));
+            body = Bytes::from(crate::documents::create_body(backend, &body));
             // What the client's digests named is no longer the body (and was verified above).
             f.out
                 .headers
                 .retain(|(k, _)| k != "content-md5" && !k.contains("checksum-"));
+        }
+        let restore = f.out.method == "POST" && f.out.query.iter().any(|(k, _)| k == "restore");
+        if restore && backend.dialect != f.client {
+            match crate::documents::restore_body(backend.dialect, &body) {
+                Ok(Some(b)) => {
+                    body = Bytes::from(b);
+                    f.out
+                        .headers
+                        .retain(|(k, _)| k != "content-md5" && !k.contains("checksum-"));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    return respond_error(session, f.client, &e, &f.resource, rid, head).await
+                }
+            }
         }
         request::require_md5(&mut f, backend.dialect, &body);
         if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
@@ -291,7 +306,7 @@ async fn small(
         );
         let location = f.op == Op::Bucket && f.out.query.iter().any(|(k, _)| k == "location");
         if let (true, Some(b), true) = (location, &out.body, out.status == 200) {
-            if let Some(doc) = crate::bucket::location_answer(b, client) {
+            if let Some(doc) = crate::documents::location_answer(b, client) {
                 out.body = Some(doc);
             }
         }

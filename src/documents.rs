@@ -1,10 +1,12 @@
-//! Bucket documents that differ between clouds: the CreateBucket configuration (S3
-//! `<LocationConstraint>`, OBS `<Location>`, none at COS) and the GetBucketLocation answer.
+//! Request and answer documents that differ between clouds: the CreateBucket configuration (S3
+//! `<LocationConstraint>`, OBS `<Location>`, none at COS), the GetBucketLocation answer and the
+//! restore request (S3 `GlacierJobParameters`, OBS `RestoreJob`, COS `CASJobParameters`).
 //! The backend's configured region decides where a bucket is made: the region a client names
 //! is the gateway's, not the backend's.
 
 use crate::config::Backend;
 use crate::dialect::Dialect;
+use crate::error::ApiError;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
 
@@ -32,6 +34,71 @@ pub fn create_body(backend: &Backend, body: &[u8]) -> Vec<u8> {
     let _ = w.write_event(Event::End(BytesEnd::new(element)));
     let _ = w.write_event(Event::End(BytesEnd::new("CreateBucketConfiguration")));
     w.into_inner()
+}
+
+/// A restore request in the backend's shape: its job element renamed; a tier the backend's cloud
+/// does not offer is refused (the wait and the price differ: no silent substitute).
+pub fn restore_body(to: Dialect, body: &[u8]) -> Result<Option<Vec<u8>>, ApiError> {
+    const JOBS: &[&str] = &["GlacierJobParameters", "RestoreJob", "CASJobParameters"];
+    let v = to.vocab();
+    let mut r = Reader::from_reader(body.trim_ascii_start());
+    let mut w = Writer::new(Vec::with_capacity(body.len() + 16));
+    let mut buf = Vec::new();
+    let malformed = || {
+        ApiError::new(
+            crate::error::Code::MalformedXML,
+            "The restore request is not well-formed XML",
+        )
+    };
+    if !crate::xml::whole_document(body) {
+        return Err(malformed());
+    }
+    let mut in_tier = false;
+    loop {
+        let ev = r.read_event_into(&mut buf).map_err(|_| malformed())?;
+        match ev {
+            Event::Eof => break,
+            Event::Start(ref e)
+                if JOBS.contains(&&*String::from_utf8_lossy(e.local_name().as_ref())) =>
+            {
+                w.write_event(Event::Start(BytesStart::new(v.restore_job)))
+                    .map_err(|_| malformed())?;
+            }
+            Event::End(ref e)
+                if JOBS.contains(&&*String::from_utf8_lossy(e.local_name().as_ref())) =>
+            {
+                w.write_event(Event::End(BytesEnd::new(v.restore_job)))
+                    .map_err(|_| malformed())?;
+            }
+            Event::Start(ref e) => {
+                in_tier = e.local_name().as_ref() == b"Tier";
+                w.write_event(ev).map_err(|_| malformed())?;
+            }
+            Event::Text(ref t) if in_tier => {
+                let tier = t.unescape().map_err(|_| malformed())?;
+                let Some(ours) = v
+                    .restore_tiers
+                    .iter()
+                    .find(|x| x.eq_ignore_ascii_case(tier.trim()))
+                else {
+                    return Err(ApiError::invalid_argument(format!(
+                        "The restore tier '{}' is not offered by this bucket's {} backend",
+                        tier.trim(),
+                        to.name()
+                    )));
+                };
+                w.write_event(Event::Text(BytesText::new(ours)))
+                    .map_err(|_| malformed())?;
+            }
+            other => {
+                in_tier = false;
+                w.write_event(other).map_err(|_| malformed())?;
+            }
+        }
+        buf.clear();
+    }
+    let out = w.into_inner();
+    Ok((out != body).then_some(out))
 }
 
 /// A GetBucketLocation answer in the client's shape; `None` when it is not one.
@@ -122,6 +189,30 @@ mod tests {
             "{out}"
         );
         assert!(location_answer(b"<ListBucketResult/>", Dialect::S3).is_none());
+    }
+
+    #[test]
+    fn restore_requests_name_the_job_as_the_backends_cloud_does() {
+        let s3 = b"<RestoreRequest><Days>2</Days><GlacierJobParameters><Tier>Expedited</Tier></GlacierJobParameters></RestoreRequest>";
+        let obs = text(restore_body(Dialect::Obs, s3).unwrap().unwrap());
+        assert_eq!(obs, "<RestoreRequest><Days>2</Days><RestoreJob><Tier>Expedited</Tier></RestoreJob></RestoreRequest>");
+        let cos = text(restore_body(Dialect::Cos, obs.as_bytes()).unwrap().unwrap());
+        assert!(cos.contains("<CASJobParameters><Tier>Expedited</Tier></CASJobParameters>"));
+        assert!(restore_body(Dialect::S3, s3).unwrap().is_none());
+        // OBS offers Expedited and Standard only (obs_04_0087).
+        let bulk = b"<RestoreRequest><Days>1</Days><GlacierJobParameters><Tier>Bulk</Tier></GlacierJobParameters></RestoreRequest>";
+        assert_eq!(
+            restore_body(Dialect::Obs, bulk).unwrap_err().code.as_str(),
+            "InvalidArgument"
+        );
+        assert!(restore_body(Dialect::Cos, bulk).unwrap().is_some());
+        assert_eq!(
+            restore_body(Dialect::Obs, b"<RestoreRequest><Days>")
+                .unwrap_err()
+                .code
+                .as_str(),
+            "MalformedXML"
+        );
     }
 
     #[test]
