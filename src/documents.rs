@@ -7,8 +7,66 @@
 use crate::config::Backend;
 use crate::dialect::Dialect;
 use crate::error::ApiError;
+use crate::model::Op;
+use crate::request::Forward;
+use bytes::Bytes;
 use quick_xml::events::{BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::{Reader, Writer};
+
+/// A small request body as `backend`'s cloud takes it (CreateBucket, ACL and restore documents),
+/// and the `Content-MD5` it requires. A rewritten body drops the client's digests of it (verified
+/// before this).
+pub fn for_backend(f: &mut Forward, backend: &Backend, body: Bytes) -> Result<Bytes, ApiError> {
+    let to = backend.dialect;
+    let has = |f: &Forward, q: &str| f.out.query.iter().any(|(k, _)| k == q);
+    let new = match f.out.method.as_str() {
+        "PUT" if f.op == Op::Bucket && f.out.query.is_empty() => Some(create_body(backend, &body)),
+        "PUT" if has(f, "acl") && to != f.client => crate::acl::translate(&body, to, true)?,
+        "POST" if has(f, "restore") && to != f.client => restore_body(to, &body)?,
+        _ => None,
+    };
+    let body = match new {
+        Some(b) if b[..] != body[..] => {
+            f.out
+                .headers
+                .retain(|(k, _)| k != "content-md5" && !k.contains("checksum-"));
+            Bytes::from(b)
+        }
+        _ => body,
+    };
+    crate::request::require_md5(f, to, &body);
+    Ok(body)
+}
+
+/// A buffered 2xx answer document in the client's shape: ACL grantees, bucket location, the
+/// client's bucket name, a V2 listing from a V1 one. `Err` when a listing cannot be read.
+pub fn for_client(f: &Forward, from: Dialect, body: &mut Option<Vec<u8>>) -> Result<(), ApiError> {
+    let Some(b) = body.as_mut() else {
+        return Ok(());
+    };
+    let has = |q: &str| f.out.query.iter().any(|(k, _)| k == q);
+    if f.out.method == "GET" && has("acl") && from != f.client {
+        if let Ok(Some(doc)) = crate::acl::translate(b, f.client, false) {
+            *b = doc;
+        }
+    }
+    if f.op == Op::Bucket && has("location") {
+        if let Some(doc) = location_answer(b, f.client) {
+            *b = doc;
+        }
+    }
+    if let (Some(client_bucket), Some(ours)) = (&f.client_bucket, &f.out.bucket) {
+        if let Some(renamed) = crate::rename::bucket_back(b, ours, client_bucket) {
+            *b = renamed;
+        }
+    }
+    if let Some(l) = &f.listing {
+        *b = l
+            .answer(b, f.client_bucket.as_deref())
+            .ok_or_else(|| ApiError::internal("The backend's listing could not be read"))?;
+    }
+    Ok(())
+}
 
 /// The CreateBucket body `backend` takes for a client's `body`.
 pub fn create_body(backend: &Backend, body: &[u8]) -> Vec<u8> {

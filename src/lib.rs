@@ -1,6 +1,7 @@
 //! dialect-proxy: lets OBS, COS and S3 clients talk to OBS, COS and S3 backends.
 
 pub mod access;
+pub mod acl;
 pub mod addressing;
 pub mod auth;
 pub mod body;

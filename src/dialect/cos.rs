@@ -90,6 +90,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // (436/8275) answers `<LocationConstraint>`.
     bucket_location: None,
     location_root: "LocationConstraint",
+    // PUT Bucket acl (436/7737): AllUsers and AuthenticatedUsers under cam.qcloud.com.
+    acl_groups: &["global/AllUsers", "global/AuthenticatedUsers"],
+    group_uri: Some("http://cam.qcloud.com/groups/"),
     // POST Object restore (436/12633).
     restore_job: "CASJobParameters",
     restore_tiers: &["Expedited", "Standard", "Bulk"],

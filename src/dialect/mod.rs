@@ -114,6 +114,10 @@ pub struct Vocabulary {
     pub bucket_location: Option<&'static str>,
     /// The root element of its GetBucketLocation answer.
     pub location_root: &'static str,
+    /// The groups its ACL documents can name (neutral: `global/AllUsers`...), and the URI prefix
+    /// it names them by (`None`: OBS's `<Canned>Everyone</Canned>`).
+    pub acl_groups: &'static [&'static str],
+    pub group_uri: Option<&'static str>,
     /// The job element of its restore request, and the tiers it offers.
     pub restore_job: &'static str,
     pub restore_tiers: &'static [&'static str],

@@ -72,6 +72,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // Obtaining Bucket Location (obs_04_0024) answers `<Location>` too.
     bucket_location: Some("Location"),
     location_root: "Location",
+    // Configuring a Bucket ACL (obs_04_0030): the native API's one group is `Everyone`.
+    acl_groups: &["global/AllUsers"],
+    group_uri: None,
     // Restoring Cold Objects (obs_04_0087).
     restore_job: "RestoreJob",
     restore_tiers: &["Expedited", "Standard"],

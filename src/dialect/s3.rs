@@ -81,6 +81,13 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // CreateBucket's CreateBucketConfiguration; GetBucketLocation's LocationConstraint.
     bucket_location: Some("LocationConstraint"),
     location_root: "LocationConstraint",
+    // "Access control list (ACL) overview", Amazon S3 predefined groups.
+    acl_groups: &[
+        "global/AllUsers",
+        "global/AuthenticatedUsers",
+        "s3/LogDelivery",
+    ],
+    group_uri: Some("http://acs.amazonaws.com/groups/"),
     // RestoreObject.
     restore_job: "GlacierJobParameters",
     restore_tiers: &["Standard", "Bulk", "Expedited"],

@@ -245,29 +245,11 @@ async fn small(
         if let Err(e) = request::verify_small_body(&f, &body) {
             return respond_error(session, f.client, &e, &f.resource, rid, head).await;
         }
-        let mut body = request::rewrite_small_body(&mut f, body);
-        if f.op == Op::Bucket && f.out.method == "PUT" && f.out.query.is_empty() {
-            body = Bytes::from(crate::documents::create_body(backend, &body));
-            // What the client's digests named is no longer the body (and was verified above).
-            f.out
-                .headers
-                .retain(|(k, _)| k != "content-md5" && !k.contains("checksum-"));
-        }
-        let restore = f.out.method == "POST" && f.out.query.iter().any(|(k, _)| k == "restore");
-        if restore && backend.dialect != f.client {
-            match crate::documents::restore_body(backend.dialect, &body) {
-                Ok(Some(b)) => {
-                    body = Bytes::from(b);
-                    f.out
-                        .headers
-                        .retain(|(k, _)| k != "content-md5" && !k.contains("checksum-"));
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    return respond_error(session, f.client, &e, &f.resource, rid, head).await
-                }
-            }
-        }
+        let body = request::rewrite_small_body(&mut f, body);
+        let body = match crate::documents::for_backend(&mut f, backend, body) {
+            Ok(b) => b,
+            Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, head).await,
+        };
         request::require_md5(&mut f, backend.dialect, &body);
         if !body.is_empty() || matches!(f.out.method.as_str(), "PUT" | "POST") {
             f.out.set_header("content-length", body.len().to_string());
@@ -304,28 +286,11 @@ async fn small(
                 body: (!head).then_some(&a.body[..]),
             },
         );
-        let location = f.op == Op::Bucket && f.out.query.iter().any(|(k, _)| k == "location");
-        if let (true, Some(b), true) = (location, &out.body, out.status == 200) {
-            if let Some(doc) = crate::documents::location_answer(b, client) {
-                out.body = Some(doc);
-            }
-        }
-        if let (Some(client_bucket), Some(b), Some(ours)) =
-            (&f.client_bucket, &out.body, &f.out.bucket)
-        {
-            if let Some(renamed) = crate::rename::bucket_back(b, ours, client_bucket) {
-                out.body = Some(renamed);
-            }
-        }
-        if let (Some(l), Some(b), true) = (&f.listing, &out.body, out.status == 200) {
-            match l.answer(b, f.client_bucket.as_deref()) {
-                Some(v2) => out.body = Some(v2),
-                None => {
-                    let e = ApiError::internal("The backend's listing could not be read");
-                    out.status = e.status;
-                    out.body = Some(xml::render_error(client, &e, &resource, rid).into_bytes());
-                    response::for_rendered_body(&mut out.headers, out.status);
-                }
+        if out.status < 300 {
+            if let Err(e) = crate::documents::for_client(&f, backend.dialect, &mut out.body) {
+                out.status = e.status;
+                out.body = Some(xml::render_error(client, &e, &resource, rid).into_bytes());
+                response::for_rendered_body(&mut out.headers, out.status);
             }
         }
         if out.failed_200 {
