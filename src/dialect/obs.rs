@@ -59,8 +59,14 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "DEEP_ARCHIVE",
         "INTELLIGENT_TIERING",
     ],
-    // PUT Object (obs_04_0080) for objects; PUT Bucket ACL (obs_04_0030) for buckets.
-    object_acls: &["private", "public-read", "public-read-write"],
+    // PUT Object (obs_04_0080) for objects, with bucket-owner-full-control (an object policy in
+    // obs_04_0021 and esdk-obs-python's allow-list); PUT Bucket ACL (obs_04_0030) for buckets.
+    object_acls: &[
+        "private",
+        "public-read",
+        "public-read-write",
+        "bucket-owner-full-control",
+    ],
     bucket_acls: &[
         "private",
         "public-read",

@@ -108,6 +108,31 @@ def foreign_headers(*prefixes):
     return check
 
 
+def create_bucket(r):
+    return r.method == "PUT" and r.bucket and not r.key and not r.query
+
+
+def body_op(r):
+    """Requests whose small body a rule reads: CreateBucket, ACL and restore documents."""
+    return create_bucket(r) or (r.method == "PUT" and "acl" in r.query) or (r.method == "POST" and "restore" in r.query)
+
+
+def obs_location(layer, r):
+    # obs_04_0021 Creating a Bucket: <Location> is required at every endpoint but the default region's
+    # (the front names obs.cn-north-4.myhuaweicloud.com, a regional one); IllegalLocationConstraintException.
+    if create_bucket(r) and b"<Location>" not in (r.body or b""):
+        return "a bucket created at a regional endpoint must name its <Location>"
+
+
+def foreign_elements(*names):
+    """Body elements or texts of another cloud's documents (ACL grantees, restore jobs, bucket locations)."""
+    def check(layer, r):
+        bad = [n for n in names if n.encode() in (r.body or b"")]
+        if bad:
+            return f"the body carries another cloud's terms: {', '.join(bad)}"
+    return check
+
+
 def cos_bucket_name(layer, r):
     name_ok = re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?-[0-9]{10}", r.bucket) and len(r.bucket) <= 50
     if r.bucket and not name_ok:
@@ -120,9 +145,11 @@ def cos_bucket_name(layer, r):
 # tagging, obs_04_0034 lifecycle, obs_04_0074 CORS, obs_04_0046 replication (Mandatory: Yes in each headers table),
 # obs_04_0172 object tagging (Content-MD5 or Content-SHA256).
 OBS_MD5 = [("POST", "delete", "bucket"), ("PUT", "tagging", "any"), ("PUT", "lifecycle", "bucket"),
-           ("PUT", "cors", "bucket"), ("PUT", "replication", "bucket")]
+           ("PUT", "cors", "bucket"), ("PUT", "replication", "bucket"),
+           ("POST", "restore", "object")]  # obs_04_0087 Restoring Cold Objects: Content-MD5 in the syntax
 # obs_04_0080 / obs_04_0021 x-obs-storage-class (case-sensitive): STANDARD, WARM, COLD; obs_04_0044 adds DEEP_ARCHIVE.
-OBS_CLASSES = {"STANDARD", "WARM", "COLD", "DEEP_ARCHIVE"}
+# INTELLIGENT_TIERING: esdk-obs-python's convertor.py (OBS_ALLOWED_STORAGE_CLASS) sends it in OBS mode.
+OBS_CLASSES = {"STANDARD", "WARM", "COLD", "DEEP_ARCHIVE", "INTELLIGENT_TIERING"}
 # obs_06_0043 "Configuring an ACL Using Header Fields" / obs_04_0030 / obs_04_0080: the *-delivered ACLs are for
 # buckets only; bucket-owner-full-control is for objects (obs_22_0703).
 OBS_BUCKET_ACLS = {"private", "public-read", "public-read-write", "public-read-delivered", "public-read-write-delivered"}
@@ -142,6 +169,10 @@ OBS_RULES = [
     # Layer strictness: OBS also answers much of the S3 API (x-amz-*), but the gateway must speak native OBS
     # (obs_04_0010 signs x-obs-* headers only), and x-cos-* means nothing to OBS.
     ("obs-foreign-header", foreign_headers("x-amz-", "x-cos-"), 400, "InvalidArgument"),
+    ("obs-create-location", obs_location, 400, "IllegalLocationConstraintException"),  # obs_04_0021, obs_04_0115
+    # obs_04_0030 ACL grantees (<Canned>Everyone</Canned>, <ID>); obs_04_0087 <RestoreJob>; obs_04_0021 <Location>.
+    ("obs-foreign-body", foreign_elements("acs.amazonaws.com", "cam.qcloud.com", "GlacierJobParameters",
+                                          "CASJobParameters", "LocationConstraint"), 400, "MalformedXML"),
 ]
 
 # ---- COS ----
@@ -150,7 +181,8 @@ OBS_RULES = [
 # 436/34838 PUT Bucket tagging. Layer leniency: 436/7728 reads as "every PUT/POST with a body", but the layer, like
 # the cloud in practice, does not ask it of PUT Object / Upload Part.
 COS_MD5 = [("POST", "delete", "bucket"), ("PUT", "cors", "bucket"), ("PUT", "lifecycle", "bucket"),
-           ("PUT", "tagging", "bucket")]
+           ("PUT", "tagging", "bucket"),
+           ("POST", "restore", "object")]  # 436/12633 POST Object restore: Content-MD5 in the sample request
 # 436/7749 PUT Object x-cos-storage-class (enumerated in Storage Class Overview): STANDARD_IA, INTELLIGENT_TIERING
 # and DEEP_ARCHIVE are COS classes too; GLACIER, GLACIER_IR, ONEZONE_IA, REDUCED_REDUNDANCY, EXPRESS_ONEZONE are not.
 COS_CLASSES = {"STANDARD", "STANDARD_IA", "MAZ_STANDARD", "MAZ_STANDARD_IA", "INTELLIGENT_TIERING",
@@ -170,6 +202,10 @@ COS_RULES = [
     ("cos-acl", one_of("x-cos-acl", COS_BUCKET_ACLS, COS_OBJECT_ACLS), 400, "InvalidArgument"),
     # Layer strictness: COS answers parts of the S3 API, but the gateway must speak native COS.
     ("cos-foreign-header", foreign_headers("x-amz-", "x-obs-"), 400, "InvalidArgument"),
+    # 436/7737 ACL grantees (http://cam.qcloud.com/groups/...); 436/12633 <CASJobParameters>; 436/7738 PUT Bucket
+    # takes no location element (the host names the region).
+    ("cos-foreign-body", foreign_elements("acs.amazonaws.com", "<Canned>", "GlacierJobParameters", "RestoreJob",
+                                          "LocationConstraint", "<Location>"), 400, "MalformedXML"),
     # 436/13312 Bucket Naming Conventions: <BucketName-APPID>, e.g. examplebucket-1250000000 (Host or path).
     ("cos-bucket-name", cos_bucket_name, 400, "InvalidBucketName"),
 ]
@@ -268,7 +304,7 @@ class RulesLayer:
 
     def _wants_body(self, req):
         n = req.length()
-        return md5_op(self.md5_ops, req) is not None and n is not None and n <= BODY_CAP
+        return (md5_op(self.md5_ops, req) is not None or body_op(req)) and n is not None and n <= BODY_CAP
 
     def _check(self, req):
         for rule_id, check, status, code in self.rules:

@@ -69,11 +69,12 @@ def test_an_obs_client_storage_class_reaches_s3_in_its_terms(bed):
 
 @pytest.mark.parametrize("backend,acl,ok", [
     ("obs", "private", True), ("obs", "public-read", True), ("obs", "authenticated-read", False),
-    ("obs", "bucket-owner-full-control", False), ("cos", "public-read-write", False),
+    ("obs", "bucket-owner-full-control", True), ("obs", "bucket-owner-read", False), ("cos", "public-read-write", False),
     ("cos", "authenticated-read", True), ("cos", "bucket-owner-read", True),
 ])
 def test_canned_acls_follow_each_clouds_object_set(bed, backend, acl, ok):
-    """OBS objects take private/public-read/public-read-write (obs_04_0080); COS objects no
+    """OBS objects take private/public-read/public-read-write (obs_04_0080) and bucket-owner-full-control
+    (obs_04_0021, esdk-obs-python's allow-list); COS objects no
     public-read-write (436/30752)."""
     key = f"acl-{uuid.uuid4().hex[:8]}"
     c = Boto3(bed["front"].url).c
@@ -125,3 +126,59 @@ def test_the_obs_sdk_signs_customdomain_its_own_way(bed):
     assert r.errorCode not in ("SignatureDoesNotMatch", "AccessDenied", "InvalidAccessKeyId"), \
         (r.status, r.errorCode, r.errorMessage)
     assert bed["trip"].count > before
+
+
+S3_ACL_PUBLIC_READ = {
+    "Owner": {"ID": "owner"},
+    "Grants": [{"Grantee": {"Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"},
+                "Permission": "READ"}],
+}
+
+
+@pytest.mark.parametrize("backend", ["obs", "cos"])
+def test_acl_documents_reach_each_cloud_in_its_terms(bed, backend):
+    """An S3 AllUsers grant is OBS's <Canned>Everyone</Canned> (obs_04_0030) and COS's cam.qcloud.com group
+    (436/7737): the rules layer refuses another cloud's terms. (Garage keeps no ACLs: what it answers past
+    the layer is its own.)"""
+    key = f"acl-doc-{uuid.uuid4().hex[:8]}"
+    c = Boto3(bed["front"].url).c
+    c.put_object(Bucket=BUCKETS[backend], Key=key, Body=b"x")
+    layer = bed[f"{backend}_rules"]
+    before = len(layer.violations)
+    try:
+        c.put_object_acl(Bucket=BUCKETS[backend], Key=key, AccessControlPolicy=S3_ACL_PUBLIC_READ)
+    except ClientError as e:
+        assert "rules-layer" not in e.response["Error"].get("Message", ""), e.response["Error"]
+    assert len(layer.violations) == before
+
+
+def test_an_acl_group_without_an_equivalent_is_refused(bed):
+    """OBS's native API has no authenticated-users group: refused before the backend."""
+    key = f"acl-doc-{uuid.uuid4().hex[:8]}"
+    c = Boto3(bed["front"].url).c
+    policy = {**S3_ACL_PUBLIC_READ, "Grants": [{"Grantee": {
+        "Type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"}, "Permission": "READ"}]}
+    before = len(bed["obs_rules"].violations)
+    assert refused(c.put_object_acl, Bucket=BUCKETS["obs"], Key=key, AccessControlPolicy=policy) == \
+        (400, "InvalidArgument")
+    assert len(bed["obs_rules"].violations) == before
+
+
+@pytest.mark.parametrize("backend,tier,ok", [("obs", "Expedited", True), ("cos", "Bulk", True),
+                                             ("obs", "Bulk", False)])
+def test_restore_requests_reach_each_cloud_in_its_terms(bed, backend, tier, ok):
+    """S3's GlacierJobParameters is OBS's RestoreJob (obs_04_0087, tiers Expedited and Standard) and COS's
+    CASJobParameters (436/12633), each with the Content-MD5 they require."""
+    key = f"restore-{uuid.uuid4().hex[:8]}"
+    c = Boto3(bed["front"].url).c
+    layer = bed[f"{backend}_rules"]
+    before = len(layer.violations)
+    kw = dict(Bucket=BUCKETS[backend], Key=key, RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": tier}})
+    if ok:
+        try:
+            c.restore_object(**kw)
+        except ClientError as e:
+            assert "rules-layer" not in e.response["Error"].get("Message", ""), e.response["Error"]
+    else:
+        assert refused(c.restore_object, **kw) == (400, "InvalidArgument")
+    assert len(layer.violations) == before
