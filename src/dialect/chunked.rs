@@ -322,6 +322,26 @@ mod tests {
     }
 
     #[test]
+    fn every_s3_trailer_algorithm_is_verified() {
+        // pyarrow's AWS C++ SDK trails x-amz-checksum-crc64nvme.
+        let data = b"123456789";
+        for name in ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"] {
+            let mut c = Checksum::for_algorithm(name).unwrap();
+            c.update(data);
+            let header = format!("x-amz-checksum-{name}");
+            let body = format!("9\r\n123456789\r\n0\r\n{header}:{}\r\n\r\n", c.finish_b64());
+            assert_eq!(
+                decode(body.as_bytes(), Some(&header), 9, 4).unwrap(),
+                data,
+                "{name}"
+            );
+            let bad = body.replace("123456789", "123456780");
+            let e = decode(bad.as_bytes(), Some(&header), 9, 4).unwrap_err();
+            assert_eq!(e.code, "BadDigest", "{name}");
+        }
+    }
+
+    #[test]
     fn aws_documentation_signed_chunks() {
         // AWS's STREAMING-AWS4-HMAC-SHA256-PAYLOAD example: 65536 + 1024 bytes of 'a'.
         let key = sigv4::signing_key(
