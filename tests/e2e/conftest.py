@@ -456,3 +456,19 @@ def bed():
             print(f"e2e work dir kept: {work}")
         else:
             shutil.rmtree(work, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def no_cloud_rule_broken(request):
+    """Every test that runs behind the OBS and COS clouds fails if the gateway sent them a request their
+    documentation refuses (tests/e2e/rules.py), whatever its client made of the answer. The rules layer's own
+    tests send such requests on purpose."""
+    if "bed" not in request.fixturenames or request.module.__name__.endswith("test_cloud_rules"):
+        yield
+        return
+    bed = request.getfixturevalue("bed")
+    layers = [bed["obs_rules"], bed["cos_rules"]]
+    before = [len(layer.violations) for layer in layers]
+    yield
+    broken = [v for layer, n in zip(layers, before) for v in layer.violations[n:]]
+    assert not broken, f"the gateway sent requests the cloud's rules refuse: {broken[:5]}"

@@ -196,3 +196,42 @@ def test_delete_objects_with_a_wrong_checksum_is_refused_and_deletes_nothing(bed
         c.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
     assert e.value.response["Error"]["Code"] == "BadDigest"
     assert garage_listing(bed, bucket, prefix)[0] == keys
+
+
+def test_an_obs_deployment_serving_v2_gets_v2_with_list_v2_true(bed, listed):
+    """Some OBS deployments serve ListObjectsV2 (obs_04_0160): `list_v2 = true` sends it natively (the rules
+    layer plays such a deployment and counts what reaches it)."""
+    from conftest import Proxy
+    prefix, _ = listed
+    layer = bed["obs_rules"]
+    config = f"""
+[server]
+listen = ["127.0.0.1:@PORT@"]
+[[clients]]
+access_key = "{CLIENT_AK}"
+secret_key = "{CLIENT_SK}"
+[[backends]]
+name = "obs-v2"
+dialect = "obs"
+endpoint = "http://obs.cn-north-4.myhuaweicloud.com"
+connect = "127.0.0.1:{layer.port}"
+addressing = "path"
+access_key = "OBSSTANDIN0001"
+secret_key = "obs-standin-secret"
+list_v2 = true
+[[routes]]
+bucket = "*"
+backend = "obs-v2"
+"""
+    proxy = Proxy(bed["work"], f"obs-list-v2-{uuid.uuid4().hex[:6]}", config)
+    layer.list_v2 = True
+    try:
+        pages = list(Boto3(proxy.url).c.get_paginator("list_objects_v2").paginate(
+            Bucket=BUCKETS["obs"], Prefix=prefix, PaginationConfig={"PageSize": 1000}))
+        keys = [o["Key"] for p in pages for o in p.get("Contents", [])]
+        assert keys == garage_listing(bed, BUCKETS["obs"], prefix)[0]
+        # Garage's own tokens, passed through untouched: not the gateway's.
+        assert not pages[0]["NextContinuationToken"].startswith("dp1.")
+    finally:
+        layer.list_v2 = False
+        proxy.stop()
