@@ -233,6 +233,17 @@ class StubBackend:
         self.server.server_close()
 
 
+def garage_direct(bed):
+    """A boto3 client of the Garage behind everything, beside the proxy (the stand-ins keep their buckets
+    there under the same names)."""
+    import boto3
+    from botocore.config import Config
+    g = bed["garage"]
+    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{g.port}", aws_access_key_id=g.key_id,
+                        aws_secret_access_key=g.secret, region_name="garage",
+                        config=Config(s3={"addressing_style": "path"}, max_pool_connections=16))
+
+
 def self_signed(work):
     """A test CA and a server certificate it signs for 127.0.0.1/localhost (the HTTPS listener).
     Returns (server chain, server key, CA certificate)."""

@@ -6,7 +6,6 @@ every key where OBS (obs_04_0086) and COS (436/8289) require Content-MD5. Every 
 Garage itself."""
 import concurrent.futures
 import os
-import subprocess
 import tempfile
 import time
 import uuid
@@ -15,19 +14,10 @@ from pathlib import Path
 import pytest
 
 from clients import AwsCli, Boto3
-from conftest import BUCKETS, CLIENT_AK, CLIENT_SK, VENV_BIN
+from conftest import BUCKETS, CLIENT_AK, CLIENT_SK, garage_direct
 
 BACKENDS = ["obs", "cos", "s3"]
 COUNT = 2600
-
-
-def direct(bed):
-    import boto3
-    from botocore.config import Config
-    g = bed["garage"]
-    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{g.port}", aws_access_key_id=g.key_id,
-                        aws_secret_access_key=g.secret, region_name="garage",
-                        config=Config(s3={"addressing_style": "path"}, max_pool_connections=16))
 
 
 def key_names(prefix, n):
@@ -37,7 +27,7 @@ def key_names(prefix, n):
 
 
 def put_direct(bed, bucket, keys):
-    g = direct(bed)
+    g = garage_direct(bed)
     with concurrent.futures.ThreadPoolExecutor(16) as ex:
         list(ex.map(lambda k: g.put_object(Bucket=bucket, Key=k, Body=b"x"), keys))
 
@@ -46,7 +36,7 @@ def garage_listing(bed, bucket, prefix, delimiter=None):
     """(keys, common prefixes) in Garage's own order, V2 paginated."""
     kw = {"Bucket": bucket, "Prefix": prefix, **({"Delimiter": delimiter} if delimiter else {})}
     keys, prefixes = [], []
-    for page in direct(bed).get_paginator("list_objects_v2").paginate(**kw):
+    for page in garage_direct(bed).get_paginator("list_objects_v2").paginate(**kw):
         keys += [o["Key"] for o in page.get("Contents", [])]
         prefixes += [p["Prefix"] for p in page.get("CommonPrefixes", [])]
     return keys, prefixes

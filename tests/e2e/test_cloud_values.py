@@ -9,21 +9,12 @@ import pytest
 from botocore.exceptions import ClientError
 
 from clients import Boto3, Obs
-from conftest import APPID, BUCKETS
-
-
-def garage(bed):
-    import boto3
-    from botocore.config import Config
-    g = bed["garage"]
-    return boto3.client("s3", endpoint_url=f"http://127.0.0.1:{g.port}", aws_access_key_id=g.key_id,
-                        aws_secret_access_key=g.secret, region_name="garage",
-                        config=Config(s3={"addressing_style": "path"}))
+from conftest import APPID, BUCKETS, garage_direct
 
 
 def exists(bed, bucket, key):
     try:
-        garage(bed).head_object(Bucket=bucket, Key=key)
+        garage_direct(bed).head_object(Bucket=bucket, Key=key)
         return True
     except ClientError:
         return False
@@ -95,7 +86,7 @@ def test_create_bucket_and_its_location_in_each_clouds_shape(bed, backend):
     c = Boto3(bed["front"].url).c
     c.create_bucket(Bucket=bucket)
     try:
-        garage(bed).head_bucket(Bucket=bucket)
+        garage_direct(bed).head_bucket(Bucket=bucket)
         assert c.get_bucket_location(Bucket=bucket)["LocationConstraint"] == "garage"
     finally:
         c.delete_bucket(Bucket=bucket)
