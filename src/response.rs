@@ -171,10 +171,11 @@ pub fn body(
             ApiError::relayed(status, code.as_str(), e.message)
         };
         let status = err.status;
-        let res = e.resource.as_deref().unwrap_or(resource);
+        // The client's own resource: the backend's names its own bucket (a route may rename it)
+        // or the proxy's side requests.
         return Body {
             status,
-            body: xml::render_error(to, &err, res, request_id).into_bytes(),
+            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
             failed_200,
             code: Some(err.code),
         };
@@ -381,6 +382,15 @@ mod tests {
             b"<CopyPartResult><ETag>\"e\"</ETag><LastModified>2024-",
         );
         assert_eq!((cut.status, cut.failed_200), (500, true));
+    }
+
+    #[test]
+    fn error_documents_name_the_clients_resource_not_the_backends() {
+        let backend = b"<Error><Code>NoSuchKey</Code><Message>m</Message><Resource>/b-1250000000/k</Resource></Error>";
+        let out = body(Op::GetObject, 404, Dialect::Cos, backend, "RID", "/b/k");
+        let text = String::from_utf8(out.body).unwrap();
+        assert!(text.contains("<Resource>/b/k</Resource>"), "{text}");
+        assert!(!text.contains("1250000000"));
     }
 
     #[test]
