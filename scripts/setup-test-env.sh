@@ -25,6 +25,18 @@ if [ ! -f "$STAMP" ]; then
   touch "$STAMP"
 fi
 
+# s3fs (through aiobotocore) pins a botocore older than the suite's boto3: a venv of its own.
+S3FS_VENV="$CACHE/venv-s3fs"
+S3FS_PKGS=(s3fs==2026.9.0)
+S3FS_STAMP="$S3FS_VENV/.stamp-$(printf '%s ' "${S3FS_PKGS[@]}" | sha1sum | cut -c1-12)"
+if [ ! -f "$S3FS_STAMP" ]; then
+  echo "setup: building the s3fs venv in $S3FS_VENV" >&2
+  python3 -m venv "$S3FS_VENV"
+  "$S3FS_VENV/bin/pip" install -q --upgrade pip
+  "$S3FS_VENV/bin/pip" install -q "${S3FS_PKGS[@]}"
+  touch "$S3FS_STAMP"
+fi
+
 GARAGE_DIR="$CACHE/garage-2.5.0"
 if [ ! -x "$GARAGE_DIR/bin/garage" ]; then
   echo "setup: building Garage 2.5.0 (several minutes, once)" >&2
