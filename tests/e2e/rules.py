@@ -133,6 +133,34 @@ def foreign_elements(*names):
     return check
 
 
+def parts(layer, r):
+    """Part numbers 1 to 10,000 and sizes up to 5 GiB on UploadPart; at Complete every part but the last at
+    least the cloud's minimum (OBS 100 KB, obs_04_0099; COS 1 MB, 436/7750), from the sizes the layer saw pass
+    (an Upload Part - Copy without a range has a size the layer cannot see: not checked)."""
+    upload = r.query.get("uploadId")
+    if not (r.key and upload):
+        return None
+    sizes = layer.parts.setdefault((r.bucket, r.key, upload), {})
+    if r.method == "PUT" and "partNumber" in r.query:
+        n = int(r.query["partNumber"]) if r.query["partNumber"].isdigit() else 0
+        if not 1 <= n <= 10000:
+            return f"partNumber {r.query['partNumber']!r} is not 1 to 10000"
+        copy_range = r.headers.get(f"x-{layer.cloud}-copy-source-range", "")
+        if f"x-{layer.cloud}-copy-source" in r.headers:
+            first, _, last = copy_range.removeprefix("bytes=").partition("-")
+            size = int(last) - int(first) + 1 if first.isdigit() and last.isdigit() else None
+        else:
+            size = r.length()
+        if size is not None and size > 5 << 30:
+            return f"part {n} of {size} bytes is over 5 GiB"
+        sizes[n] = size
+    elif r.method == "POST" and r.body is not None:
+        listed = [int(n) for n in re.findall(rb"<PartNumber>\s*(\d+)\s*</PartNumber>", r.body)]
+        small = [n for n in listed[:-1] if (sizes.get(n) or layer.min_part) < layer.min_part]
+        if small:
+            return f"parts {small[:5]} are below {layer.min_part} bytes and not the last"
+
+
 def cos_bucket_name(layer, r):
     name_ok = re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?-[0-9]{10}", r.bucket) and len(r.bucket) <= 50
     if r.bucket and not name_ok:
@@ -170,6 +198,7 @@ OBS_RULES = [
     # (obs_04_0010 signs x-obs-* headers only), and x-cos-* means nothing to OBS.
     ("obs-foreign-header", foreign_headers("x-amz-", "x-cos-"), 400, "InvalidArgument"),
     ("obs-create-location", obs_location, 400, "IllegalLocationConstraintException"),  # obs_04_0021, obs_04_0115
+    ("obs-parts", parts, 400, "EntityTooSmall"),  # obs_04_0099 Uploading Parts; obs_04_0115 EntityTooSmall
     # obs_04_0030 ACL grantees (<Canned>Everyone</Canned>, <ID>); obs_04_0087 <RestoreJob>; obs_04_0021 <Location>.
     ("obs-foreign-body", foreign_elements("acs.amazonaws.com", "cam.qcloud.com", "GlacierJobParameters",
                                           "CASJobParameters", "LocationConstraint"), 400, "MalformedXML"),
@@ -208,6 +237,7 @@ COS_RULES = [
                                           "LocationConstraint", "<Location>"), 400, "MalformedXML"),
     # 436/13312 Bucket Naming Conventions: <BucketName-APPID>, e.g. examplebucket-1250000000 (Host or path).
     ("cos-bucket-name", cos_bucket_name, 400, "InvalidBucketName"),
+    ("cos-parts", parts, 400, "EntityTooSmall"),  # 436/7750 Upload Part; 436/7730 EntityTooSmall
 ]
 
 
@@ -218,6 +248,8 @@ class RulesLayer:
         self.rules, self.md5_ops = (OBS_RULES, OBS_MD5) if cloud == "obs" else (COS_RULES, COS_MD5)
         self.list_v2 = False  # OBS: play a deployment that serves ListObjectsV2 (obs_04_0160)
         self.violations = []
+        self.parts = {}  # (bucket, key, uploadId) -> {part number: size seen}
+        self.min_part = 100 * 1024 if cloud == "obs" else 1024 * 1024
         self.timeout = TIMEOUT
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -304,7 +336,9 @@ class RulesLayer:
 
     def _wants_body(self, req):
         n = req.length()
-        return (md5_op(self.md5_ops, req) is not None or body_op(req)) and n is not None and n <= BODY_CAP
+        complete = req.method == "POST" and "uploadId" in req.query
+        return (md5_op(self.md5_ops, req) is not None or body_op(req) or complete) and n is not None \
+            and n <= BODY_CAP
 
     def _check(self, req):
         for rule_id, check, status, code in self.rules:

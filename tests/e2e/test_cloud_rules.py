@@ -4,10 +4,11 @@ import base64
 import hashlib
 import http.client
 import re
+import uuid
 
 import pytest
 
-from conftest import BUCKETS
+from conftest import APPID, BUCKETS
 
 OBS_B, COS_B = BUCKETS["obs"], BUCKETS["cos"]
 COS_HOST = f"{COS_B}.cos.ap-guangzhou.myqcloud.com"
@@ -217,3 +218,29 @@ def test_valid_requests_reach_the_standin_on_one_connection(bed, cloud):
     finally:
         conn.close()
     assert layer.violations[before:] == []
+
+
+@pytest.mark.parametrize("cloud,small", [("obs", 100 * 1024 - 1), ("cos", 1024 * 1024 - 1)])
+def test_parts_below_the_clouds_minimum_are_refused_at_complete(bed, cloud, small):
+    """OBS parts are 100 KB to 5 GB (obs_04_0099), COS parts 1 MB to 5 GB (436/7750), the last one smaller."""
+    import http.client
+    layer = bed[f"{cloud}_rules"]
+    host = {"obs": "b.obs.cn-north-4.myhuaweicloud.com", "cos": f"b-{APPID}.cos.ap-guangzhou.myqcloud.com"}[cloud]
+    upload = uuid.uuid4().hex
+    conn = http.client.HTTPConnection("127.0.0.1", layer.port, timeout=10)
+    try:
+        # The layer records the size as the part passes (the stand-in then refuses the unsigned request).
+        conn.request("PUT", f"/k?partNumber=1&uploadId={upload}", body=b"x" * small, headers={"Host": host})
+        conn.getresponse().read()
+    finally:
+        conn.close()
+    body = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>" \
+           b"<Part><PartNumber>2</PartNumber></Part></CompleteMultipartUpload>"
+    conn = http.client.HTTPConnection("127.0.0.1", layer.port, timeout=10)
+    try:
+        conn.request("POST", f"/k?uploadId={upload}", body=body, headers={"Host": host})
+        r = conn.getresponse()
+        text = r.read().decode()
+    finally:
+        conn.close()
+    assert r.status == 400 and "<Code>EntityTooSmall</Code>" in text and f"{cloud}-parts" in text, text
