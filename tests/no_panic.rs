@@ -182,6 +182,45 @@ fn bodies_and_documents_never_panic() {
     }
 }
 
+/// The documents the gateway rewrites between clouds: listings, ACLs, locations, restores, names.
+#[test]
+fn cloud_documents_never_panic() {
+    use dialect_proxy::{acl, documents, listing::ListV2, rename};
+    let mut rng = Rng(0x9E3779B97F4A7C15);
+    let list = r#"<ListBucketResult xmlns="x"><Name>b-1</Name><Prefix>p/</Prefix><MaxKeys>2</MaxKeys><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated><NextMarker>p%2Fa</NextMarker><Contents><Key>p/a&amp;b</Key><Owner><ID>o</ID></Owner><StorageClass>WARM</StorageClass></Contents><CommonPrefixes><Prefix>p/d/</Prefix></CommonPrefixes></ListBucketResult>"#;
+    let grants = r#"<AccessControlPolicy><AccessControlList><Grant><Grantee xmlns:xsi="x" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant><Grant><Grantee><Canned>Everyone</Canned></Grantee></Grant></AccessControlList></AccessControlPolicy>"#;
+    let restore = "<RestoreRequest><Days>1</Days><GlacierJobParameters><Tier>Bulk</Tier></GlacierJobParameters></RestoreRequest>";
+    let l = ListV2 {
+        token: Some("dp1.cA".into()),
+        start_after: Some("p/0".into()),
+        fetch_owner: true,
+        url: true,
+    };
+    for _ in 0..iterations() {
+        let x = rng.mutate(list);
+        let _ = l.answer(x.as_bytes(), Some("b"));
+        let _ = ListV2::default().answer(x.as_bytes(), None);
+        let _ = rename::bucket_back(x.as_bytes(), "b-1", "b");
+        let _ = xml::map_texts(x.as_bytes(), &["StorageClass", "Name"], |_, v| {
+            Some(v.repeat(2))
+        });
+        let mut q = vec![
+            ("list-type".to_string(), Some("2".to_string())),
+            (
+                "continuation-token".to_string(),
+                Some(rng.mutate("dp1.cC9kL_SPv78")),
+            ),
+        ];
+        let _ = ListV2::take(&mut q);
+        for d in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
+            let _ = acl::translate(rng.mutate(grants).as_bytes(), d, true);
+            let _ = acl::translate(rng.mutate(grants).as_bytes(), d, false);
+            let _ = documents::restore_body(d, rng.mutate(restore).as_bytes());
+            let _ = documents::location_answer(rng.mutate("<Location>r</Location>").as_bytes(), d);
+        }
+    }
+}
+
 /// `NO_PANIC_ITERATIONS` raises the count for a longer local run.
 fn iterations() -> usize {
     std::env::var("NO_PANIC_ITERATIONS")
