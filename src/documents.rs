@@ -71,18 +71,19 @@ pub fn for_client(f: &Forward, from: Dialect, body: &mut Option<Vec<u8>>) -> Res
 /// The CreateBucket body `backend` takes for a client's `body`.
 pub fn create_body(backend: &Backend, body: &[u8]) -> Vec<u8> {
     let v = backend.dialect.vocab();
-    // A COS multi-AZ configuration is COS's own and goes on as it is.
-    if backend.dialect == Dialect::Cos && memchr::memmem::find(body, b"BucketAZConfig").is_some() {
+    // A configuration of the backend's cloud's own (COS multi-AZ) goes on as it is.
+    if v.own_bucket_config
+        .is_some_and(|e| memchr::memmem::find(body, e.as_bytes()).is_some())
+    {
         return body.to_vec();
     }
     let region = backend.region.as_str();
-    // S3 takes no constraint for its first region (it refuses one), OBS none for its default.
-    let Some(element) = v.bucket_location.filter(|_| !region.is_empty()) else {
+    let Some(element) = v
+        .bucket_location
+        .filter(|_| !region.is_empty() && region != v.default_region)
+    else {
         return Vec::new();
     };
-    if backend.dialect == Dialect::S3 && region == "us-east-1" {
-        return Vec::new();
-    }
     let mut w = Writer::new(Vec::with_capacity(160));
     let mut root = BytesStart::new("CreateBucketConfiguration");
     root.push_attribute(("xmlns", v.xmlns));

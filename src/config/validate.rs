@@ -341,16 +341,11 @@ pub fn parse_with(
             });
             (ak.expose().to_string(), sk)
         };
-        // Unset: the region a cloud's host names (`obs.<region>.myhuaweicloud.com`), else S3's
-        // default (an OBS service without one is its default region, which needs none).
+        // Unset: the region a cloud's host names (`obs.<region>.myhuaweicloud.com`), else its default.
         let region = b.region.clone().unwrap_or_else(|| {
             dialect
                 .region_of_host(&host)
-                .unwrap_or(if dialect == Dialect::Obs {
-                    ""
-                } else {
-                    "us-east-1"
-                })
+                .unwrap_or(dialect.vocab().default_region)
                 .to_string()
         });
         let ca = match &b.ca_file {

@@ -90,6 +90,10 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // (436/8275) answers `<LocationConstraint>`.
     bucket_location: None,
     location_root: "LocationConstraint",
+    // COS names every region in its hosts; S3's default is kept for a host that names none.
+    default_region: "us-east-1",
+    // PUT Bucket (436/7738): `<BucketAZConfig>MAZ</BucketAZConfig>` for a multi-AZ bucket.
+    own_bucket_config: Some("BucketAZConfig"),
     // PUT Bucket acl (436/7737): AllUsers and AuthenticatedUsers under cam.qcloud.com.
     acl_groups: &["global/AllUsers", "global/AuthenticatedUsers"],
     group_uri: Some("http://cam.qcloud.com/groups/"),

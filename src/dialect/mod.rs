@@ -112,6 +112,11 @@ pub struct Vocabulary {
     /// The element of its CreateBucket configuration that names the region (`None`: it takes
     /// none, the host names it).
     pub bucket_location: Option<&'static str>,
+    /// The region assumed when none is configured or named by the host; a bucket made there
+    /// names no location (S3 refuses `us-east-1` as a constraint; OBS's default endpoint needs none).
+    pub default_region: &'static str,
+    /// An element of its own CreateBucket configuration that goes on as it is (COS multi-AZ).
+    pub own_bucket_config: Option<&'static str>,
     /// The root element of its GetBucketLocation answer.
     pub location_root: &'static str,
     /// The groups its ACL documents can name (neutral: `global/AllUsers`...), and the URI prefix

@@ -78,6 +78,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // Obtaining Bucket Location (obs_04_0024) answers `<Location>` too.
     bucket_location: Some("Location"),
     location_root: "Location",
+    // obs.myhuaweicloud.com (no region in the host) is the default region's: no <Location> there.
+    default_region: "",
+    own_bucket_config: None,
     // Configuring a Bucket ACL (obs_04_0030): the native API's one group is `Everyone`.
     acl_groups: &["global/AllUsers"],
     group_uri: None,

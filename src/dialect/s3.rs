@@ -81,6 +81,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // CreateBucket's CreateBucketConfiguration; GetBucketLocation's LocationConstraint.
     bucket_location: Some("LocationConstraint"),
     location_root: "LocationConstraint",
+    default_region: "us-east-1",
+    own_bucket_config: None,
     // "Access control list (ACL) overview", Amazon S3 predefined groups.
     acl_groups: &[
         "global/AllUsers",
