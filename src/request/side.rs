@@ -75,6 +75,16 @@ pub fn verify_small_body(f: &Forward, body: &[u8]) -> Result<(), ApiError> {
             }
         }
     }
+    // A Content-MD5 goes to the backend only with the body it names; a rewritten body drops it,
+    // so it is checked here too (S3's BadDigest).
+    if let Some(md5) = f.out.header("content-md5") {
+        if crate::checksum::content_md5(body) != md5.trim() {
+            return Err(ApiError::new(
+                crate::error::Code::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ));
+        }
+    }
     Ok(())
 }
 

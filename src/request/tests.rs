@@ -350,4 +350,16 @@ fn a_v2_listing_goes_to_a_v1_backend_as_v1_and_multi_delete_gets_its_content_md5
     let e = verify_small_body(&f, b"<Delete/>").unwrap_err();
     assert_eq!(e.code.as_str(), "BadDigest");
     assert!(f.out.header("content-md5").is_none());
+    // A client's Content-MD5 is checked too (a rewritten body would drop it unverified).
+    let md5 = crate::checksum::content_md5(body);
+    let f = planned(&inbound(
+        "PUT",
+        "/bkt",
+        "acl",
+        &[("host", "h"), ("content-md5", &md5)],
+    ))
+    .unwrap();
+    verify_small_body(&f, body).unwrap();
+    let e = verify_small_body(&f, b"<Other/>").unwrap_err();
+    assert_eq!(e.code.as_str(), "BadDigest");
 }
