@@ -14,28 +14,25 @@ if ! command -v cmake >/dev/null 2>&1; then
   apt-get install -y -qq cmake >/dev/null
 fi
 
-VENV="$CACHE/venv"
-PY_PKGS=(boto3==1.44.5 awscli==1.46.2 esdk-obs-python==3.26.6 cos-python-sdk-v5==1.9.44 "moto[server]==5.2.5" pytest==8.3.4 minio==7.2.20)
-STAMP="$VENV/.stamp-$(printf '%s ' "${PY_PKGS[@]}" | sha1sum | cut -c1-12)"
-if [ ! -f "$STAMP" ]; then
-  echo "setup: building Python venv in $VENV" >&2
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q --upgrade pip
-  "$VENV/bin/pip" install -q "${PY_PKGS[@]}"
-  touch "$STAMP"
-fi
+# A venv at $1 with the packages that follow, rebuilt when the list changes.
+venv() {
+  local dir="$1"
+  shift
+  local stamp
+  stamp="$dir/.stamp-$(printf '%s ' "$@" | sha1sum | cut -c1-12)"
+  if [ ! -f "$stamp" ]; then
+    echo "setup: building Python venv in $dir" >&2
+    python3 -m venv "$dir"
+    "$dir/bin/pip" install -q --upgrade pip
+    "$dir/bin/pip" install -q "$@"
+    touch "$stamp"
+  fi
+}
 
+venv "$CACHE/venv" boto3==1.44.5 awscli==1.46.2 esdk-obs-python==3.26.6 cos-python-sdk-v5==1.9.44 \
+  "moto[server]==5.2.5" pytest==8.3.4 minio==7.2.20
 # s3fs (through aiobotocore) pins a botocore older than the suite's boto3: a venv of its own.
-S3FS_VENV="$CACHE/venv-s3fs"
-S3FS_PKGS=(s3fs==2026.9.0)
-S3FS_STAMP="$S3FS_VENV/.stamp-$(printf '%s ' "${S3FS_PKGS[@]}" | sha1sum | cut -c1-12)"
-if [ ! -f "$S3FS_STAMP" ]; then
-  echo "setup: building the s3fs venv in $S3FS_VENV" >&2
-  python3 -m venv "$S3FS_VENV"
-  "$S3FS_VENV/bin/pip" install -q --upgrade pip
-  "$S3FS_VENV/bin/pip" install -q "${S3FS_PKGS[@]}"
-  touch "$S3FS_STAMP"
-fi
+venv "$CACHE/venv-s3fs" s3fs==2026.9.0
 
 GARAGE_DIR="$CACHE/garage-2.5.0"
 if [ ! -x "$GARAGE_DIR/bin/garage" ]; then

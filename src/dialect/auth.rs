@@ -82,7 +82,8 @@ pub struct Verified {
 
 /// Which scheme the request carries, if any.
 pub fn detect(req: &WireRequest<'_>) -> Option<Scheme> {
-    // An empty Authorization is no authorization (the COS SDK's anonymous mode sends one).
+    // An empty Authorization is no authorization: cos-python-sdk-v5 sends one in anonymous mode,
+    // and COS answers such a request 403 AccessDenied (436/7730).
     if let Some(a) = req.header("authorization").filter(|a| !a.trim().is_empty()) {
         let a = a.trim_start();
         return Some(if a.starts_with("OBS ") {
