@@ -319,9 +319,11 @@ class RulesLayer:
                     pass
             if pump is not None:
                 pump.cancel()
-            for w in (uwriter, cwriter):
-                if w is not None:
-                    w.close()
+            if uwriter is not None:
+                uwriter.close()
+            if not client_done:
+                await self._linger(cwriter, creader)
+            cwriter.close()
             self.tasks.discard(asyncio.current_task())
 
     async def _read_head(self, reader):
@@ -378,7 +380,12 @@ class RulesLayer:
                 await writer.drain()
         except (OSError, asyncio.TimeoutError):
             pass
-        writer.close()  # upstream ended: so does the client connection (not on cancellation: see _refuse)
+        # Upstream ended: so does the client connection, once _serve has lingered over a body still coming
+        # (not on cancellation: see _refuse).
+        try:
+            writer.write_eof()
+        except OSError:
+            pass
 
     async def _refuse(self, req, writer, reader, rule_id, status, code, msg):
         self.violations.append((rule_id, req.method, req.target))
@@ -398,15 +405,19 @@ class RulesLayer:
         writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\nContent-Length: {len(data)}\r\n"
                      f"{extra}Connection: close\r\n\r\n".encode() + (b"" if req.method == "HEAD" else data))
         await writer.drain()
-        # Lingering close: a body the client is still sending must not turn our close into a reset that eats
-        # the answer.
-        writer.write_eof()
-        deadline = asyncio.get_running_loop().time() + 5
+
+    @staticmethod
+    async def _linger(writer, reader):
+        """Lingering close: a body the client is still sending must not turn our close into a reset that eats
+        the answer already sent (the stand-in may answer, and close, before a part's body has arrived)."""
         try:
+            if not writer.is_closing():
+                writer.write_eof()
+            deadline = asyncio.get_running_loop().time() + 5
             while await asyncio.wait_for(reader.read(64 * 1024), 2):
                 if asyncio.get_running_loop().time() > deadline:
                     break
-        except (OSError, asyncio.TimeoutError):
+        except (OSError, RuntimeError, asyncio.TimeoutError):
             pass
 
 

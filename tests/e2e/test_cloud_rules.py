@@ -229,9 +229,13 @@ def test_parts_below_the_clouds_minimum_are_refused_at_complete(bed, cloud, smal
     upload = uuid.uuid4().hex
     conn = http.client.HTTPConnection("127.0.0.1", layer.port, timeout=10)
     try:
-        # The layer records the size as the part passes (the stand-in then refuses the unsigned request).
+        # The layer records the size from the head as the part passes. The stand-in then refuses the unsigned
+        # request, possibly before the body has arrived, and its close may reset the connection: the answer to
+        # this part is not what the test is about.
         conn.request("PUT", f"/k?partNumber=1&uploadId={upload}", body=b"x" * small, headers={"Host": host})
         conn.getresponse().read()
+    except (ConnectionError, http.client.HTTPException):
+        pass
     finally:
         conn.close()
     body = b"<CompleteMultipartUpload><Part><PartNumber>1</PartNumber></Part>" \
