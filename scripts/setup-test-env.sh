@@ -33,6 +33,9 @@ venv "$CACHE/venv" boto3==1.44.5 awscli==1.46.2 esdk-obs-python==3.26.6 cos-pyth
   "moto[server]==5.2.5" pytest==8.3.4 minio==7.2.20
 # s3fs (through aiobotocore) pins a botocore older than the suite's boto3: a venv of its own.
 venv "$CACHE/venv-s3fs" s3fs==2026.9.0
+# boto3 with the CRT (CRC64NVME checksums) and pyarrow (the AWS C++ SDK): apart, so the CRT does not change
+# what the main suite's boto3 does.
+venv "$CACHE/venv-crt" "boto3[crt]==1.44.5" pyarrow==26.0.1
 
 GARAGE_DIR="$CACHE/garage-2.5.0"
 if [ ! -x "$GARAGE_DIR/bin/garage" ]; then

@@ -53,6 +53,17 @@ impl Checksum {
         }
     }
 
+    /// The length of the value as S3 writes it (base64 of 4, 8, 20 or 32 bytes).
+    pub fn encoded_len(&self) -> usize {
+        let bytes: usize = match self {
+            Checksum::Crc32(_) | Checksum::Crc32c(_) => 4,
+            Checksum::Crc64Nvme(_) => 8,
+            Checksum::Sha1(_) => 20,
+            Checksum::Sha256(_) => 32,
+        };
+        bytes.div_ceil(3) * 4
+    }
+
     /// The value as S3 writes it in `x-amz-checksum-*`.
     pub fn finish_b64(self) -> String {
         let b64 = base64::engine::general_purpose::STANDARD;
@@ -92,9 +103,12 @@ mod tests {
             ),
         ] {
             let mut c = Checksum::for_algorithm(name).unwrap();
+            let len = c.encoded_len();
             c.update(b"1234");
             c.update(b"56789");
-            assert_eq!(c.finish_b64(), b64(&want), "{name}");
+            let value = c.finish_b64();
+            assert_eq!(value, b64(&want), "{name}");
+            assert_eq!(value.len(), len, "{name}");
             assert!(Checksum::for_suffix(&format!("checksum-{name}")).is_some());
             assert!(Checksum::for_suffix(&format!("CHECKSUM-{}", name.to_uppercase())).is_some());
         }

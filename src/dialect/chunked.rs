@@ -214,8 +214,21 @@ impl Decoder {
         Ok(())
     }
 
+    /// The payload's length, as `x-amz-decoded-content-length` declares it.
+    pub fn declared(&self) -> u64 {
+        self.declared
+    }
+
+    /// The trailer checksum's header name (lower case) and the length of its value.
+    pub fn trailer(&self) -> Option<(&str, usize)> {
+        self.checksum
+            .as_ref()
+            .map(|(n, c)| (n.as_str(), c.encoded_len()))
+    }
+
     /// Call at the end of the body: checks completeness, the trailer checksum and its signature.
-    pub fn finish(self) -> Result<(), ApiError> {
+    /// Returns the verified trailer checksum (header name, value), to send on where it is kept.
+    pub fn finish(self) -> Result<Option<(String, String)>, ApiError> {
         // A body may end right after the 0-chunk's empty trailer section without the final CRLF.
         let complete = match self.state {
             State::Done => true,
@@ -256,20 +269,22 @@ impl Decoder {
                 }
             }
         }
-        if let Some((name, c)) = self.checksum {
-            let sent = values
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.as_str())
-                .ok_or_else(|| framing("the declared trailer checksum is missing"))?;
-            if c.finish_b64() != sent {
-                return Err(ApiError::new(
-                    Code::BadDigest,
-                    format!("The {name} you specified did not match the calculated checksum."),
-                ));
-            }
+        let Some((name, c)) = self.checksum else {
+            return Ok(None);
+        };
+        let sent = values
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| framing("the declared trailer checksum is missing"))?;
+        let value = c.finish_b64();
+        if value != sent {
+            return Err(ApiError::new(
+                Code::BadDigest,
+                format!("The {name} you specified did not match the calculated checksum."),
+            ));
         }
-        Ok(())
+        Ok(Some((name, value)))
     }
 }
 

@@ -30,6 +30,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "checksum-sha1",
         "checksum-sha256",
         "checksum-mode",
+        "checksum-algorithm",
+        "checksum-type",
         "sdk-checksum-algorithm",
         "request-payer",
         "id-2",
@@ -60,6 +62,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     min_part_size: 1 << 20,
     // GET Bucket (436/7734) is the V1 listing (marker, NextMarker) only.
     list_v2: false,
+    // PUT Object (436/7749) checks Content-MD5; COS computes its own CRC64-ECMA (436/43320,
+    // x-cos-hash-crc64ecma), a polynomial other than S3's CRC64NVME, and takes none from clients.
+    checksums: false,
     // PUT Object (436/7749) and the storage class overview (436/33417).
     storage_classes: &[
         "STANDARD",

@@ -6,6 +6,7 @@ pub mod chunked;
 pub mod copy;
 pub mod cos;
 pub mod obs;
+pub mod reframe;
 pub mod s3;
 pub mod wire;
 
@@ -128,6 +129,10 @@ pub struct Vocabulary {
     pub restore_tiers: &'static [&'static str],
     /// Sub-resources (query names) whose PUT/POST body its service takes only with `Content-MD5`.
     pub md5_required: &'static [&'static str],
+    /// Its service keeps S3's flexible checksums: `checksum-*` headers, aws-chunked trailers, a
+    /// multipart upload's algorithm and type, part checksums at Complete, `checksum-mode` answers.
+    /// Else the proxy verifies a client's checksum on the way and it goes no further.
+    pub checksums: bool,
     /// Its service answers ListObjectsV2 (`list-type=2`); else only the V1 listing (`marker`).
     pub list_v2: bool,
     /// Its presigned URLs write a space as '+' (form encoding).

@@ -29,6 +29,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "traffic-limit",
         "server-side-encryption-context",
         "checksum-mode",
+        "checksum-algorithm",
+        "checksum-type",
         "sdk-checksum-algorithm",
     ],
     error_trace_id: false,
@@ -50,6 +52,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     // "Listing Objects in a Bucket" (obs_04_0022) documents marker/max-keys/delimiter only;
     // deployments that serve V2 too are set per backend (`list_v2 = true`).
     list_v2: false,
+    // PUT Object (obs_04_0080) and Uploading Parts (obs_04_0099) check Content-MD5 only.
+    checksums: false,
     // PUT Object (obs_04_0080): STANDARD, WARM, COLD; DEEP_ARCHIVE and INTELLIGENT_TIERING as
     // esdk-obs-python's convertor.py accepts them (OBS_ALLOWED_STORAGE_CLASS).
     storage_classes: &[

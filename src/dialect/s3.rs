@@ -48,6 +48,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     min_part_size: 5 << 20,
     list_v2: true,
+    // "Checking object integrity" (S3 User Guide), PutObject/UploadPart x-amz-checksum-*,
+    // CreateMultipartUpload x-amz-checksum-algorithm/-type, CompleteMultipartUpload Checksum*.
+    checksums: true,
     // PutObject, CreateBucket and "Canned ACL" in the S3 API reference / user guide.
     storage_classes: &[
         "STANDARD",

@@ -28,7 +28,7 @@ pub(super) async fn complete(
     keep: KeepAlive,
 ) -> Result<()> {
     let body = match read_small_body(session, &f).await? {
-        Ok(b) => crate::request::rewrite_small_body(&mut f, b),
+        Ok(b) => crate::request::rewrite_small_body(&mut f, b, false),
         Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, false).await,
     };
     let Some(st) = f.staging.clone() else {

@@ -180,15 +180,28 @@ pub(super) async fn upload(
     rid: &str,
 ) -> Result<()> {
     let mut check = match BodyCheck::new(&f.payload) {
-        Ok(c) => c,
+        Ok(c) => c.with_header(f.body_checksum.as_ref()),
         Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, false).await,
     };
     let length_known = f.out.header("content-length").is_some();
-    let payload = match &f.payload {
+    let mut payload = match &f.payload {
         Payload::Sha256(h) => Some(h.clone()),
         _ if f.out.header("content-length") == Some("0") => Some(EMPTY_SHA256.to_string()),
         _ => None,
     };
+    // A trailer checksum goes on to a backend that keeps checksums, framed again.
+    if backend.dialect.vocab().checksums {
+        if let Some(headers) = check.reframe_trailer() {
+            for (k, v) in headers {
+                let v = match f.out.header(k).filter(|_| k == "content-encoding") {
+                    Some(other) => format!("{v},{other}"),
+                    None => v,
+                };
+                f.out.set_header(k, v);
+            }
+            payload = Some(crate::dialect::reframe::PAYLOAD.to_string());
+        }
+    }
     if !length_known {
         // Unknown length: the backend gets the body chunked (SigV4 signs it UNSIGNED-PAYLOAD).
         f.out.set_header("transfer-encoding", "chunked".into());
@@ -263,7 +276,7 @@ pub(super) async fn upload(
     }
     let (status, headers) = (x.status, std::mem::take(&mut x.headers));
     x.release();
-    let out = response::translate(
+    let mut out = response::translate(
         &Exchange {
             op: f.op,
             backend: backend.dialect,
@@ -277,6 +290,7 @@ pub(super) async fn upload(
             body: Some(&body),
         },
     );
+    check.answer_with_proof(out.status, f.client, &mut out.headers);
     respond(session, out.status, out.headers, out.body, false).await
 }
 

@@ -373,7 +373,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         part_min: backend_min.max(client_min),
         staging,
         listing,
-        body_checksum: body_checksum(client, op, inb),
+        body_checksum: body_checksum(client, backend.dialect, op, inb),
         client_bucket: target.bucket.clone().filter(|b| *b != routed.bucket),
     })))
 }
@@ -395,9 +395,14 @@ fn has_sse_c(client: Dialect, inb: &Inbound) -> bool {
         .any(|(k, _)| k.strip_prefix(prefix) == Some("server-side-encryption-customer-algorithm"))
 }
 
-/// The checksum header a client sent with a small body (streamed bodies are checked as they flow).
-fn body_checksum(client: Dialect, op: Op, inb: &Inbound) -> Option<(String, String)> {
-    if op.streamed() || !matches!(inb.method, "PUT" | "POST" | "DELETE") {
+/// The checksum header of a client's body that the proxy verifies: every small body's (it may
+/// be rewritten), a streamed one's where the backend keeps no checksums (as it flows). A
+/// Complete's names the whole object, not its body: only a backend that keeps checksums checks it.
+fn body_checksum(client: Dialect, to: Dialect, op: Op, inb: &Inbound) -> Option<(String, String)> {
+    if (op.streamed() && to.vocab().checksums)
+        || op == Op::Complete
+        || !matches!(inb.method, "PUT" | "POST" | "DELETE")
+    {
         return None;
     }
     let prefix = client.vocab().prefix;

@@ -49,10 +49,15 @@ pub fn source_get(cp: &CopyPart, backend: &Backend, first: u64, last: u64) -> Ou
     out
 }
 
-/// Adjust a small request body for the backend. Complete: part checksums go (see DROP_SUFFIXES),
-/// and with them a Content-MD5 that no longer holds.
-pub fn rewrite_small_body(f: &mut Forward, body: bytes::Bytes) -> bytes::Bytes {
-    if f.op == Op::Complete {
+/// Adjust a small request body for the backend. Complete: part checksums go where the backend
+/// keeps none (they were verified as each part arrived) or the parts were staged here, and with
+/// them a Content-MD5 that no longer holds.
+pub fn rewrite_small_body(
+    f: &mut Forward,
+    body: bytes::Bytes,
+    keeps_checksums: bool,
+) -> bytes::Bytes {
+    if f.op == Op::Complete && !keeps_checksums {
         if let Some(b) = crate::xml::strip_elements(&body, "Checksum") {
             f.out.headers.retain(|(k, _)| k != "content-md5");
             return bytes::Bytes::from(b);

@@ -62,10 +62,8 @@ const DROP_SUFFIXES: &[&str] = &[
     "decoded-content-length",
     "trailer",
     "copy-source",
+    // Names the algorithm of a checksum header or trailer, which carries it on its own.
     "sdk-checksum-algorithm",
-    // Checksums are verified at the edge; the backend cannot be told a trailer's value in advance.
-    "checksum-algorithm",
-    "checksum-type",
     "api",
 ];
 
