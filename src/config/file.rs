@@ -127,6 +127,8 @@ pub(super) struct BackendEntry {
     pub(super) min_part_size: Option<u64>,
     /// Whether it answers ListObjectsV2 itself, when not its dialect's default.
     pub(super) list_v2: Option<bool>,
+    /// Whether it keeps S3's flexible checksums, when not its dialect's default.
+    pub(super) checksums: Option<bool>,
 }
 
 #[derive(Deserialize)]

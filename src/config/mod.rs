@@ -75,6 +75,8 @@ pub struct Backend {
     pub min_part_size: u64,
     /// It answers ListObjectsV2 itself (else the proxy pages a V1 listing for the client).
     pub list_v2: bool,
+    /// It keeps S3's flexible checksums (else the proxy checks a client's and sends none on).
+    pub checksums: bool,
     /// The backend's connection options and their pool key, built once its address is known.
     pub(crate) peer: std::sync::OnceLock<(pingora::prelude::HttpPeer, u64)>,
 }
@@ -99,6 +101,7 @@ impl Backend {
             timeouts: Timeouts::default(),
             min_part_size: dialect.min_part_size(),
             list_v2: dialect.vocab().list_v2,
+            checksums: dialect.vocab().checksums,
             peer: Default::default(),
         }
     }

@@ -382,6 +382,7 @@ pub fn parse_with(
             timeouts,
             min_part_size: b.min_part_size.unwrap_or(dialect.min_part_size()),
             list_v2: b.list_v2.unwrap_or(dialect.vocab().list_v2),
+            checksums: b.checksums.unwrap_or(dialect.vocab().checksums),
             peer: Default::default(),
         });
     }

@@ -245,7 +245,7 @@ async fn small(
         if let Err(e) = request::verify_small_body(&f, &body) {
             return respond_error(session, f.client, &e, &f.resource, rid, head).await;
         }
-        let body = request::rewrite_small_body(&mut f, body, backend.dialect.vocab().checksums);
+        let body = request::rewrite_small_body(&mut f, body, backend.checksums);
         let body = match crate::documents::for_backend(&mut f, backend, body) {
             Ok(b) => b,
             Err(e) => return respond_error(session, f.client, &e, &f.resource, rid, head).await,

@@ -190,7 +190,7 @@ pub(super) async fn upload(
         _ => None,
     };
     // A trailer checksum goes on to a backend that keeps checksums, framed again.
-    if backend.dialect.vocab().checksums {
+    if backend.checksums {
         if let Some(headers) = check.reframe_trailer() {
             for (k, v) in headers {
                 let v = match f.out.header(k).filter(|_| k == "content-encoding") {

@@ -5,7 +5,6 @@ for OBS and COS, which check only Content-MD5 (obs_04_0080, 436/7749), the proxy
 A wrong checksum is refused in the client's dialect and leaves nothing stored."""
 import base64
 import hashlib
-import http.client
 import json
 import os
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 
 import sigs
 from conftest import BUCKETS, CACHE, CLIENT_AK, CLIENT_SK, garage_direct
+from test_multipart import raw_put
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CRT_PYTHON = CACHE / "venv-crt" / "bin" / "python"
@@ -83,18 +83,6 @@ def value(alg, data):
     return None  # CRC32C and CRC64NVME: boto3 (with the CRT) proves those above
 
 
-def raw(bed, method, path, headers, body):
-    c = http.client.HTTPConnection("127.0.0.1", bed["front"].port, timeout=30)
-    try:
-        c.request(method, path, body=body, headers=headers)
-        r = c.getresponse()
-        return r.status, r.read().decode(errors="replace")
-    except (ConnectionError, http.client.HTTPException) as e:
-        return None, repr(e)
-    finally:
-        c.close()
-
-
 def signed(bed, method, path, query, headers, payload):
     host = f"127.0.0.1:{bed['front'].port}"
     h, *_ = sigs.sigv4_headers(method, host, path, query, headers, payload, CLIENT_AK, CLIENT_SK)
@@ -106,14 +94,20 @@ def refused(text):
     return "<Code>BadDigest</Code>" in text or "<Code>InvalidDigest</Code>" in text
 
 
+def wrong_value(alg, data):
+    """A value of the algorithm's length that is not the data's (random for the CRT-only CRCs: a match is
+    a 2^-32 chance)."""
+    return value(alg, data + b"!") or b64(os.urandom({"crc32c": 4, "crc64nvme": 8}[alg]))
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize("alg", ["crc32", "sha1", "sha256"])
+@pytest.mark.parametrize("alg", ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"])
 def test_a_wrong_checksum_stores_nothing(bed, backend, alg):
     """A wrong checksum, as a header and as a trailer, on PutObject and UploadPart: BadDigest, and nothing at
     Garage (no object, no part)."""
     b = BUCKETS[backend]
     data = os.urandom(200_000)
-    wrong = value(alg, data + b"!")
+    wrong = wrong_value(alg, data)
     name = f"x-amz-checksum-{alg}"
     for where in ["header", "trailer"]:
         key = f"ck/wrong/{alg}-{where}"
@@ -125,7 +119,7 @@ def test_a_wrong_checksum_stores_nothing(bed, backend, alg):
                     "x-amz-trailer": name}
             h = signed(bed, "PUT", f"/{b}/{key}", [], base, "STREAMING-UNSIGNED-PAYLOAD-TRAILER")
             body = (b"%x\r\n" % len(data)) + data + f"\r\n0\r\n{name}:{wrong}\r\n\r\n".encode()
-        st, text = raw(bed, "PUT", f"/{b}/{key}", dict(h, **{"Content-Length": str(len(body))}), body)
+        st, text = raw_put(bed, b, key, dict(h, **{"Content-Length": str(len(body))}), body)
         assert st == 400 and refused(text), (where, st, text)
         assert direct_keys(bed, b, key) == []
     # UploadPart: the upload has no part afterwards (read at Garage through ListParts of the client).
@@ -140,8 +134,8 @@ def test_a_wrong_checksum_stores_nothing(bed, backend, alg):
         q = [("partNumber", "1"), ("uploadId", uid)]
         path = f"/{b}/{key}"
         h = signed(bed, "PUT", path, q, {name: wrong}, "UNSIGNED-PAYLOAD")
-        st, text = raw(bed, "PUT", f"{path}?partNumber=1&uploadId={uid}",
-                       dict(h, **{"Content-Length": str(len(data))}), data)
+        st, text = raw_put(bed, b, f"{key}?partNumber=1&uploadId={uid}",
+                           dict(h, **{"Content-Length": str(len(data))}), data)
         assert st == 400 and refused(text), (st, text)
         assert c.list_parts(Bucket=b, Key=key, UploadId=uid).get("Parts", []) == []
     finally:
@@ -156,6 +150,36 @@ def test_a_right_checksum_header_passes(bed, backend):
     for alg in ["crc32", "sha1", "sha256"]:
         key = f"ck/right/{alg}"
         h = signed(bed, "PUT", f"/{b}/{key}", [], {f"x-amz-checksum-{alg}": value(alg, data)}, "UNSIGNED-PAYLOAD")
-        st, text = raw(bed, "PUT", f"/{b}/{key}", dict(h, **{"Content-Length": str(len(data))}), data)
+        st, text = raw_put(bed, b, key, dict(h, **{"Content-Length": str(len(data))}), data)
         assert st == 200, text
         assert direct_sha(bed, b, key) == hashlib.sha256(data).hexdigest()
+
+
+def test_a_complete_naming_a_wrong_part_checksum_is_refused_by_an_s3_backend(bed):
+    """Part checksums in CompleteMultipartUpload reach an S3 backend, which checks them against its parts."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    c = boto3.client("s3", endpoint_url=bed["front"].url, aws_access_key_id=CLIENT_AK,
+                     aws_secret_access_key=CLIENT_SK, region_name="us-east-1",
+                     config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    b, key, data = BUCKETS["s3"], "ck/complete-wrong", os.urandom(1000)
+    uid = c.create_multipart_upload(Bucket=b, Key=key, ChecksumAlgorithm="CRC32")["UploadId"]
+    try:
+        r = c.upload_part(Bucket=b, Key=key, UploadId=uid, PartNumber=1, Body=data, ChecksumAlgorithm="CRC32")
+        assert r["ChecksumCRC32"] == value("crc32", data)
+        wrong = {"PartNumber": 1, "ETag": r["ETag"], "ChecksumCRC32": value("crc32", data + b"!")}
+        with pytest.raises(ClientError) as e:
+            c.complete_multipart_upload(Bucket=b, Key=key, UploadId=uid, MultipartUpload={"Parts": [wrong]})
+        assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert direct_keys(bed, b, key) == []
+        right = dict(wrong, ChecksumCRC32=r["ChecksumCRC32"])
+        c.complete_multipart_upload(Bucket=b, Key=key, UploadId=uid, MultipartUpload={"Parts": [right]})
+        head = c.head_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
+        # COMPOSITE: the CRC32 of the parts' CRC32s, with the part count.
+        composite = value("crc32", zlib.crc32(data).to_bytes(4, "big")) + "-1"
+        assert head["ChecksumCRC32"] == composite, head
+        assert direct_sha(bed, b, key) == hashlib.sha256(data).hexdigest()
+    except Exception:
+        c.abort_multipart_upload(Bucket=b, Key=key, UploadId=uid)
+        raise
