@@ -206,6 +206,13 @@ pub(super) async fn upload(
         // Unknown length: the backend gets the body chunked (SigV4 signs it UNSIGNED-PAYLOAD).
         f.out.set_header("transfer-encoding", "chunked".into());
     }
+    // An empty payload has no last byte to hold back: it is proven before the backend hears of it.
+    let proven_empty = f.out.header("content-length") == Some("0") && !check.passes_through();
+    if proven_empty {
+        if let Err(e) = prove_empty(session, &mut check).await? {
+            return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+        }
+    }
     let mut x = match up.start(backend, &mut f.out, payload.as_deref()).await {
         Ok(x) => x,
         Err(e) => {
@@ -214,7 +221,7 @@ pub(super) async fn upload(
         }
     };
     let mut pending: Option<Bytes> = None;
-    let mut done = false;
+    let mut done = proven_empty;
     let mut backend_failed = None;
     while !done {
         let write = async {
@@ -292,6 +299,31 @@ pub(super) async fn upload(
     );
     check.answer_with_proof(out.status, f.client, &mut out.headers);
     respond(session, out.status, out.headers, out.body, false).await
+}
+
+/// Read and prove a body whose payload is empty (its framing and checksums only).
+async fn prove_empty(
+    session: &mut Session,
+    check: &mut BodyCheck,
+) -> Result<std::result::Result<(), ApiError>> {
+    let mut seen = 0;
+    loop {
+        let chunk = session.read_request_body().await?;
+        let done = chunk.is_none() || session.is_body_done();
+        seen += chunk.as_ref().map_or(0, Bytes::len);
+        if seen > super::MAX_SMALL_REQUEST {
+            return Ok(Err(ApiError::new(
+                crate::error::Code::IncompleteBody,
+                "The body is longer than its declared length.",
+            )));
+        }
+        if let Err(e) = check.push(chunk, done) {
+            return Ok(Err(e));
+        }
+        if done {
+            return Ok(Ok(()));
+        }
+    }
 }
 
 /// A copy whose source lives on another backend (Upload Part - Copy, or CopyObject up to 5 GiB):

@@ -63,6 +63,13 @@ def chunk_signature(key, scope, amz, prev, data):
     return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
 
 
+def trailer_signature(key, scope, amz, prev, trailers):
+    """The x-amz-trailer-signature of trailing headers (AWS "sigv4-streaming-trailers")."""
+    canonical = "".join(f"{k}:{v}\n" for k, v in trailers)
+    sts = "\n".join(["AWS4-HMAC-SHA256-TRAILER", amz, scope, prev, hashlib.sha256(canonical.encode()).hexdigest()])
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
 def v2_header(scheme, prefix, method, resource, secret, ak, headers=None, content_type=""):
     """`OBS ak:sig` (scheme "OBS", prefix "x-obs-") or AWS V2 `AWS ak:sig` (scheme "AWS", prefix "x-amz-")
     header auth; `resource` is the canonical resource with its sub-resources."""
