@@ -368,6 +368,14 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         check_sse(&out, backend.dialect, "server-side-encryption-customer-").map_err(rej)?;
     }
 
+    // A whole-object checksum on Complete: nobody could check it where the backend keeps none.
+    if op == Op::Complete && !backend.checksums {
+        if let Some((suffix, _)) = checksum_header(client, inb) {
+            return Err(rej(ApiError::invalid_request(format!(
+                "The backend keeps no object checksums, so the whole object's {suffix} cannot be checked; send each part's checksum as it is uploaded"
+            ))));
+        }
+    }
     Ok(Plan::Forward(Box::new(Forward {
         client,
         access_key,
@@ -414,6 +422,11 @@ fn body_checksum(client: Dialect, kept: bool, op: Op, inb: &Inbound) -> Option<(
     {
         return None;
     }
+    checksum_header(client, inb)
+}
+
+/// The client's checksum header, if any: (neutral suffix, value).
+fn checksum_header(client: Dialect, inb: &Inbound) -> Option<(String, String)> {
     let prefix = client.vocab().prefix;
     inb.headers.iter().find_map(|(k, v)| {
         let suffix = k.strip_prefix(prefix)?;

@@ -1,7 +1,7 @@
 //! Where a client's checksum goes: on to a backend that keeps checksums, else checked here.
 use super::*;
 
-fn plan_to(dialect: &str, extra: &str, inb: &Inbound) -> Box<Forward> {
+fn config_for(dialect: &str, extra: &str) -> Config {
     let text = format!(
         r#"
 [server]
@@ -20,7 +20,11 @@ backend = "b"
     );
     let mut c = crate::config::parse(&text, &|_| None).unwrap();
     c.resolve().unwrap();
-    match plan(&c, inb, 1710506096) {
+    c
+}
+
+fn plan_to(dialect: &str, extra: &str, inb: &Inbound) -> Box<Forward> {
+    match plan(&config_for(dialect, extra), inb, 1710506096) {
         Ok(Plan::Forward(f)) => f,
         Ok(Plan::Local(..)) => panic!("answered locally"),
         Err(r) => panic!("refused: {:?}", r),
@@ -80,6 +84,12 @@ fn a_checksum_goes_on_where_it_is_kept_and_is_checked_here_elsewhere() {
             ("x-amz-checksum-crc32", "AAAAAA=="),
         ],
     );
-    assert!(plan_to("s3", "", &complete).body_checksum.is_none());
-    assert!(plan_to("obs", "", &complete).body_checksum.is_none());
+    let f = plan_to("s3", "", &complete);
+    assert!(f.body_checksum.is_none());
+    assert_eq!(f.out.header("x-amz-checksum-crc32"), Some("AAAAAA=="));
+    // Where the backend keeps none, nobody could check it: refused, never dropped.
+    let Err(r) = plan(&config_for("obs", ""), &complete, 1710506096) else {
+        panic!("a whole-object checksum went to OBS unchecked");
+    };
+    assert_eq!(r.error.code, Code::InvalidRequest);
 }

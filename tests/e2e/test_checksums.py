@@ -228,3 +228,31 @@ def test_a_signed_trailer_is_checked_and_kept(bed, backend, size):
         head = c.head_object(Bucket=b, Key=key, ChecksumMode="ENABLED")
         kept = head.get(f"Checksum{alg.upper()}")
         assert kept == (value(alg, data) if backend == "s3" else None), head
+
+
+@pytest.mark.parametrize("backend", ["obs", "cos"])
+def test_a_whole_object_checksum_nobody_can_check_is_refused(bed, backend):
+    """A FULL_OBJECT value on Complete towards OBS or COS is refused (InvalidRequest), not dropped; the upload
+    stays open and completes without it."""
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+    c = boto3.client("s3", endpoint_url=bed["front"].url, aws_access_key_id=CLIENT_AK,
+                     aws_secret_access_key=CLIENT_SK, region_name="us-east-1",
+                     config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+    b, key, data = BUCKETS[backend], "ck/whole-object", os.urandom(1000)
+    uid = c.create_multipart_upload(Bucket=b, Key=key, ChecksumAlgorithm="CRC32", ChecksumType="FULL_OBJECT")["UploadId"]
+    try:
+        r = c.upload_part(Bucket=b, Key=key, UploadId=uid, PartNumber=1, Body=data, ChecksumAlgorithm="CRC32")
+        assert r["ChecksumCRC32"] == value("crc32", data)  # proven by the proxy on the way
+        parts = {"Parts": [{"PartNumber": 1, "ETag": r["ETag"], "ChecksumCRC32": r["ChecksumCRC32"]}]}
+        with pytest.raises(ClientError) as e:
+            c.complete_multipart_upload(Bucket=b, Key=key, UploadId=uid, MultipartUpload=parts,
+                                        ChecksumCRC32=value("crc32", data), ChecksumType="FULL_OBJECT")
+        assert e.value.response["Error"]["Code"] == "InvalidRequest"
+        assert direct_keys(bed, b, key) == []
+        c.complete_multipart_upload(Bucket=b, Key=key, UploadId=uid, MultipartUpload=parts)
+        assert direct_sha(bed, b, key) == hashlib.sha256(data).hexdigest()
+    except Exception:
+        c.abort_multipart_upload(Bucket=b, Key=key, UploadId=uid)
+        raise
