@@ -23,6 +23,7 @@ pub mod pool;
 pub mod proxy;
 pub mod rename;
 pub mod request;
+pub mod resolve;
 pub mod response;
 pub mod sign;
 pub mod upstream;

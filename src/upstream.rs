@@ -8,7 +8,7 @@
 //! an error, never a shorter success.
 
 use crate::access;
-use crate::config::Backend;
+use crate::config::{Backend, Peer};
 use crate::dialect::wire::{Headers, Name};
 use crate::error::{ApiError, Code};
 use crate::metrics;
@@ -22,6 +22,7 @@ use pingora::http::RequestHeader;
 use pingora::prelude::{HttpPeer, Result as PResult};
 use pingora::protocols::http::v1::client::HttpSession;
 use pingora::{Error, ErrorType};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Largest backend answer buffered for translation.
@@ -32,6 +33,8 @@ pub const MAX_SMALL_ANSWER: usize = 16 << 20;
 pub enum Failure {
     /// No answer could be had: connect failure, or the connection ended before the status line.
     Unreachable(String),
+    /// The backend's host name does not resolve (and never did since the configuration loaded).
+    Unresolved(String),
     /// A deadline passed (the stage names which).
     Timeout(String),
     /// The answer started but was cut, malformed or too large.
@@ -43,6 +46,9 @@ impl Failure {
     pub fn api_error(&self) -> ApiError {
         match self {
             Failure::Unreachable(_) => ApiError::unavailable("The backend could not be reached"),
+            Failure::Unresolved(_) => {
+                ApiError::unavailable("The backend's host name does not resolve")
+            }
             Failure::Timeout(_) => {
                 ApiError::new(Code::GatewayTimeout, "The backend did not answer in time")
             }
@@ -55,6 +61,7 @@ impl Failure {
     fn kind(&self) -> &'static str {
         match self {
             Failure::Unreachable(_) => "unreachable",
+            Failure::Unresolved(_) => "unresolved",
             Failure::Timeout(_) => "timeout",
             Failure::Broken(_) => "broken",
         }
@@ -75,7 +82,10 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Unreachable(s) | Failure::Timeout(s) | Failure::Broken(s) => f.write_str(s),
+            Failure::Unreachable(s)
+            | Failure::Unresolved(s)
+            | Failure::Timeout(s)
+            | Failure::Broken(s) => f.write_str(s),
         }
     }
 }
@@ -159,7 +169,7 @@ pub struct Exchange<'a> {
     up: &'a Upstream,
     session: HttpSession,
     /// The backend's peer and its pool key.
-    peer: &'a (HttpPeer, u64),
+    peer: Arc<Peer>,
     pub status: u16,
     pub headers: Headers,
     /// When the request went out, and the header naming the backend's request id (access log).
@@ -167,16 +177,30 @@ pub struct Exchange<'a> {
     request_id_header: &'static str,
 }
 
-/// The backend's peer (connection options and pool key), built once per configuration.
-fn peer_for(b: &Backend) -> Result<&(HttpPeer, u64), Failure> {
-    let addr = b
-        .addr
-        .ok_or_else(|| Failure::Unreachable("backend address is not resolved".into()))?;
-    Ok(b.peer.get_or_init(|| {
+/// The backend's peer (connection options and pool key): built once per configuration for a
+/// known address, per address a host name resolves to otherwise.
+async fn peer_for(b: &Backend) -> Result<Arc<Peer>, Failure> {
+    let build = |addr| {
         let peer = new_peer(b, addr);
         let key = pingora::upstreams::peer::Peer::reuse_hash(&peer);
         (peer, key)
-    }))
+    };
+    if let Some(addr) = b.addr {
+        return Ok(b.peer.get_or_init(|| Arc::new(build(addr))).clone());
+    }
+    if !b.by_name() {
+        return Err(Failure::Unreachable(
+            "the embedded store is not running".into(),
+        ));
+    }
+    let t = &b.timeouts;
+    b.dns
+        .get(&b.connect, t.dns_ttl, t.connect, build)
+        .await
+        .map_err(|why| {
+            tracing::warn!(backend = %b.name, error = %why, "backend host name does not resolve");
+            Failure::Unresolved(why)
+        })
 }
 
 fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
@@ -297,7 +321,10 @@ fn now() -> i64 {
 
 /// Whether an attempt that ended so proves the backend did not act: no status line, or `503`.
 fn retriable(result: Result<u16, &Failure>) -> bool {
-    matches!(result, Err(Failure::Unreachable(_)) | Ok(503))
+    matches!(
+        result,
+        Err(Failure::Unreachable(_) | Failure::Unresolved(_)) | Ok(503)
+    )
 }
 
 /// The wait before sending again an attempt that may be retried (`retry`), counting it in `n`;
@@ -322,11 +349,8 @@ fn backoff(b: &Backend, n: u32) -> Duration {
 }
 
 impl Upstream {
-    async fn connect<'b>(
-        &self,
-        b: &'b Backend,
-    ) -> Result<(HttpSession, &'b (HttpPeer, u64)), Failure> {
-        let peer = peer_for(b)?;
+    async fn connect<'b>(&self, b: &'b Backend) -> Result<(HttpSession, Arc<Peer>), Failure> {
+        let peer = peer_for(b).await?;
         let (http, key) = (&peer.0, peer.1);
         // A pooled connection first: that future is small. A new connection's future (TLS
         // states included) is over 8 KiB, boxed so that only that path pays for moving it.

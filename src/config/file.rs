@@ -33,6 +33,7 @@ pub(super) struct TimeoutsEntry {
     pub(super) retries: Option<u32>,
     pub(super) backoff: Option<DurationText>,
     pub(super) backoff_max: Option<DurationText>,
+    pub(super) dns_ttl: Option<DurationText>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -164,12 +165,13 @@ pub(super) fn timeouts_of(
     e: &TimeoutsEntry,
 ) -> Result<Timeouts, (&'static str, String)> {
     let mut t = base.clone();
-    let fields: [(&'static str, &Option<DurationText>, &mut Duration); 5] = [
+    let fields: [(&'static str, &Option<DurationText>, &mut Duration); 6] = [
         ("connect", &e.connect, &mut t.connect),
         ("idle", &e.idle, &mut t.idle),
         ("total", &e.total, &mut t.total),
         ("backoff", &e.backoff, &mut t.backoff),
         ("backoff_max", &e.backoff_max, &mut t.backoff_max),
+        ("dns_ttl", &e.dns_ttl, &mut t.dns_ttl),
     ];
     for (name, value, slot) in fields {
         if let Some(v) = value {

@@ -6,7 +6,7 @@ use crate::sign::Secret;
 use pingora::utils::tls::WrappedX509;
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +30,8 @@ pub struct Timeouts {
     /// First backoff; doubled per retry, capped at `backoff_max`, with jitter.
     pub backoff: Duration,
     pub backoff_max: Duration,
+    /// How long a backend host name's address is kept before it is looked up again.
+    pub dns_ttl: Duration,
 }
 
 impl Default for Timeouts {
@@ -41,6 +43,7 @@ impl Default for Timeouts {
             retries: 3,
             backoff: Duration::from_millis(100),
             backoff_max: Duration::from_secs(2),
+            dns_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -60,9 +63,10 @@ pub struct Backend {
     pub host: String,
     /// Name for SNI and certificate checks.
     pub sni: String,
-    /// Where to connect; `None` until resolved at start-up (or the embedded store is running).
+    /// Where to connect when known without a lookup: an address literal, or the embedded store
+    /// once it runs. A host name is looked up at connect time (`dns`).
     pub addr: Option<SocketAddr>,
-    connect: String,
+    pub(crate) connect: String,
     pub region: String,
     pub addressing: Addressing,
     pub access_key: String,
@@ -77,8 +81,25 @@ pub struct Backend {
     pub list_v2: bool,
     /// It keeps S3's flexible checksums (else the proxy checks a client's and sends none on).
     pub checksums: bool,
-    /// The backend's connection options and their pool key, built once its address is known.
-    pub(crate) peer: std::sync::OnceLock<(pingora::prelude::HttpPeer, u64)>,
+    /// The backend's connection options and their pool key, built once for a known address.
+    pub(crate) peer: std::sync::OnceLock<Arc<Peer>>,
+    /// The same for a host name, per address it resolves to.
+    pub(crate) dns: crate::resolve::Dns<Peer>,
+}
+
+/// A backend's connection options and their pool key.
+pub type Peer = (pingora::prelude::HttpPeer, u64);
+
+impl Backend {
+    /// Its address is to be looked up (a host name, not an embedded store).
+    pub fn by_name(&self) -> bool {
+        self.addr.is_none() && self.embedded.is_none()
+    }
+
+    /// Not ready: an embedded store that is not running yet.
+    pub fn starting(&self) -> bool {
+        self.addr.is_none() && self.embedded.is_some()
+    }
 }
 
 impl Backend {
@@ -103,6 +124,7 @@ impl Backend {
             list_v2: dialect.vocab().list_v2,
             checksums: dialect.vocab().checksums,
             peer: Default::default(),
+            dns: Default::default(),
         }
     }
 }
@@ -218,23 +240,15 @@ impl Config {
             })
     }
 
-    /// Resolve `connect`/`endpoint` of every backend that is not embedded (blocking DNS: start-up only).
+    /// Take the address of every backend whose `connect`/`endpoint` is an address literal; host
+    /// names are looked up when connections are made (no DNS here: a name that does not resolve
+    /// yet must not stop the proxy).
     pub fn resolve(&mut self) -> Result<(), ConfigError> {
-        for (i, b) in self.backends.iter_mut().enumerate() {
+        for b in self.backends.iter_mut() {
             if b.embedded.is_some() || b.addr.is_some() {
                 continue;
             }
-            let addr = b
-                .connect
-                .to_socket_addrs()
-                .ok()
-                .and_then(|mut a| a.next())
-                .ok_or_else(|| ConfigError {
-                    key: format!("backends[{i}].connect"),
-                    line: None,
-                    message: format!("cannot resolve '{}'", b.connect),
-                })?;
-            b.addr = Some(addr);
+            b.addr = b.connect.parse().ok();
         }
         Ok(())
     }

@@ -384,6 +384,7 @@ pub fn parse_with(
             list_v2: b.list_v2.unwrap_or(dialect.vocab().list_v2),
             checksums: b.checksums.unwrap_or(dialect.vocab().checksums),
             peer: Default::default(),
+            dns: Default::default(),
         });
     }
 

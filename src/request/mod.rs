@@ -224,7 +224,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         .route(&bucket)
         .ok_or_else(|| rej(ApiError::no_such_bucket(&bucket)))?;
     let backend = routed.backend;
-    if backend.addr.is_none() {
+    if backend.starting() {
         return Err(rej(ApiError::unavailable("The backend is not ready")));
     }
     let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
