@@ -170,6 +170,13 @@ pub struct Exchange<'a> {
     session: HttpSession,
     /// The backend's peer and its pool key.
     peer: Arc<Peer>,
+    /// The request went out whole (its body ended): without it, the connection is never reused,
+    /// or the next request on it would become the rest of this body.
+    sent_whole: bool,
+    /// A body was sent. Only a success proves the backend read all of it: after an error answer
+    /// (one sent early, while the body was still coming, say) what is left of it may still wait
+    /// in the connection, so it is not reused.
+    sent_body: bool,
     pub status: u16,
     pub headers: Headers,
     /// When the request went out, and the header naming the backend's request id (access log).
@@ -387,6 +394,8 @@ impl Upstream {
             up: self,
             session,
             peer,
+            sent_whole: false,
+            sent_body: false,
             status: 0,
             headers: Vec::new(),
             sent: Instant::now(),
@@ -509,6 +518,7 @@ impl Upstream {
 impl<'a> Exchange<'a> {
     /// Send a piece of the request body (the idle deadline bounds each write).
     pub async fn write(&mut self, data: Bytes) -> Result<(), Failure> {
+        self.sent_body |= !data.is_empty();
         self.session
             .write_body(&data)
             .await
@@ -522,6 +532,7 @@ impl<'a> Exchange<'a> {
             .finish_body()
             .await
             .map_err(|e| Failure::from_pingora(&e, "write"))?;
+        self.sent_whole = true;
         self.read_header().await
     }
 
@@ -574,8 +585,8 @@ impl<'a> Exchange<'a> {
         body
     }
 
-    /// Return the connection to the pool (only after the answer was read to its end; otherwise
-    /// it is closed). Not async: putting a connection back never waits, and a close that would
+    /// Return the connection to the pool (only after the request was sent whole and the answer
+    /// read to its end; otherwise it is closed). Not async: putting a connection back never waits, and a close that would
     /// wait is finished by dropping the socket. (An awaited release would make every future
     /// holding an exchange 2.5 KiB larger, copied each time such a future moves.)
     pub fn release(self) {
@@ -583,8 +594,14 @@ impl<'a> Exchange<'a> {
             up,
             mut session,
             peer,
+            sent_whole,
+            sent_body,
+            status,
             ..
         } = self;
+        if !sent_whole || (sent_body && !(200..300).contains(&status)) {
+            return;
+        }
         session.respect_keepalive();
         let reuse = std::pin::pin!(session.reuse());
         let mut cx = std::task::Context::from_waker(std::task::Waker::noop());

@@ -33,6 +33,9 @@ COPY_DOC = (b'<?xml version="1.0" encoding="UTF-8"?>\n<CopyPartResult xmlns="htt
             b'<LastModified>2024-03-15T12:34:56.000Z</LastModified><ETag>"cp1"</ETag></CopyPartResult>')
 NO_SUCH_KEY = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>NoSuchKey</Code>'
                b'<Message>The specified key does not exist.</Message><RequestId>FAULTS</RequestId></Error>')
+REQUEST_TIMEOUT = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>RequestTimeout</Code>'
+                   b"<Message>Your socket connection to the server was not read from or written to within the "
+                   b"timeout period.</Message></Error>")
 SLOWDOWN = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
             b'<Message>Please reduce your request rate.</Message><RequestId>FAULTS</RequestId></Error>')
 
@@ -70,6 +73,8 @@ class FaultBackend:
         self.closed = {}
         self.received = set()
         self.bodies = {}
+        # Request heads that were no request line: the rest of an earlier body read as a request.
+        self.poisoned = 0
         self.stopping = threading.Event()
         self.conns = []
         threading.Thread(target=self._accept, daemon=True).start()
@@ -173,18 +178,32 @@ class FaultBackend:
                 if head is None:
                     return
                 lines = head.decode("latin-1").split("\r\n")
-                method, target, _ = lines[0].split(" ", 2)
+                first = lines[0].split(" ")
+                if len(first) != 3 or not first[2].startswith("HTTP/1."):
+                    with self.cond:
+                        self.poisoned += 1
+                    return
+                method, target, _ = first
                 headers = {}
                 for line in lines[1:]:
                     if ":" in line:
                         k, v = line.split(":", 1)
                         headers[k.strip().lower()] = v.strip()
-                body, buf = self._read_body(conn, buf, headers)
-                if body is None:
-                    return
                 url = urlsplit(target)
                 key = unquote(url.path.rsplit("/", 1)[-1])
                 op = op_of(method, url.query, headers)
+                if op in ("put", "uploadpart") and key.startswith(op + ".early."):
+                    # Refused at once, the body left unread and the connection kept open (a backend
+                    # that times the client out, say): the rest of the body is still on the wire.
+                    with self.cond:
+                        self.received.add((key, op))
+                        self.cond.notify_all()
+                    conn.sendall(self._head(400, [("Content-Length", str(len(REQUEST_TIMEOUT))),
+                                                  ("Content-Type", "application/xml")]) + REQUEST_TIMEOUT)
+                    continue
+                body, buf = self._read_body(conn, buf, headers)
+                if body is None:
+                    return
                 if not self._answer(conn, method, op, key, body):
                     return
         except OSError:

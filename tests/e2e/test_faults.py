@@ -240,3 +240,23 @@ def test_one_request_id_per_answer(bed, backend):
     if backend != "s3":  # Garage sends no request id of its own; the stand-ins do
         assert backend_id and backend_id != r.getheader("x-amz-request-id")
     assert rid != r.getheader("x-amz-request-id"), "each answer has its own id"
+
+
+@pytest.mark.parametrize("op", ["put", "uploadpart"])
+def test_an_early_answer_does_not_poison_the_next_request(bed, op):
+    """A backend that refuses an upload before reading its body and keeps the connection open: the rest of
+    the body still waits in that connection, so it never goes back to the pool (the next request written on
+    it would be read as the rest of the body)."""
+    faults, c = bed["faults"], Raw(bed["front"].url)
+    before = faults.poisoned
+    key = f"{op}.early.{uuid.uuid4().hex[:8]}"
+    with pytest.raises(clients.SdkError) as e:
+        if op == "put":
+            c.req("PUT", BUCKET, key, body=UPLOAD)
+        else:
+            c.req("PUT", BUCKET, key, [("partNumber", "1"), ("uploadId", "u1")], body=UPLOAD)
+    assert (e.value.status, e.value.code) == (400, "RequestTimeout")
+    # The pool hands out its newest connection first: the next requests would get that one.
+    for _ in range(3):
+        assert c.get(BUCKET, f"get.none.{uuid.uuid4().hex[:8]}") == DATA
+    assert faults.poisoned == before
