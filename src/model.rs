@@ -1,6 +1,11 @@
 //! The neutral model: the operations and the parts of an Upload Part - Copy, with no wire names.
 //! The dialects parse into it and render from it; it knows none of them.
 
+/// The cap on a buffered result document or error (copy, Complete, Initiate): they are under 1 KiB.
+pub const RESULT_CAP: usize = 64 << 10;
+/// The cap on a buffered listing or configuration document.
+pub const LISTING_CAP: usize = 8 << 20;
+
 use crate::error::{ApiError, Code};
 use std::fmt;
 
@@ -46,6 +51,16 @@ impl Op {
     /// all others are small and buffered with a cap.
     pub fn streamed(self) -> bool {
         matches!(self, Op::PutObject | Op::UploadPart)
+    }
+    /// The most of its answer body the proxy buffers: a result document is under 1 KiB, a
+    /// listing or configuration a few MiB at most (10,000 parts, 1,000 keys of 1 KiB).
+    pub fn answer_cap(self) -> usize {
+        if self.may_fail_with_200() || matches!(self, Op::Initiate | Op::PutObject | Op::UploadPart)
+        {
+            RESULT_CAP
+        } else {
+            LISTING_CAP
+        }
     }
     /// Operations whose 2xx answer must be one whole XML document.
     pub fn xml_result(self) -> bool {

@@ -12,6 +12,7 @@ use crate::config::{Backend, Peer};
 use crate::dialect::wire::{Headers, Name};
 use crate::error::{ApiError, Code};
 use crate::metrics;
+use crate::model::{LISTING_CAP, RESULT_CAP};
 use crate::outbound::Outbound;
 use crate::pool::Pool;
 use bytes::Bytes;
@@ -26,7 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Largest backend answer buffered for translation.
-pub const MAX_SMALL_ANSWER: usize = 16 << 20;
 
 /// Why an exchange with a backend failed.
 #[derive(Debug)]
@@ -451,30 +451,11 @@ impl Upstream {
             x.write(body).await?;
         }
         x.finish().await?;
-        let head = out.method == "HEAD";
-        // An answer that arrives in one piece (most) is kept as it came, not copied.
-        let mut buf = Bytes::new();
-        let mut more = bytes::BytesMut::new();
-        if !head {
-            while let Some(chunk) = x.read().await? {
-                if buf.len() + more.len() + chunk.len() > MAX_SMALL_ANSWER {
-                    return Err(Failure::Broken(
-                        "backend answer is too large to translate".into(),
-                    ));
-                }
-                if buf.is_empty() && more.is_empty() {
-                    buf = chunk;
-                } else {
-                    if more.is_empty() {
-                        more.extend_from_slice(&std::mem::take(&mut buf));
-                    }
-                    more.extend_from_slice(&chunk);
-                }
-            }
-        }
-        if !more.is_empty() {
-            buf = more.freeze();
-        }
+        let buf = if out.method == "HEAD" {
+            Bytes::new()
+        } else {
+            x.read_to_end(out.answer_cap.unwrap_or(LISTING_CAP)).await?
+        };
         let (status, headers) = (x.status, std::mem::take(&mut x.headers));
         x.release();
         Ok(Answer {
@@ -572,17 +553,44 @@ impl<'a> Exchange<'a> {
             .map_err(|e| Failure::from_pingora(&e, "read"))
     }
 
-    /// The rest of a (small, error) answer body, up to `MAX_SMALL_ANSWER`; what follows or fails
-    /// to arrive is dropped.
-    pub async fn read_capped(&mut self) -> Vec<u8> {
-        let mut body = Vec::new();
-        while let Ok(Some(c)) = self.read().await {
-            if body.len() + c.len() > MAX_SMALL_ANSWER {
-                break;
+    /// The rest of the answer's body, whole, up to `cap` bytes (an error answer: `RESULT_CAP`).
+    /// Longer is an error, never a truncation; a stated length over the cap is refused before a
+    /// byte is read. Memory follows what arrived: pieces are joined once, at the end.
+    pub async fn read_to_end(&mut self, cap: usize) -> Result<Bytes, Failure> {
+        let cap = if self.status >= 300 {
+            cap.min(RESULT_CAP)
+        } else {
+            cap
+        };
+        let over = |n: usize| Failure::Broken(format!("backend answer of {n} bytes is over {cap}"));
+        let stated = self.headers.iter().find(|(k, _)| &**k == "content-length");
+        if let Some(n) = stated.and_then(|(_, v)| v.trim().parse::<usize>().ok()) {
+            if n > cap {
+                return Err(over(n));
             }
-            body.extend_from_slice(&c);
         }
-        body
+        let (mut first, mut rest, mut total) = (Bytes::new(), Vec::new(), 0usize);
+        while let Some(c) = self.read().await? {
+            total += c.len();
+            if total > cap {
+                return Err(over(total));
+            }
+            if first.is_empty() {
+                first = c;
+            } else {
+                rest.push(c);
+            }
+        }
+        if rest.is_empty() {
+            // Most answers arrive in one piece: kept as it came, not copied.
+            return Ok(first);
+        }
+        let mut all = bytes::BytesMut::with_capacity(total);
+        all.extend_from_slice(&first);
+        for c in rest {
+            all.extend_from_slice(&c);
+        }
+        Ok(all.freeze())
     }
 
     /// Return the connection to the pool (only after the request was sent whole and the answer

@@ -20,6 +20,8 @@ pub struct Outbound {
     pub headers: Headers,
     /// The backend's bucket, for the OBS resource of a virtual-hosted request.
     pub bucket: Option<String>,
+    /// The most of a (successful) answer body to buffer (`None`: a listing's cap).
+    pub answer_cap: Option<usize>,
 }
 
 impl Outbound {

@@ -5,12 +5,13 @@ use super::keepalive::{self, KeepAlive, Reply};
 use super::{failed, read_small_body, respond_error};
 use crate::config::Backend;
 use crate::error::ApiError;
+use crate::model::RESULT_CAP;
 use crate::outbound::Outbound;
 use crate::request::staging::{self, StagedPart, Staging};
 use crate::request::Forward;
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::{self, sigv4::EMPTY_SHA256};
-use crate::upstream::{self, Answer, RelayError, Upstream, MAX_SMALL_ANSWER};
+use crate::upstream::{self, Answer, RelayError, Upstream};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -335,7 +336,7 @@ async fn merge_staged(
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if src.status != 200 {
-            let body = src.read_capped().await;
+            let body = src.read_to_end(RESULT_CAP).await.unwrap_or_default();
             let a = Answer {
                 status: src.status,
                 headers: Vec::new(),
@@ -358,16 +359,14 @@ async fn merge_staged(
         src.release();
     }
     put.finish().await.map_err(|e| failed(backend, rid, &e))?;
-    let mut body = Vec::new();
-    while let Some(c) = put.read().await.map_err(|e| failed(backend, rid, &e))? {
-        if body.len() + c.len() <= MAX_SMALL_ANSWER {
-            body.extend_from_slice(&c);
-        }
-    }
+    let body = put
+        .read_to_end(RESULT_CAP)
+        .await
+        .map_err(|e| failed(backend, rid, &e))?;
     let a = Answer {
         status: put.status,
         headers: std::mem::take(&mut put.headers),
-        body: body.into(),
+        body,
     };
     put.release();
     if a.status >= 300 {

@@ -12,13 +12,14 @@ use crate::config::Backend;
 use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::model::Op;
+use crate::model::RESULT_CAP;
 use crate::outbound::Outbound;
 use crate::request::CrossCopy;
 use crate::request::{self, Forward};
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Answer;
-use crate::upstream::{self, Failure, RelayError, Upstream, MAX_SMALL_ANSWER};
+use crate::upstream::{self, Failure, RelayError, Upstream};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -58,24 +59,18 @@ pub(super) async fn download(
     };
     let status = x.status;
     if status >= 300 && status != 304 {
-        let mut buf = Vec::new();
-        let read = async {
-            while let Some(chunk) = x.read().await? {
-                if buf.len() + chunk.len() <= MAX_SMALL_ANSWER {
-                    buf.extend_from_slice(&chunk);
-                }
-            }
-            Ok::<_, Failure>(())
-        };
         let read = tokio::select! {
             biased;
-            r = read => r,
+            r = x.read_to_end(RESULT_CAP) => r,
             _ = client_gone(session) => return Err(hung_up()),
         };
-        if let Err(e) = read {
-            let e = failed(backend, rid, &e);
-            return respond_error(session, f.client, &e, &f.resource, rid, false).await;
-        }
+        let buf = match read {
+            Ok(b) => b,
+            Err(e) => {
+                let e = failed(backend, rid, &e);
+                return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+            }
+        };
         let headers = std::mem::take(&mut x.headers);
         x.release();
         let out = response::translate(
@@ -252,20 +247,13 @@ pub(super) async fn upload(
             backend_failed = x.write(b).await.err();
         }
     }
-    let mut body = Vec::new();
     let answer = async {
         match backend_failed {
             // The backend may have refused the body early and said why.
             Some(e) => x.read_header().await.map_err(|_| e)?,
             None => x.finish().await?,
         }
-        while let Some(c) = x.read().await? {
-            if body.len() + c.len() > MAX_SMALL_ANSWER {
-                return Err(Failure::Broken("backend answer is too large".into()));
-            }
-            body.extend_from_slice(&c);
-        }
-        Ok(())
+        x.read_to_end(RESULT_CAP).await
     };
     // Once the whole body is read, a client that hangs up releases the backend at once.
     let answered = if session.is_body_done() {
@@ -277,10 +265,13 @@ pub(super) async fn upload(
     } else {
         answer.await
     };
-    if let Err(e) = answered {
-        let e = failed(backend, rid, &e);
-        return respond_error(session, f.client, &e, &f.resource, rid, false).await;
-    }
+    let body = match answered {
+        Ok(b) => b,
+        Err(e) => {
+            let e = failed(backend, rid, &e);
+            return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+        }
+    };
     let (status, headers) = (x.status, std::mem::take(&mut x.headers));
     x.release();
     let mut out = response::translate(
@@ -560,7 +551,7 @@ async fn copy_once(
         .map_err(|e| transient(source, rid, &e))?;
     if !matches!(src.status, 200 | 206) {
         let status = src.status;
-        let body = src.read_capped().await;
+        let body = src.read_to_end(RESULT_CAP).await.unwrap_or_default();
         return Err(answered(status, &body, "The copy source could not be read"));
     }
     out.set_header("content-length", len.to_string());
@@ -585,15 +576,10 @@ async fn copy_once(
     }
     src.release();
     dst.finish().await.map_err(|e| transient(dest, rid, &e))?;
-    let mut body = Vec::new();
-    while let Some(c) = dst.read().await.map_err(|e| transient(dest, rid, &e))? {
-        if body.len() + c.len() > MAX_SMALL_ANSWER {
-            return Err(Attempt::Final(ApiError::internal(
-                "The backend answer is too large",
-            )));
-        }
-        body.extend_from_slice(&c);
-    }
+    let body = dst
+        .read_to_end(RESULT_CAP)
+        .await
+        .map_err(|e| Attempt::Final(failed(dest, rid, &e)))?;
     let (status, headers) = (dst.status, std::mem::take(&mut dst.headers));
     dst.release();
     if status >= 500 {

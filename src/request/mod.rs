@@ -233,6 +233,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         method: inb.method.to_string(),
         // The client's headers that pass, Host, and what signing adds (three at most).
         headers: Vec::with_capacity(inb.headers.len() + 4),
+        answer_cap: Some(op.answer_cap()),
         ..Default::default()
     };
     let backend_bucket = target.bucket.as_ref().map(|_| routed.bucket.clone());
