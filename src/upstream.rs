@@ -26,8 +26,6 @@ use pingora::{Error, ErrorType};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Largest backend answer buffered for translation.
-
 /// Why an exchange with a backend failed.
 #[derive(Debug)]
 pub enum Failure {

@@ -340,7 +340,7 @@ async fn merge_staged(
             let a = Answer {
                 status: src.status,
                 headers: Vec::new(),
-                body: body.into(),
+                body,
             };
             return Err(refused(&a, "A staged part could not be read"));
         }
