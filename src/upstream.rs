@@ -354,7 +354,7 @@ fn backoff(b: &Backend, n: u32) -> Duration {
 }
 
 impl Upstream {
-    async fn connect<'b>(&self, b: &'b Backend) -> Result<(HttpSession, Arc<Peer>), Failure> {
+    async fn connect(&self, b: &Backend) -> Result<(HttpSession, Arc<Peer>), Failure> {
         let peer = peer_for(b).await?;
         let (http, key) = (&peer.0, peer.1);
         // A pooled connection first: that future is small. A new connection's future (TLS

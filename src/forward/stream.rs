@@ -592,6 +592,6 @@ async fn copy_once(
     Ok(Answer {
         status,
         headers,
-        body: body.into(),
+        body,
     })
 }
