@@ -579,6 +579,7 @@ fn production_signers_sign_what_the_verifier_accepts() {
                 .map(|(k, x)| (k.clone().into(), x.clone()))
                 .collect(),
             bucket: v.host_bucket.clone(),
+            ..Default::default()
         };
         let payload = v
             .headers
