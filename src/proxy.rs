@@ -127,7 +127,9 @@ impl Gateway {
         let cfg = self.config.load_full();
         session.set_read_timeout(Some(cfg.client_timeout));
         session.set_write_timeout(Some(cfg.client_timeout));
-        if crate::metrics::is_draining() {
+        // Kept off where the head turned it off: `Connection: close`, HTTP/1.0 without keep-alive,
+        // or both Content-Length and Transfer-Encoding (RFC 9112 §6.1: close after answering).
+        if crate::metrics::is_draining() || session.get_keepalive().is_none() {
             // The answer says `Connection: close`, so that the client does not send another
             // request on a connection about to close.
             session.set_keepalive(None);
