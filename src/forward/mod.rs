@@ -199,6 +199,20 @@ fn dispatch<'a>(
     }
 }
 
+/// A client body whose chunked framing does not parse: `400` in the client's dialect, and the
+/// connection closes after it (nothing that follows on it can be trusted to start a request).
+/// Any other read failure (a client gone) stays an error of the connection.
+pub(crate) fn framing_error(session: &mut Session, e: Box<Error>) -> Result<ApiError> {
+    if matches!(e.etype().as_str(), "InvalidChunk" | "InvalidTrailerEnd") {
+        session.set_keepalive(None);
+        return Ok(ApiError::new(
+            Code::IncompleteBody,
+            "The request body's chunked framing is malformed.",
+        ));
+    }
+    Err(e)
+}
+
 /// Read a small request body whole, verified against what the client signed.
 pub(crate) async fn read_small_body(
     session: &mut Session,
@@ -207,7 +221,12 @@ pub(crate) async fn read_small_body(
     let mut body = BytesMut::new();
     // A request that says it has no body (most small ones) costs no read and no deadline.
     if !session.is_body_empty() {
-        while let Some(chunk) = session.read_request_body().await? {
+        loop {
+            let chunk = match session.read_request_body().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return framing_error(session, e).map(Err),
+            };
             if body.len() + chunk.len() > MAX_SMALL_REQUEST {
                 return Ok(Err(ApiError::new(
                     Code::MaxMessageLengthExceeded,

@@ -231,7 +231,15 @@ pub(super) async fn upload(
             break;
         }
         // A client that breaks off mid-body: the backend connection is dropped unfinished.
-        let chunk = read?;
+        let chunk = match read {
+            Ok(c) => c,
+            Err(e) => {
+                // The backend's request stays short: nothing is stored.
+                drop(x);
+                let e = super::framing_error(session, e)?;
+                return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+            }
+        };
         done = chunk.is_none() || session.is_body_done();
         match check.push(chunk, done) {
             Ok(data) => pending = data,
@@ -299,7 +307,10 @@ async fn prove_empty(
 ) -> Result<std::result::Result<(), ApiError>> {
     let mut seen = 0;
     loop {
-        let chunk = session.read_request_body().await?;
+        let chunk = match session.read_request_body().await {
+            Ok(c) => c,
+            Err(e) => return super::framing_error(session, e).map(Err),
+        };
         let done = chunk.is_none() || session.is_body_done();
         seen += chunk.as_ref().map_or(0, Bytes::len);
         if seen > super::MAX_SMALL_REQUEST {
