@@ -152,6 +152,9 @@ impl Gateway {
         match planned {
             Err(r) => {
                 rec.client = Some(r.client);
+                if let Some(op) = r.op {
+                    rec.op = op.name();
+                }
                 rec.resource = r.resource;
                 rec.verification_failed = r.verification;
                 let facts = rec.facts.clone();

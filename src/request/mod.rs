@@ -134,6 +134,8 @@ pub struct Rejection {
     pub resource: String,
     /// Refused by signature verification (not by the request's shape or route).
     pub verification: bool,
+    /// The operation, where method and path already tell it (for the access line).
+    pub op: Option<Op>,
 }
 
 /// The dialect a request speaks, judged from its headers alone (for errors before or without auth).
@@ -161,6 +163,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         error,
         resource: resource.to_string(),
         verification: false,
+        op: None,
     };
 
     let host = inb.header("host").unwrap_or("");
@@ -210,6 +213,12 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew).map_err(|e| {
             Rejection {
                 verification: true,
+                op: Some(classify(
+                    inb,
+                    target.bucket.is_some(),
+                    target.key.is_some(),
+                    guessed,
+                )),
                 ..reject(guessed, e, &resource)
             }
         })?;

@@ -170,6 +170,7 @@ def test_access_log_lines_carry_who_what_where_and_how_long_but_no_secrets(ops):
     assert (m["status"], m["error_code"]) == (404, "NoSuchKey")
     refused = [a for a in lines.values() if a["error_code"] == "SignatureDoesNotMatch"]
     assert refused and refused[0]["status"] == 403 and refused[0]["backend"] == "-"
+    assert refused[0]["operation"] == "GetObject"  # method and path tell it, verified or not
     log = ops.log()
     assert key not in log
     for secret in [SK, "wrong-secret", ops.g.secret, "X-Amz-Signature", "Signature="]:
