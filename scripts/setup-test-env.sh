@@ -14,6 +14,18 @@ if ! command -v cmake >/dev/null 2>&1; then
   apt-get install -y -qq cmake >/dev/null
 fi
 
+# promtool (scripts/check-observability.sh) and prometheus (tests/e2e/test_prometheus.py starts its own).
+# Without recommends: node-exporter would take port 9100. The package's service is not wanted running.
+if ! command -v promtool >/dev/null 2>&1; then
+  echo "setup: installing prometheus" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  if [ -d /run/systemd/system ]; then
+    systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+fi
+
 # A venv at $1 with the packages that follow, rebuilt when the list changes.
 venv() {
   local dir="$1"

@@ -57,6 +57,7 @@ impl<A> Guarded<A> {
         max_connections: usize,
         keepalive: Box<dyn Fn() -> Duration + Send + Sync>,
     ) -> Self {
+        metrics::max_connections(max_connections);
         Guarded {
             inner: Arc::new(inner),
             head_timeout,

@@ -156,6 +156,13 @@ static CONNECTIONS_OPEN: LazyLock<pingora_prometheus::prometheus::IntGauge> = La
     )
     .expect("metric registers once")
 });
+static CONNECTIONS_MAX: LazyLock<pingora_prometheus::prometheus::IntGauge> = LazyLock::new(|| {
+    pingora_prometheus::prometheus::register_int_gauge!(
+        "dialect_proxy_max_connections",
+        "Client connections allowed open at once (server.max_connections)"
+    )
+    .expect("metric registers once")
+});
 static CONNECTIONS_REFUSED: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "dialect_proxy_connections_refused_total",
@@ -202,6 +209,10 @@ impl Drop for OpenConnection {
 }
 pub fn open_connections() -> i64 {
     CONNECTIONS_OPEN.get()
+}
+/// The cap on open connections, exported so that alerts compare open connections with it.
+pub fn max_connections(n: usize) {
+    CONNECTIONS_MAX.set(i64::try_from(n).unwrap_or(i64::MAX));
 }
 pub fn connection_refused() {
     CONNECTIONS_REFUSED.inc();
