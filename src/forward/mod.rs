@@ -12,6 +12,7 @@ use crate::body::BodyCheck;
 use crate::dialect::wire::Headers;
 
 mod keepalive;
+mod relay;
 mod staged;
 mod stream;
 use crate::config::{Backend, Config};

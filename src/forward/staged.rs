@@ -2,16 +2,16 @@
 //! the staged parts, ListParts shows them, Abort removes them with the upload.
 
 use super::keepalive::{self, KeepAlive, Reply};
+use super::relay::{self, Broke};
 use super::{failed, read_small_body, respond_error};
 use crate::config::Backend;
 use crate::error::ApiError;
-use crate::model::RESULT_CAP;
 use crate::outbound::Outbound;
 use crate::request::staging::{self, StagedPart, Staging};
 use crate::request::Forward;
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::{self, sigv4::EMPTY_SHA256};
-use crate::upstream::{self, Answer, RelayError, Upstream};
+use crate::upstream::{Answer, Upstream};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -317,58 +317,40 @@ async fn merge_staged(
     run: &[StagedPart],
     rid: &str,
 ) -> std::result::Result<String, ApiError> {
-    let total: u64 = run.iter().map(|p| p.size).sum();
     let mut out = st.upload_request(backend, "PUT");
     out.query.push(("partNumber".into(), Some(n.to_string())));
-    out.set_header("content-length", total.to_string());
-    let mut put = up
-        .start(backend, &mut out, None)
-        .await
-        .map_err(|e| failed(backend, rid, &e))?;
-    for p in run {
-        let mut get = Outbound {
-            method: "GET".into(),
-            ..Default::default()
-        };
-        st.address(&mut get, backend, p.number);
-        let mut src = up
-            .open(backend, &mut get, Some(EMPTY_SHA256))
-            .await
-            .map_err(|e| failed(backend, rid, &e))?;
-        if src.status != 200 {
-            let body = src.read_to_end(RESULT_CAP).await.unwrap_or_default();
+    let sources = run
+        .iter()
+        .map(|p| {
+            let mut get = Outbound {
+                method: "GET".into(),
+                ..Default::default()
+            };
+            st.address(&mut get, backend, p.number);
+            relay::Source {
+                backend,
+                get,
+                len: p.size,
+            }
+        })
+        .collect();
+    let a = match relay::relay(up, backend, &mut out, sources).await {
+        Ok(a) => a,
+        Err(Broke::Wire(b, e)) => return Err(failed(b, rid, &e)),
+        Err(Broke::Refused(status, body)) => {
             let a = Answer {
-                status: src.status,
+                status,
                 headers: Vec::new(),
                 body,
             };
             return Err(refused(&a, "A staged part could not be read"));
         }
-        let sent = match upstream::relay(&mut src, &mut put, p.size).await {
-            Ok(n) => n,
-            Err(RelayError::Read(e) | RelayError::Write(e)) => {
-                return Err(failed(backend, rid, &e))
-            }
-            Err(RelayError::TooLong) => u64::MAX,
-        };
-        if sent != p.size {
+        Err(Broke::Length) => {
             return Err(ApiError::internal(
                 "A staged part changed while it was merged",
-            ));
+            ))
         }
-        src.release();
-    }
-    put.finish().await.map_err(|e| failed(backend, rid, &e))?;
-    let body = put
-        .read_to_end(RESULT_CAP)
-        .await
-        .map_err(|e| failed(backend, rid, &e))?;
-    let a = Answer {
-        status: put.status,
-        headers: std::mem::take(&mut put.headers),
-        body,
     };
-    put.release();
     if a.status >= 300 {
         return Err(refused(&a, "Staged parts could not be merged into a part"));
     }

@@ -2,6 +2,7 @@
 //! streams to the backend, verified on the way).
 
 use super::keepalive::{self, KeepAlive, Reply};
+use super::relay::{self, Broke};
 use super::{
     client_gone, failed, head_source, hung_up, read_small_body, respond, respond_error,
     response_header,
@@ -19,7 +20,7 @@ use crate::request::{self, Forward};
 use crate::response::{self, BackendAnswer, Exchange};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Answer;
-use crate::upstream::{self, Failure, RelayError, Upstream};
+use crate::upstream::{self, Failure, Upstream};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -555,54 +556,30 @@ async fn copy_once(
                 _ => Ok(a),
             });
     }
-    let mut get = request::source_get(cp, source, first, first + len - 1);
-    let mut src = up
-        .open(source, &mut get, Some(EMPTY_SHA256))
-        .await
-        .map_err(|e| transient(source, rid, &e))?;
-    if !matches!(src.status, 200 | 206) {
-        let status = src.status;
-        let body = src.read_to_end(RESULT_CAP).await.unwrap_or_default();
-        return Err(answered(status, &body, "The copy source could not be read"));
-    }
-    out.set_header("content-length", len.to_string());
-    let mut dst = up
-        .start(dest, out, None)
-        .await
-        .map_err(|e| transient(dest, rid, &e))?;
-    let sent = match upstream::relay(&mut src, &mut dst, len).await {
-        Ok(n) => n,
-        Err(RelayError::Read(e)) => return Err(transient(source, rid, &e)),
-        Err(RelayError::Write(e)) => return Err(transient(dest, rid, &e)),
-        Err(RelayError::TooLong) => {
+    let get = request::source_get(cp, source, first, first + len - 1);
+    let src = relay::Source {
+        backend: source,
+        get,
+        len,
+    };
+    let a = match relay::relay(up, dest, out, vec![src]).await {
+        Ok(a) => a,
+        Err(Broke::Wire(b, e)) => return Err(transient(b, rid, &e)),
+        Err(Broke::Refused(status, body)) => {
+            return Err(answered(status, &body, "The copy source could not be read"))
+        }
+        Err(Broke::Length) => {
             return Err(Attempt::Again(ApiError::internal(
-                "The copy source sent more than asked",
+                "The copy source sent another length than asked",
             )))
         }
     };
-    if sent != len {
-        return Err(Attempt::Again(ApiError::internal(
-            "The copy source ended early",
-        )));
-    }
-    src.release();
-    dst.finish().await.map_err(|e| transient(dest, rid, &e))?;
-    let body = dst
-        .read_to_end(RESULT_CAP)
-        .await
-        .map_err(|e| Attempt::Final(failed(dest, rid, &e)))?;
-    let (status, headers) = (dst.status, std::mem::take(&mut dst.headers));
-    dst.release();
-    if status >= 500 {
+    if a.status >= 500 {
         return Err(answered(
-            status,
-            &body,
+            a.status,
+            &a.body,
             "The destination did not store the copy",
         ));
     }
-    Ok(Answer {
-        status,
-        headers,
-        body,
-    })
+    Ok(a)
 }
