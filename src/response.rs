@@ -8,16 +8,7 @@ use crate::model::Op;
 use crate::xml;
 
 /// Response headers that are the transport's business, or replaced by the proxy.
-pub const DROP: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "transfer-encoding",
-    "server",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "upgrade",
-];
+use crate::upstream::HOP_HEADERS as DROP;
 
 /// The header that carries the backend's own request id beside the proxy's.
 pub const BACKEND_REQUEST_ID: &str = "x-dialect-proxy-backend-request-id";
@@ -95,7 +86,7 @@ pub struct BackendAnswer<'a> {
 }
 
 /// Where a request came from and went, for `translate`.
-pub struct Exchange<'a> {
+pub struct Context<'a> {
     pub op: Op,
     pub backend: Dialect,
     pub client: Dialect,
@@ -106,7 +97,7 @@ pub struct Exchange<'a> {
 /// The one place a backend answer becomes the client's answer: headers into the client's
 /// namespace and request id, buffered bodies re-rendered (errors into the client's shape, results
 /// into its namespace, a 200 that proves no success into an error).
-pub fn translate(x: &Exchange, a: BackendAnswer) -> ClientAnswer {
+pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
     let mut headers = headers(x.backend, x.client, a.headers, x.request_id);
     let Some(raw) = a.body else {
         return ClientAnswer {

@@ -26,6 +26,18 @@ use pingora::{Error, ErrorType};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Answer headers that are the transport's business (or replaced by the proxy): never copied.
+pub const HOP_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "server",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
 /// Why an exchange with a backend failed.
 #[derive(Debug)]
 pub enum Failure {
@@ -528,7 +540,7 @@ impl<'a> Exchange<'a> {
             .ok_or_else(|| Failure::Unreachable("no response header".into()))?;
         self.status = resp.status.as_u16();
         // Headers no answer passes on are not copied.
-        self.headers = header_pairs(&resp.headers, crate::response::DROP);
+        self.headers = header_pairs(&resp.headers, HOP_HEADERS);
         let id = resp
             .headers
             .get(self.request_id_header)

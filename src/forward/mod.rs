@@ -20,7 +20,7 @@ use crate::dialect::Dialect;
 use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::request::{self, Forward, Op};
-use crate::response::{self, BackendAnswer, Exchange};
+use crate::response::{self, BackendAnswer, Context};
 use crate::sign::{self, sigv4::EMPTY_SHA256};
 use crate::upstream::{Failure, Upstream};
 use crate::xml;
@@ -291,7 +291,7 @@ async fn small(
             .exchange(backend, &mut f.out, body, Some(&hash))
             .await
             .map_err(|e| failed(backend, rid, &e))?;
-        let x = Exchange {
+        let x = Context {
             op,
             backend: backend.dialect,
             client,

@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::outbound::Outbound;
 use crate::request::staging::{self, StagedPart, Staging};
 use crate::request::Forward;
-use crate::response::{self, BackendAnswer, Exchange};
+use crate::response::{self, BackendAnswer, Context};
 use crate::sign::{self, sigv4::EMPTY_SHA256};
 use crate::upstream::{Answer, Upstream};
 use crate::xml;
@@ -191,7 +191,7 @@ pub(super) async fn upload_exists(
 /// The backend's answer to the client's request, in the client's terms.
 fn translated(f: &Forward, backend: &Backend, rid: &str, a: &Answer) -> Reply {
     let out = response::translate(
-        &Exchange {
+        &Context {
             op: f.op,
             backend: backend.dialect,
             client: f.client,

@@ -17,7 +17,7 @@ use crate::model::RESULT_CAP;
 use crate::outbound::Outbound;
 use crate::request::CrossCopy;
 use crate::request::{self, Forward};
-use crate::response::{self, BackendAnswer, Exchange};
+use crate::response::{self, BackendAnswer, Context};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Answer;
 use crate::upstream::{self, Failure, Upstream};
@@ -51,7 +51,7 @@ pub(super) async fn download(
             return respond_error(session, f.client, &e, &f.resource, rid, false).await;
         }
     };
-    let ex = Exchange {
+    let ex = Context {
         op: f.op,
         backend: backend.dialect,
         client: f.client,
@@ -284,7 +284,7 @@ pub(super) async fn upload(
     let (status, headers) = (x.status, std::mem::take(&mut x.headers));
     x.release();
     let mut out = response::translate(
-        &Exchange {
+        &Context {
             op: f.op,
             backend: backend.dialect,
             client: f.client,
@@ -367,7 +367,7 @@ pub(super) async fn copy_across(
             .header("etag")
             .map(|v| v.trim().trim_matches('"').to_string())
             .filter(|e| !e.is_empty());
-        let x = Exchange {
+        let x = Context {
             op: if op == Op::CopyObject {
                 Op::PutObject
             } else {
