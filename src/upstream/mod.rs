@@ -1,0 +1,352 @@
+//! The one client to backends. Every exchange goes through here: forwarded requests of every
+//! operation, the proxy's own side requests, and streamed bodies in both directions.
+//!
+//! Guarantees: connect, idle (between bytes) and total deadlines from the backend's
+//! `Timeouts`; retries with capped, jittered backoff only for requests that can be sent again
+//! (nothing of a streamed body consumed yet) and only on failures that prove the backend did not
+//! act (connect failure, reset before the status line, `503`); a body cut short by the backend is
+//! an error, never a shorter success.
+
+use crate::config::{Backend, Peer};
+use crate::dialect::wire::Headers;
+use crate::error::{ApiError, Code};
+use crate::metrics;
+use crate::model::LISTING_CAP;
+use crate::outbound::Outbound;
+use crate::pool::Pool;
+use bytes::Bytes;
+// HTTP/1.1 to backends (peers offer no h2): the h1 connector and session directly, whose futures
+// are smaller than the version-generic ones.
+use pingora::connectors::http::v1::Connector;
+use pingora::prelude::HttpPeer;
+use pingora::protocols::http::v1::client::HttpSession;
+use pingora::{Error, ErrorType};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+mod exchange;
+mod head;
+pub use exchange::{relay, Exchange, RelayError};
+use head::request_header;
+pub use head::{header_name, header_pairs};
+
+/// Answer headers that are the transport's business (or replaced by the proxy): never copied.
+pub const HOP_HEADERS: &[&str] = &[
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "server",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Why an exchange with a backend failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// No answer could be had: connect failure, or the connection ended before the status line.
+    Unreachable(String),
+    /// The backend's host name does not resolve (and never did since the configuration loaded).
+    Unresolved(String),
+    /// A deadline passed (the stage names which).
+    Timeout(String),
+    /// The answer started but was cut, malformed or too large.
+    Broken(String),
+}
+
+impl Failure {
+    /// The error a client sees: every one is a 5xx, which every SDK retries.
+    pub fn api_error(&self) -> ApiError {
+        match self {
+            Failure::Unreachable(_) => ApiError::unavailable("The backend could not be reached"),
+            Failure::Unresolved(_) => {
+                ApiError::unavailable("The backend's host name does not resolve")
+            }
+            Failure::Timeout(_) => {
+                ApiError::new(Code::GatewayTimeout, "The backend did not answer in time")
+            }
+            Failure::Broken(_) => {
+                ApiError::internal("The backend's answer was cut short or malformed")
+            }
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Unreachable(_) => "unreachable",
+            Failure::Unresolved(_) => "unresolved",
+            Failure::Timeout(_) => "timeout",
+            Failure::Broken(_) => "broken",
+        }
+    }
+
+    fn from_pingora(e: &Error, stage: &str) -> Failure {
+        let what = format!("{stage}: {e}");
+        match e.etype() {
+            ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
+                Failure::Timeout(what)
+            }
+            _ if stage == "connect" || stage == "status" => Failure::Unreachable(what),
+            _ => Failure::Broken(what),
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Unreachable(s)
+            | Failure::Unresolved(s)
+            | Failure::Timeout(s)
+            | Failure::Broken(s) => f.write_str(s),
+        }
+    }
+}
+
+/// A whole, buffered answer.
+pub struct Answer {
+    pub status: u16,
+    /// (lower-case name, value).
+    pub headers: Headers,
+    pub body: Bytes,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub struct Upstream {
+    /// New connections (pingora's own pool stays empty: see `pool`).
+    connector: Connector,
+    pool: Pool,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Upstream {
+            connector: Connector::new(None),
+            pool: Pool::default(),
+        }
+    }
+}
+
+/// The backend's peer (connection options and pool key): built once per configuration for a
+/// known address, per address a host name resolves to otherwise.
+async fn peer_for(b: &Backend) -> Result<Arc<Peer>, Failure> {
+    let build = |addr| {
+        let peer = new_peer(b, addr);
+        let key = pingora::upstreams::peer::Peer::reuse_hash(&peer);
+        (peer, key)
+    };
+    if let Some(addr) = b.addr {
+        return Ok(b.peer.get_or_init(|| Arc::new(build(addr))).clone());
+    }
+    if !b.by_name() {
+        return Err(Failure::Unreachable(
+            "the embedded store is not running".into(),
+        ));
+    }
+    let t = &b.timeouts;
+    b.dns
+        .get(&b.connect, t.dns_ttl, t.connect, build)
+        .await
+        .map_err(|why| {
+            tracing::warn!(backend = %b.name, error = %why, "backend host name does not resolve");
+            Failure::Unresolved(why)
+        })
+}
+
+fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
+    let mut peer = HttpPeer::new(addr, b.tls, b.sni.clone());
+    let t = &b.timeouts;
+    peer.options.connection_timeout = Some(t.connect);
+    peer.options.total_connection_timeout = Some(t.connect);
+    peer.options.read_timeout = Some(t.idle);
+    peer.options.write_timeout = Some(t.idle);
+    peer.options.idle_timeout = Some(Duration::from_secs(60));
+    peer.options.ca = b.ca.clone();
+    peer
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Whether an attempt that ended so proves the backend did not act: no status line, or `503`.
+fn retriable(result: Result<u16, &Failure>) -> bool {
+    matches!(
+        result,
+        Err(Failure::Unreachable(_) | Failure::Unresolved(_)) | Ok(503)
+    )
+}
+
+/// The wait before sending again an attempt that may be retried (`retry`), counting it in `n`;
+/// `None` once the backend's retries are spent or the wait would pass `deadline`.
+pub fn again(b: &Backend, n: &mut u32, deadline: Instant, retry: bool) -> Option<Duration> {
+    if !retry || *n >= b.timeouts.retries {
+        return None;
+    }
+    *n += 1;
+    let wait = backoff(b, *n);
+    (Instant::now() + wait < deadline).then_some(wait)
+}
+
+/// The wait before retry `n` (1-based): `backoff * 2^(n-1)`, capped, with full jitter.
+fn backoff(b: &Backend, n: u32) -> Duration {
+    let t = &b.timeouts;
+    let cap = t
+        .backoff
+        .saturating_mul(1u32 << (n - 1).min(16))
+        .min(t.backoff_max);
+    cap.mul_f64(0.5 + rand::random::<f64>() / 2.0)
+}
+
+impl Upstream {
+    async fn connect(&self, b: &Backend) -> Result<(HttpSession, Arc<Peer>), Failure> {
+        let peer = peer_for(b).await?;
+        let (http, key) = (&peer.0, peer.1);
+        // A pooled connection first: that future is small. A new connection's future (TLS
+        // states included) is over 8 KiB, boxed so that only that path pays for moving it.
+        let mut session = match self.pool.take(key) {
+            Some(stream) => HttpSession::new_with_options(stream, http),
+            None => {
+                Box::pin(self.connector.get_http_session(http))
+                    .await
+                    .map_err(|e| Failure::from_pingora(&e, "connect"))?
+                    .0
+            }
+        };
+        session.read_timeout = Some(b.timeouts.idle);
+        session.write_timeout = Some(b.timeouts.idle);
+        Ok((session, peer))
+    }
+
+    /// Sign `out` for `b` and send its header; the body follows through `Exchange::write`.
+    /// `payload`: the hex SHA-256 of the body when known (`None`: unsigned / streamed).
+    pub async fn start<'a>(
+        &'a self,
+        b: &'a Backend,
+        out: &mut Outbound,
+        payload: Option<&str>,
+    ) -> Result<Exchange<'a>, Failure> {
+        let (mut session, peer) = self.connect(b).await?;
+        out.sign(b, payload, now());
+        let header = request_header(out).map_err(|e| Failure::Broken(e.to_string()))?;
+        session
+            .write_request_header(Box::new(header))
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "status"))?;
+        Ok(Exchange {
+            up: self,
+            session,
+            peer,
+            sent_whole: false,
+            sent_body: false,
+            status: 0,
+            headers: Vec::new(),
+            sent: Instant::now(),
+            request_id_header: b.dialect.vocab().request_id,
+        })
+    }
+
+    /// A request with a small (or no) body, its answer buffered whole (up to `MAX_SMALL_ANSWER`).
+    /// Sent again on failures that prove the backend did not act, within the total deadline.
+    pub async fn exchange(
+        &self,
+        b: &Backend,
+        out: &mut Outbound,
+        body: Bytes,
+        payload: Option<&str>,
+    ) -> Result<Answer, Failure> {
+        let deadline = Instant::now() + b.timeouts.total;
+        let attempts = async {
+            let mut n = 0u32;
+            loop {
+                let result = self.attempt(b, out, body.clone(), payload).await;
+                let retry = retriable(result.as_ref().map(|a| a.status));
+                let Some(wait) = again(b, &mut n, deadline, retry) else {
+                    return result;
+                };
+                metrics::upstream_retry(&b.name);
+                tracing::debug!(backend = %b.name, attempt = n, "retrying backend exchange");
+                tokio::time::sleep(wait).await;
+            }
+        };
+        // pingora's coarse timer (10 ms ticks): registering a tokio timer on every exchange
+        // costs a wake-up of the runtime's driver (a syscall) each time.
+        let result =
+            match pingora_timeout::fast_timeout::fast_timeout(b.timeouts.total, attempts).await {
+                Ok(r) => r,
+                Err(_) => Err(Failure::Timeout("total deadline".into())),
+            };
+        if let Err(f) = &result {
+            metrics::upstream_error(&b.name, f.kind());
+        }
+        result
+    }
+
+    async fn attempt(
+        &self,
+        b: &Backend,
+        out: &mut Outbound,
+        body: Bytes,
+        payload: Option<&str>,
+    ) -> Result<Answer, Failure> {
+        let mut x = self.start(b, out, payload).await?;
+        if !body.is_empty() {
+            x.write(body).await?;
+        }
+        x.finish().await?;
+        let buf = if out.method == "HEAD" {
+            Bytes::new()
+        } else {
+            x.read_to_end(out.answer_cap.unwrap_or(LISTING_CAP)).await?
+        };
+        let (status, headers) = (x.status, std::mem::take(&mut x.headers));
+        x.release();
+        Ok(Answer {
+            status,
+            headers,
+            body: buf,
+        })
+    }
+
+    /// A bodiless request whose answer streams (a download): retried like `exchange` until the
+    /// status line arrives; the body is then read through the returned `Exchange`.
+    pub async fn open<'a>(
+        &'a self,
+        b: &'a Backend,
+        out: &mut Outbound,
+        payload: Option<&str>,
+    ) -> Result<Exchange<'a>, Failure> {
+        let deadline = Instant::now() + b.timeouts.total;
+        let mut n = 0u32;
+        let result = loop {
+            let result = async {
+                let mut x = self.start(b, out, payload).await?;
+                x.finish().await?;
+                Ok::<_, Failure>(x)
+            }
+            .await;
+            let retry = retriable(result.as_ref().map(|x| x.status));
+            let Some(wait) = again(b, &mut n, deadline, retry) else {
+                break result;
+            };
+            metrics::upstream_retry(&b.name);
+            tokio::time::sleep(wait).await;
+        };
+        if let Err(f) = &result {
+            metrics::upstream_error(&b.name, f.kind());
+        }
+        result
+    }
+}
