@@ -227,7 +227,7 @@ pub(super) fn verify_cos<'k>(
 /// `q-sign-algorithm=sha1` header authentication for a request to a COS service.
 /// The host part of a COS copy source: the backend's own `cos.` host, else the region's.
 fn copy_source_host(host: &str, region: &str) -> String {
-    let host = crate::addressing::strip_port(host);
+    let host = super::hosts::strip_port(host);
     if host.starts_with("cos.") {
         host.to_string()
     } else {

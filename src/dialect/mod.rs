@@ -5,6 +5,7 @@ pub mod auth;
 pub mod chunked;
 pub mod copy;
 pub mod cos;
+pub mod hosts;
 pub mod obs;
 pub mod reframe;
 pub mod s3;

@@ -3,7 +3,7 @@
 
 use super::wire::Headers;
 use super::Dialect;
-use crate::addressing;
+use crate::dialect::hosts;
 use crate::error::ApiError;
 pub use crate::model::CopySource;
 use crate::model::{ByteRange, Conditions, CopyPart, Field, SseC};
@@ -50,7 +50,7 @@ pub fn parse_source(
     let host_form = dialect.vocab().copy_source_host.is_some();
     let bucket = if host_form && !path.starts_with('/') && first.contains('.') {
         // Host form: <bucket>-<appid>.cos.<region>.myqcloud.com/key
-        addressing::bucket_from_host(first, suffixes).ok_or_else(|| {
+        hosts::bucket_from_host(first, suffixes).ok_or_else(|| {
             ApiError::invalid_argument(format!(
                 "The copy source host '{first}' is not one this gateway serves"
             ))
