@@ -1,5 +1,4 @@
-//! The three wire dialects. Each file holds one constant vocabulary; the functions here
-//! translate between a dialect's wire names/values and the neutral form (S3's suffixes and values).
+//! The wire dialects, one constant vocabulary per file; here, translation to and from the neutral form.
 
 pub mod auth;
 pub mod chunked;
@@ -130,9 +129,8 @@ pub struct Vocabulary {
     pub restore_tiers: &'static [&'static str],
     /// Sub-resources (query names) whose PUT/POST body its service takes only with `Content-MD5`.
     pub md5_required: &'static [&'static str],
-    /// Its service keeps S3's flexible checksums: `checksum-*` headers, aws-chunked trailers, a
-    /// multipart upload's algorithm and type, part checksums at Complete, `checksum-mode` answers.
-    /// Else the proxy verifies a client's checksum on the way and it goes no further.
+    /// Its service keeps S3's flexible checksums (headers, trailers, multipart algorithm and part
+    /// checksums, `checksum-mode`); else the proxy verifies them and they go no further.
     pub checksums: bool,
     /// Its service answers ListObjectsV2 (`list-type=2`); else only the V1 listing (`marker`).
     pub list_v2: bool,
