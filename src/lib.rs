@@ -27,4 +27,5 @@ pub mod resolve;
 pub mod response;
 pub mod sign;
 pub mod upstream;
+pub mod wire;
 pub mod xml;

@@ -8,7 +8,7 @@ pub mod hosts;
 pub mod obs;
 pub mod reframe;
 pub mod s3;
-pub mod wire;
+pub use crate::wire;
 
 use crate::model::Field;
 use serde::Deserialize;

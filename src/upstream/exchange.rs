@@ -5,8 +5,8 @@
 use super::{header_pairs, Failure, Upstream, HOP_HEADERS};
 use crate::access;
 use crate::config::Peer;
-use crate::dialect::wire::Headers;
 use crate::model::RESULT_CAP;
+use crate::wire::Headers;
 use bytes::Bytes;
 use pingora::protocols::http::v1::client::HttpSession;
 use std::sync::Arc;

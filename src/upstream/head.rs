@@ -1,7 +1,7 @@
 //! The request head for the wire, and answer headers as (name, value) pairs.
 
-use crate::dialect::wire::{Headers, Name};
-use crate::outbound::Outbound;
+use crate::wire::Outbound;
+use crate::wire::{Headers, Name};
 use bytes::Bytes;
 use pingora::http::RequestHeader;
 use pingora::prelude::Result as PResult;

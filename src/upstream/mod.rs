@@ -8,12 +8,12 @@
 //! an error, never a shorter success.
 
 use crate::config::{Backend, Peer};
-use crate::dialect::wire::Headers;
 use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::model::LISTING_CAP;
-use crate::outbound::Outbound;
 use crate::pool::Pool;
+use crate::wire::Headers;
+use crate::wire::Outbound;
 use bytes::Bytes;
 // HTTP/1.1 to backends (peers offer no h2): the h1 connector and session directly, whose futures
 // are smaller than the version-generic ones.
