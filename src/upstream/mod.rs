@@ -350,3 +350,6 @@ impl Upstream {
         result
     }
 }
+
+#[cfg(test)]
+mod tests;
