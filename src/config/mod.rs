@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod backends;
 mod file;
+mod server;
 mod validate;
 
 pub use validate::{parse, parse_with};
