@@ -11,10 +11,12 @@
 use crate::body::BodyCheck;
 use crate::dialect::wire::Headers;
 
+mod across;
+mod download;
 mod keepalive;
 mod relay;
 mod staged;
-mod stream;
+mod upload;
 use crate::config::{Backend, Config};
 use crate::dialect::Dialect;
 use crate::error::{ApiError, Code};
@@ -187,15 +189,17 @@ fn dispatch<'a>(
     let backend = &cfg.backends[f.backend];
     if let Some(cross) = &f.cross {
         let source = &cfg.backends[cross.source_backend];
-        return Box::pin(stream::copy_across(
+        return Box::pin(across::copy_across(
             up, session, source, backend, *f, request_id, keep,
         ));
     }
     match f.op {
         Op::PutObject | Op::UploadPart => {
-            Box::pin(stream::upload(up, session, backend, *f, request_id))
+            Box::pin(upload::upload(up, session, backend, *f, request_id))
         }
-        Op::GetObject if !head => Box::pin(stream::download(up, session, backend, *f, request_id)),
+        Op::GetObject if !head => {
+            Box::pin(download::download(up, session, backend, *f, request_id))
+        }
         _ => Box::pin(small(up, session, backend, f, request_id, head, keep)),
     }
 }

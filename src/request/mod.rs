@@ -4,22 +4,25 @@
 use crate::addressing;
 use crate::auth::{self, Payload, WireRequest};
 use crate::config::Config;
-use crate::dialect::wire::Headers;
 use crate::dialect::Dialect;
 use crate::dialect::{copy, s3};
 use crate::error::{ApiError, Code};
 use crate::listing::ListV2;
-use crate::model::CopyPart;
 pub use crate::model::Op;
 use crate::outbound::Outbound;
 use crate::sign;
 
 pub mod edge;
+mod inspect;
+mod outcome;
 mod side;
 pub mod staging;
 pub use staging::Staging;
 mod translate;
 
+pub use inspect::guess_dialect;
+use inspect::{body_checksum, check_sse, checksum_header, encoded_values, has_sse_c};
+pub use outcome::{CrossCopy, Forward, Plan, Rejection};
 pub use side::{
     list_parts_request, require_md5, rewrite_small_body, source_get, source_head, source_metadata,
     too_small, verify_small_body, whole_object_md5,
@@ -78,79 +81,6 @@ impl<'a> Inbound<'a> {
             .find(|(k, _)| *k == name)
             .map(|(_, v)| sign::percent_decode_cow(v.unwrap_or("")))
     }
-}
-
-/// A request ready to forward.
-#[derive(Debug)]
-pub struct Forward {
-    pub client: Dialect,
-    /// The access key the request was verified with (`None` without verification).
-    pub access_key: Option<String>,
-    pub op: Op,
-    pub backend: usize,
-    pub out: Outbound,
-    pub payload: Payload,
-    pub resource: String,
-    /// Copy conditions the backend cannot express, to check against a HEAD of the source first.
-    pub precheck: Option<CopyPart>,
-    /// An Upload Part - Copy or CopyObject whose source lives on another backend: read there,
-    /// uploaded here (UploadPart or PutObject).
-    pub cross: Option<CrossCopy>,
-    /// The client's SDK reports a 200 carrying an `<Error>` as an error (for kept-alive answers).
-    pub raises_200_error: bool,
-    /// Smallest non-last part a Complete accepts: the larger of the client's cloud's and the
-    /// backend's minimum (when the client's is smaller, its parts are staged instead).
-    pub part_min: u64,
-    /// The staged parts of the upload this request belongs to, when they are staged.
-    pub staging: Option<Staging>,
-    /// The client's checksum of a small body (neutral suffix, value), verified before it goes on.
-    pub body_checksum: Option<(String, String)>,
-    /// A ListObjectsV2 sent to a backend as V1: what its V2 answer needs.
-    pub listing: Option<ListV2>,
-    /// The client-visible bucket, where the backend's bucket has another name.
-    pub client_bucket: Option<String>,
-}
-
-/// The source side of a copy across backends; `out` is then the destination's UploadPart.
-#[derive(Debug)]
-pub struct CrossCopy {
-    pub source_backend: usize,
-    pub copy: CopyPart,
-    /// A CopyObject that keeps the source's metadata (directive COPY): taken from its HEAD.
-    pub copy_metadata: bool,
-}
-
-pub enum Plan {
-    /// Answer without the backend: (status, headers).
-    Local(Dialect, u16, Headers),
-    Forward(Box<Forward>),
-}
-
-/// A refusal, with the dialect to render it in.
-#[derive(Debug)]
-pub struct Rejection {
-    pub client: Dialect,
-    pub error: ApiError,
-    pub resource: String,
-    /// Refused by signature verification (not by the request's shape or route).
-    pub verification: bool,
-    /// The operation, where method and path already tell it (for the access line).
-    pub op: Option<Op>,
-}
-
-/// The dialect a request speaks, judged from its headers alone (for errors before or without auth).
-pub fn guess_dialect(inb: &Inbound) -> Dialect {
-    let wire = WireRequest {
-        method: inb.method,
-        raw_path: inb.raw_path,
-        raw_query: inb.raw_query,
-        headers: &inb.headers,
-        host_bucket: None,
-    };
-    if let Some(s) = auth::detect(&wire) {
-        return auth::dialect_of(s);
-    }
-    Dialect::guess(&inb.headers)
 }
 
 /// Largest part (and single PUT) every dialect accepts.
@@ -403,51 +333,6 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         body_checksum: body_checksum(client, backend.checksums, op, inb),
         client_bucket: target.bucket.clone().filter(|b| *b != routed.bucket),
     })))
-}
-
-fn check_sse(out: &Outbound, d: Dialect, stem: &str) -> Result<(), ApiError> {
-    let name = |s: &str| format!("{}{stem}{s}", d.vocab().prefix);
-    copy::check_sse_c(
-        out.header(&name("algorithm")),
-        out.header(&name("key")),
-        out.header(&name("key-md5")),
-    )
-}
-
-/// Does the request carry an SSE-C key for its object?
-fn has_sse_c(client: Dialect, inb: &Inbound) -> bool {
-    let prefix = client.vocab().prefix;
-    inb.headers
-        .iter()
-        .any(|(k, _)| k.strip_prefix(prefix) == Some("server-side-encryption-customer-algorithm"))
-}
-
-/// The checksum header of a client's body that the proxy verifies: every small body's (it may
-/// be rewritten), a streamed one's where the backend keeps no checksums (as it flows). A
-/// Complete's names the whole object, not its body: only a backend that keeps checksums checks it.
-fn body_checksum(client: Dialect, kept: bool, op: Op, inb: &Inbound) -> Option<(String, String)> {
-    if (op.streamed() && kept)
-        || op == Op::Complete
-        || !matches!(inb.method, "PUT" | "POST" | "DELETE")
-    {
-        return None;
-    }
-    checksum_header(client, inb)
-}
-
-/// The client's checksum header, if any: (neutral suffix, value).
-fn checksum_header(client: Dialect, inb: &Inbound) -> Option<(String, String)> {
-    let prefix = client.vocab().prefix;
-    inb.headers.iter().find_map(|(k, v)| {
-        let suffix = k.strip_prefix(prefix)?;
-        crate::checksum::Checksum::for_suffix(suffix)?;
-        Some((suffix.to_string(), v.to_string()))
-    })
-}
-
-/// Does this client percent-encode its header values? The OBS SDK does, whichever signature it uses.
-fn encoded_values(client: Dialect, inb: &Inbound) -> bool {
-    client.encodes_header_values(inb.header("user-agent"))
 }
 
 #[cfg(test)]
