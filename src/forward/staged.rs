@@ -39,7 +39,7 @@ pub(super) async fn complete(
         let staged = list_staged(up, backend, &st, rid).await?;
         if staged.is_empty() {
             // Nothing staged (an SSE-C upload): the client's parts are the upload's own.
-            super::check_part_sizes(up, backend, &f, &body).await?;
+            super::complete::check_part_sizes(up, backend, &f, &body).await?;
             let mut out = f.out.clone();
             out.set_header("content-length", body.len().to_string());
             let hash = sign::sha256_hex(&body);

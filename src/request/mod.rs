@@ -24,8 +24,9 @@ pub use inspect::guess_dialect;
 use inspect::{body_checksum, check_sse, checksum_header, encoded_values, has_sse_c};
 pub use outcome::{CrossCopy, Forward, Plan, Rejection};
 pub use side::{
-    list_parts_request, require_md5, rewrite_small_body, source_get, source_head, source_metadata,
-    too_small, verify_small_body, whole_object_md5,
+    completed_answer, completed_head, list_parts_request, multipart_etag, require_md5,
+    rewrite_small_body, source_get, source_head, source_metadata, too_small, verify_small_body,
+    whole_object_md5,
 };
 use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
 

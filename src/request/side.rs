@@ -248,3 +248,76 @@ pub fn whole_object_md5(from: Dialect, cp: &CopyPart, head: &[(Name, String)]) -
     use base64::Engine;
     Some(base64::engine::general_purpose::STANDARD.encode(digest))
 }
+
+/// The ETag a completed multipart object has when its parts are the ones a Complete lists: the
+/// MD5 of their MD5s, then `-N`, as S3, OBS, COS and Garage make it. `None` when a part's ETag is
+/// no plain MD5 (encrypted with a managed key, say): then nothing can be proven by it.
+pub fn multipart_etag(complete_body: &[u8]) -> Option<String> {
+    use md5::Digest;
+    let etags = crate::xml::texts(complete_body, "ETag")?;
+    if etags.is_empty() {
+        return None;
+    }
+    let mut md5 = md5::Md5::new();
+    for e in &etags {
+        let raw = hex::decode(e.trim().trim_matches('"')).ok()?;
+        if raw.len() != 16 {
+            return None;
+        }
+        md5.update(&raw);
+    }
+    Some(format!("{}-{}", hex::encode(md5.finalize()), etags.len()))
+}
+
+/// A HEAD of the object a Complete names, with its SSE-C key if it has one: to learn whether a
+/// Complete whose answer was lost did complete.
+pub fn completed_head(f: &Forward) -> Outbound {
+    let mut out = Outbound {
+        method: "HEAD".into(),
+        path: f.out.path.clone(),
+        bucket: f.out.bucket.clone(),
+        ..Default::default()
+    };
+    out.headers = f
+        .out
+        .headers
+        .iter()
+        .filter(|(k, _)| *k == "host" || k.contains("server-side-encryption-customer-"))
+        .cloned()
+        .collect();
+    out
+}
+
+/// The answer a Complete would have had, when a HEAD after its `NoSuchUpload` shows the object
+/// with the ETag its parts give (`expected`): a first attempt completed it and its answer was
+/// lost (a connection reset after the backend acted, a client that asked again).
+pub fn completed_answer(
+    f: &Forward,
+    to: Dialect,
+    expected: &str,
+    head: &crate::upstream::Answer,
+) -> Option<crate::upstream::Answer> {
+    let etag = head.header("etag")?.trim().trim_matches('"');
+    if head.status != 200 || !etag.eq_ignore_ascii_case(expected) {
+        return None;
+    }
+    let key = f.resource.splitn(3, '/').nth(2).unwrap_or_default();
+    let bucket = f.out.bucket.as_deref().unwrap_or_default();
+    let host = f.out.header("host").unwrap_or_default();
+    let esc = crate::xml::escape;
+    let body = format!(
+        "{}<CompleteMultipartUploadResult xmlns=\"{}\"><Location>http://{}{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
+        to.vocab().xml_decl,
+        to.vocab().xmlns,
+        esc(host),
+        esc(&f.out.path),
+        esc(bucket),
+        esc(key),
+        esc(etag),
+    );
+    Some(crate::upstream::Answer {
+        status: 200,
+        headers: vec![("content-type".into(), "application/xml".into())],
+        body: body.into(),
+    })
+}
