@@ -96,14 +96,18 @@ async fn the_one_read_refuses_what_is_over_the_cap_and_never_truncates() {
     }
 }
 
+/// Two `503 SlowDown`s, then a success.
+fn two_503s_then_ok(n: usize) -> &'static [u8] {
+    match n {
+        0 | 1 => b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\n\r\n",
+        _ => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+    }
+}
+
 #[tokio::test]
 async fn the_one_retry_policy_sends_again_after_a_503_within_the_backends_retries() {
     let up = Upstream::default();
-    let (addr, _) = server(|n| match n {
-        0 | 1 => b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\n\r\n",
-        _ => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-    })
-    .await;
+    let (addr, _) = server(two_503s_then_ok).await;
     let mut b = backend(addr);
     b.timeouts.retries = 2;
     let a = up
@@ -112,11 +116,7 @@ async fn the_one_retry_policy_sends_again_after_a_503_within_the_backends_retrie
         .unwrap();
     assert_eq!((a.status, &a.body[..]), (200, &b"ok"[..]));
     // One retry fewer: the 503 stands.
-    let (addr, _) = server(|n| match n {
-        0 | 1 => b"HTTP/1.1 503 Slow Down\r\nContent-Length: 0\r\n\r\n",
-        _ => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-    })
-    .await;
+    let (addr, _) = server(two_503s_then_ok).await;
     let mut b = backend(addr);
     b.timeouts.retries = 1;
     let a = up
