@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checks deploy/prometheus and deploy/grafana offline: the alert rules load (promtool check rules)
 # and pass their unit tests (promtool test rules); every dashboard query and alert expression parses
-# (promtool) and names only metrics, and labels, that src/metrics.rs exports. Needs promtool
+# (promtool) and names only metrics, and labels, that src/metrics/ exports. Needs promtool
 # (Debian's prometheus package; scripts/setup-test-env.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,19 +15,22 @@ trap 'rm -rf "$OUT"' EXIT
 promtool check rules deploy/prometheus/alerts.yaml
 promtool test rules deploy/prometheus/alerts_test.yaml
 
-python3 - src/metrics.rs deploy/grafana/dialect-proxy.json deploy/prometheus/alerts.yaml \
+python3 - src/metrics deploy/grafana/dialect-proxy.json deploy/prometheus/alerts.yaml \
   "$OUT/dashboard-rules.yaml" <<'PY'
 import json
+import pathlib
 import re
 import sys
 
 metrics_rs, dashboard, alerts, rules_out = sys.argv[1:]
+# Every file of the metrics module, read as one.
+source = "".join(p.read_text() for p in sorted(pathlib.Path(metrics_rs).rglob("*.rs")))
 problems = []
 
 # What the binary exports: name -> label names (histograms as _bucket/_sum/_count).
 exported = {}
 for kind, name, labels in re.findall(
-        r'register_(\w+)!\(\s*"(dialect_proxy_\w+)",\s*"[^"]*"(?:,\s*&\[([^\]]*)\])?', open(metrics_rs).read()):
+        r'register_(\w+)!\(\s*"(dialect_proxy_\w+)",\s*"[^"]*"(?:,\s*&\[([^\]]*)\])?', source):
     labels = set(re.findall(r'"(\w+)"', labels or ""))
     if "histogram" in kind:
         exported[name + "_bucket"] = labels | {"le"}

@@ -21,7 +21,7 @@ import urllib.request
 import yaml
 
 WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet")
-# Served by src/metrics.rs (HealthApp) on [server] metrics, and nowhere else. Liveness must not
+# Served by src/metrics/health.rs (HealthApp) on [server] metrics, and nowhere else. Liveness must not
 # be /readyz: that turns 503 while draining, and the kubelet would kill the pod mid-drain.
 PROBE_PATHS = {"readinessProbe": ("/readyz",), "livenessProbe": ("/healthz",),
                "startupProbe": ("/healthz", "/readyz")}
