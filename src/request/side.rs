@@ -250,7 +250,8 @@ pub fn whole_object_md5(from: Dialect, cp: &CopyPart, head: &[(Name, String)]) -
 }
 
 /// The ETag a completed multipart object has when its parts are the ones a Complete lists: the
-/// MD5 of their MD5s, then `-N`, as S3, OBS, COS and Garage make it. `None` when a part's ETag is
+/// MD5 of their MD5s, then `-N`, as S3 ("Checking object integrity": multipart ETags), OBS
+/// (obs_33_0392: "calculated based on the ETags of all combined parts"), COS and Garage make it. `None` when a part's ETag is
 /// no plain MD5 (encrypted with a managed key, say): then nothing can be proven by it.
 pub fn multipart_etag(complete_body: &[u8]) -> Option<String> {
     use md5::Digest;
@@ -303,18 +304,12 @@ pub fn completed_answer(
     }
     let key = f.resource.splitn(3, '/').nth(2).unwrap_or_default();
     let bucket = f.out.bucket.as_deref().unwrap_or_default();
-    let host = f.out.header("host").unwrap_or_default();
-    let esc = crate::xml::escape;
-    let body = format!(
-        "{}<CompleteMultipartUploadResult xmlns=\"{}\"><Location>http://{}{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
-        to.vocab().xml_decl,
-        to.vocab().xmlns,
-        esc(host),
-        esc(&f.out.path),
-        esc(bucket),
-        esc(key),
-        esc(etag),
+    let location = format!(
+        "http://{}{}",
+        f.out.header("host").unwrap_or_default(),
+        f.out.path
     );
+    let body = crate::xml::render_complete_result(to, &location, bucket, key, etag);
     Some(crate::upstream::Answer {
         status: 200,
         headers: vec![("content-type".into(), "application/xml".into())],

@@ -124,3 +124,26 @@ pub fn render_copy_result(to: Dialect, part: bool, r: &CopyResult) -> String {
     s.push('>');
     s
 }
+
+/// A CompleteMultipartUploadResult in `to`'s namespace, for a Complete proven by the object it
+/// made: Location, Bucket, Key, ETag, the shape S3 (API_CompleteMultipartUpload), OBS
+/// (obs_04_0102) and COS (436/7742) document alike.
+pub fn render_complete_result(
+    to: Dialect,
+    location: &str,
+    bucket: &str,
+    key: &str,
+    etag: &str,
+) -> String {
+    let v = to.vocab();
+    let esc = super::escape;
+    format!(
+        "{}<CompleteMultipartUploadResult xmlns=\"{}\"><Location>{}</Location><Bucket>{}</Bucket><Key>{}</Key><ETag>&quot;{}&quot;</ETag></CompleteMultipartUploadResult>",
+        v.xml_decl,
+        v.xmlns,
+        esc(location),
+        esc(bucket),
+        esc(key),
+        esc(etag),
+    )
+}
