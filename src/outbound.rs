@@ -32,6 +32,15 @@ impl Outbound {
         self.set_header("host", host);
     }
 
+    /// The signing step for `b` that the transport runs before each attempt. `payload`: the hex
+    /// SHA-256 of the body when it is known; `None` for a streamed body.
+    pub fn signer<'a>(
+        b: &'a Backend,
+        payload: Option<&'a str>,
+    ) -> impl Fn(&mut Outbound) + Sync + 'a {
+        move |out: &mut Outbound| out.sign(b, payload, now())
+    }
+
     /// Add the backend's authentication. `payload` is the hex SHA-256 of the body when it is known;
     /// `None` for a streamed body.
     pub fn sign(&mut self, b: &Backend, payload: Option<&str>, now: i64) {
@@ -41,4 +50,11 @@ impl Outbound {
             self.headers.push((k, v));
         }
     }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

@@ -9,6 +9,10 @@ pub type Name = std::borrow::Cow<'static, str>;
 /// (lower-case name, value) pairs.
 pub type Headers = Vec<(Name, String)>;
 
+/// The signing step a caller hands the transport: it adds the backend's authentication and runs
+/// before each attempt, so that each attempt goes out with its own date.
+pub type Sign<'a> = &'a (dyn Fn(&mut Outbound) + Sync);
+
 #[derive(Clone, Debug, Default)]
 pub struct Outbound {
     pub method: String,

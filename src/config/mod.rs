@@ -102,6 +102,11 @@ impl Backend {
     pub fn starting(&self) -> bool {
         self.addr.is_none() && self.embedded.is_some()
     }
+
+    /// The answer header naming the backend's own request id (for the access log).
+    pub fn request_id_header(&self) -> &'static str {
+        self.dialect.vocab().request_id
+    }
 }
 
 impl Backend {

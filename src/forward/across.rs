@@ -14,7 +14,7 @@ use crate::request::{self, Forward};
 use crate::response::{self, BackendAnswer, Context};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Answer;
-use crate::upstream::{self, Failure, Upstream};
+use crate::upstream::{Failure, Retry, Upstream};
 use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -177,20 +177,18 @@ async fn copy_work(
         .and_then(|n| head.header(&n).map(str::to_string));
     // An UploadPart or PutObject of the same name is idempotent: the whole copy is sent again on a
     // transient failure of either side, inside the destination's retry budget.
-    let deadline = std::time::Instant::now() + dest.timeouts.total;
-    let mut n = 0u32;
+    let mut retry = Retry::new(dest);
     loop {
         let e = match copy_once(up, source, dest, cp, out, (first, len), rid).await {
             Ok(a) => return Ok((len, a, version)),
             Err(Attempt::Final(e)) => return Err(e),
             Err(Attempt::Again(e)) => e,
         };
-        let Some(wait) = upstream::again(dest, &mut n, deadline, true) else {
+        if !retry.again(true).await {
             return Err(e);
-        };
+        }
         metrics::copy_across_retry();
-        tracing::info!(request_id = %rid, attempt = n, code = %e.code, "copying again");
-        tokio::time::sleep(wait).await;
+        tracing::info!(request_id = %rid, attempt = retry.made(), code = %e.code, "copying again");
     }
 }
 
@@ -235,7 +233,12 @@ async fn copy_once(
         // An empty object: nothing to read.
         out.set_header("content-length", "0".into());
         return up
-            .exchange(dest, out, Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(
+                dest,
+                out,
+                Bytes::new(),
+                &Outbound::signer(dest, Some(EMPTY_SHA256)),
+            )
             .await
             .map_err(|e| transient(dest, rid, &e))
             .and_then(|a| match a.status {

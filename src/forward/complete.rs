@@ -5,6 +5,7 @@
 
 use crate::config::Backend;
 use crate::error::ApiError;
+use crate::outbound::Outbound;
 use crate::request::{self, Forward};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::{Answer, Upstream};
@@ -24,7 +25,12 @@ pub(super) async fn lost_answer(
     }
     let mut head = request::completed_head(f);
     match up
-        .exchange(backend, &mut head, Bytes::new(), Some(EMPTY_SHA256))
+        .exchange(
+            backend,
+            &mut head,
+            Bytes::new(),
+            &Outbound::signer(backend, Some(EMPTY_SHA256)),
+        )
         .await
     {
         Ok(h) => request::completed_answer(f, backend.dialect, expected, &h).unwrap_or(a),
@@ -44,9 +50,14 @@ pub(super) async fn check_part_sizes(
     loop {
         let mut out = request::list_parts_request(f, marker);
         let a = up
-            .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(
+                backend,
+                &mut out,
+                Bytes::new(),
+                &Outbound::signer(backend, Some(EMPTY_SHA256)),
+            )
             .await
-            .map_err(|e| e.api_error())?;
+            .map_err(|e| ApiError::from(&e))?;
         if a.status >= 300 {
             // Let the Complete itself report NoSuchUpload and the like.
             return Ok(());

@@ -6,6 +6,7 @@ use super::{
 };
 use crate::config::Backend;
 use crate::model::RESULT_CAP;
+use crate::outbound::Outbound;
 use crate::request::Forward;
 use crate::response::{self, BackendAnswer, Context};
 use crate::sign::sigv4::EMPTY_SHA256;
@@ -27,9 +28,10 @@ pub(super) async fn download(
         return respond_error(session, f.client, &e, &f.resource, rid, false).await;
     }
     f.out.headers.retain(|(k, _)| k != "content-length");
+    let sign = Outbound::signer(backend, Some(EMPTY_SHA256));
     let opened = tokio::select! {
         biased;
-        x = up.open(backend, &mut f.out, Some(EMPTY_SHA256)) => x,
+        x = up.open(backend, &mut f.out, &sign) => x,
         _ = client_gone(session) => return Err(hung_up()),
     };
     let mut x = match opened {

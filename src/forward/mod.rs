@@ -10,6 +10,7 @@
 
 use crate::body::BodyCheck;
 use crate::dialect::wire::Headers;
+use crate::outbound::Outbound;
 
 mod across;
 mod complete;
@@ -296,7 +297,12 @@ async fn small(
             .then(|| request::multipart_etag(&body))
             .flatten();
         let mut a = up
-            .exchange(backend, &mut f.out, body, Some(&hash))
+            .exchange(
+                backend,
+                &mut f.out,
+                body,
+                &Outbound::signer(backend, Some(&hash)),
+            )
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if let Some(etag) = expected {
@@ -340,7 +346,7 @@ async fn small(
 /// Log a failed exchange and say what the client sees.
 pub(crate) fn failed(backend: &Backend, rid: &str, e: &Failure) -> ApiError {
     tracing::warn!(request_id = %rid, backend = %backend.name, error = %e, "backend exchange failed");
-    e.api_error()
+    ApiError::from(e)
 }
 
 /// HEAD a copy's source on `backend` and decide its four conditions here (for a backend that
@@ -353,7 +359,12 @@ pub(crate) async fn head_source(
 ) -> std::result::Result<crate::upstream::Answer, ApiError> {
     let mut out = request::source_head(cp, backend);
     let a = up
-        .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+        .exchange(
+            backend,
+            &mut out,
+            Bytes::new(),
+            &Outbound::signer(backend, Some(EMPTY_SHA256)),
+        )
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {

@@ -29,7 +29,11 @@ pub(super) enum Broke<'a> {
 
 async fn open<'a>(up: &'a Upstream, s: &mut Source<'a>) -> Result<Exchange<'a>, Broke<'a>> {
     let mut x = up
-        .open(s.backend, &mut s.get, Some(EMPTY_SHA256))
+        .open(
+            s.backend,
+            &mut s.get,
+            &Outbound::signer(s.backend, Some(EMPTY_SHA256)),
+        )
         .await
         .map_err(|e| Broke::Wire(s.backend, e))?;
     if !matches!(x.status, 200 | 206) {
@@ -56,7 +60,7 @@ pub(super) async fn relay<'a>(
         let mut src = open(up, s).await?;
         if dst.is_none() {
             dst = Some(
-                up.start(dest, put, None)
+                up.start(dest, put, &Outbound::signer(dest, None))
                     .await
                     .map_err(|e| Broke::Wire(dest, e))?,
             );
@@ -75,7 +79,7 @@ pub(super) async fn relay<'a>(
     let mut d = match dst {
         Some(d) => d,
         None => up
-            .start(dest, put, Some(EMPTY_SHA256))
+            .start(dest, put, &Outbound::signer(dest, Some(EMPTY_SHA256)))
             .await
             .map_err(|e| Broke::Wire(dest, e))?,
     };

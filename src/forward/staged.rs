@@ -44,7 +44,12 @@ pub(super) async fn complete(
             out.set_header("content-length", body.len().to_string());
             let hash = sign::sha256_hex(&body);
             let a = up
-                .exchange(backend, &mut out, body.clone(), Some(&hash))
+                .exchange(
+                    backend,
+                    &mut out,
+                    body.clone(),
+                    &Outbound::signer(backend, Some(&hash)),
+                )
                 .await
                 .map_err(|e| failed(backend, rid, &e))?;
             return Ok(translated(&f, backend, rid, &a));
@@ -72,7 +77,12 @@ pub(super) async fn complete(
         out.set_header("content-type", "application/xml".into());
         let hash = sign::sha256_hex(&doc);
         let a = up
-            .exchange(backend, &mut out, doc, Some(&hash))
+            .exchange(
+                backend,
+                &mut out,
+                doc,
+                &Outbound::signer(backend, Some(&hash)),
+            )
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         let reply = translated(&f, backend, rid, &a);
@@ -102,7 +112,12 @@ pub(super) async fn list_parts(
         let mut out = st.upload_request(backend, "GET");
         out.query.push(("max-parts".into(), Some("1".into())));
         let a = up
-            .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(
+                backend,
+                &mut out,
+                Bytes::new(),
+                &Outbound::signer(backend, Some(EMPTY_SHA256)),
+            )
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if a.status >= 300 {
@@ -114,7 +129,12 @@ pub(super) async fn list_parts(
             let mut out = f.out.clone();
             out.headers.retain(|(k, _)| k != "content-length");
             let a = up
-                .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+                .exchange(
+                    backend,
+                    &mut out,
+                    Bytes::new(),
+                    &Outbound::signer(backend, Some(EMPTY_SHA256)),
+                )
                 .await
                 .map_err(|e| failed(backend, rid, &e))?;
             return Ok(translated(&f, backend, rid, &a));
@@ -152,7 +172,12 @@ pub(super) async fn abort(
     let mut out = std::mem::take(&mut f.out);
     let work = std::pin::pin!(async {
         let a = up
-            .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(
+                backend,
+                &mut out,
+                Bytes::new(),
+                &Outbound::signer(backend, Some(EMPTY_SHA256)),
+            )
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if a.status < 300 || a.status == 404 {
@@ -179,7 +204,12 @@ pub(super) async fn upload_exists(
     let mut out = st.upload_request(backend, "GET");
     out.query.push(("max-parts".into(), Some("1".into())));
     let a = up
-        .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+        .exchange(
+            backend,
+            &mut out,
+            Bytes::new(),
+            &Outbound::signer(backend, Some(EMPTY_SHA256)),
+        )
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {
@@ -232,7 +262,12 @@ async fn list_staged(
     loop {
         let mut out = st.list(backend, &marker);
         let a = up
-            .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(
+                backend,
+                &mut out,
+                Bytes::new(),
+                &Outbound::signer(backend, Some(EMPTY_SHA256)),
+            )
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if a.status >= 300 {
@@ -268,7 +303,12 @@ async fn staged_etag(
     };
     st.address(&mut out, backend, n);
     let a = up
-        .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+        .exchange(
+            backend,
+            &mut out,
+            Bytes::new(),
+            &Outbound::signer(backend, Some(EMPTY_SHA256)),
+        )
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {
@@ -292,7 +332,12 @@ async fn copy_staged(
 ) -> std::result::Result<String, ApiError> {
     let mut out = st.copy_into(backend, n, staged);
     let a = up
-        .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+        .exchange(
+            backend,
+            &mut out,
+            Bytes::new(),
+            &Outbound::signer(backend, Some(EMPTY_SHA256)),
+        )
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {
@@ -376,7 +421,12 @@ async fn remove_staged(
         };
         st.address(&mut out, backend, p.number);
         match up
-            .exchange(backend, &mut out, Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(
+                backend,
+                &mut out,
+                Bytes::new(),
+                &Outbound::signer(backend, Some(EMPTY_SHA256)),
+            )
             .await
         {
             Ok(a) if a.status < 300 || a.status == 404 => {}

@@ -7,6 +7,7 @@ use crate::body::BodyCheck;
 use crate::config::Backend;
 use crate::error::ApiError;
 use crate::model::RESULT_CAP;
+use crate::outbound::Outbound;
 use crate::request::Forward;
 use crate::response::{self, BackendAnswer, Context};
 use crate::sign::sigv4::EMPTY_SHA256;
@@ -58,7 +59,14 @@ pub(super) async fn upload(
             return respond_error(session, f.client, &e, &f.resource, rid, false).await;
         }
     }
-    let mut x = match up.start(backend, &mut f.out, payload.as_deref()).await {
+    let mut x = match up
+        .start(
+            backend,
+            &mut f.out,
+            &Outbound::signer(backend, payload.as_deref()),
+        )
+        .await
+    {
         Ok(x) => x,
         Err(e) => {
             let e = failed(backend, rid, &e);

@@ -8,12 +8,10 @@
 //! an error, never a shorter success.
 
 use crate::config::{Backend, Peer};
-use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::model::LISTING_CAP;
 use crate::pool::Pool;
-use crate::wire::Headers;
-use crate::wire::Outbound;
+use crate::wire::{Headers, Outbound, Sign};
 use bytes::Bytes;
 // HTTP/1.1 to backends (peers offer no h2): the h1 connector and session directly, whose futures
 // are smaller than the version-generic ones.
@@ -26,9 +24,11 @@ use std::time::{Duration, Instant};
 
 mod exchange;
 mod head;
+mod retry;
 pub use exchange::{relay, Exchange, RelayError};
 use head::request_header;
 pub use head::{header_name, header_pairs};
+pub use retry::Retry;
 
 /// Answer headers that are the transport's business (or replaced by the proxy): never copied.
 pub const HOP_HEADERS: &[&str] = &[
@@ -56,23 +56,7 @@ pub enum Failure {
 }
 
 impl Failure {
-    /// The error a client sees: every one is a 5xx, which every SDK retries.
-    pub fn api_error(&self) -> ApiError {
-        match self {
-            Failure::Unreachable(_) => ApiError::unavailable("The backend could not be reached"),
-            Failure::Unresolved(_) => {
-                ApiError::unavailable("The backend's host name does not resolve")
-            }
-            Failure::Timeout(_) => {
-                ApiError::new(Code::GatewayTimeout, "The backend did not answer in time")
-            }
-            Failure::Broken(_) => {
-                ApiError::internal("The backend's answer was cut short or malformed")
-            }
-        }
-    }
-
-    fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> &'static str {
         match self {
             Failure::Unreachable(_) => "unreachable",
             Failure::Unresolved(_) => "unresolved",
@@ -174,42 +158,6 @@ fn new_peer(b: &Backend, addr: std::net::SocketAddr) -> HttpPeer {
     peer
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
-/// Whether an attempt that ended so proves the backend did not act: no status line, or `503`.
-fn retriable(result: Result<u16, &Failure>) -> bool {
-    matches!(
-        result,
-        Err(Failure::Unreachable(_) | Failure::Unresolved(_)) | Ok(503)
-    )
-}
-
-/// The wait before sending again an attempt that may be retried (`retry`), counting it in `n`;
-/// `None` once the backend's retries are spent or the wait would pass `deadline`.
-pub fn again(b: &Backend, n: &mut u32, deadline: Instant, retry: bool) -> Option<Duration> {
-    if !retry || *n >= b.timeouts.retries {
-        return None;
-    }
-    *n += 1;
-    let wait = backoff(b, *n);
-    (Instant::now() + wait < deadline).then_some(wait)
-}
-
-/// The wait before retry `n` (1-based): `backoff * 2^(n-1)`, capped, with full jitter.
-fn backoff(b: &Backend, n: u32) -> Duration {
-    let t = &b.timeouts;
-    let cap = t
-        .backoff
-        .saturating_mul(1u32 << (n - 1).min(16))
-        .min(t.backoff_max);
-    cap.mul_f64(0.5 + rand::random::<f64>() / 2.0)
-}
-
 impl Upstream {
     async fn connect(&self, b: &Backend) -> Result<(HttpSession, Arc<Peer>), Failure> {
         let peer = peer_for(b).await?;
@@ -230,16 +178,16 @@ impl Upstream {
         Ok((session, peer))
     }
 
-    /// Sign `out` for `b` and send its header; the body follows through `Exchange::write`.
-    /// `payload`: the hex SHA-256 of the body when known (`None`: unsigned / streamed).
+    /// Sign `out` (the caller's step `sign`, run here so that each attempt carries its own date)
+    /// and send its header; the body follows through `Exchange::write`.
     pub async fn start<'a>(
         &'a self,
         b: &'a Backend,
         out: &mut Outbound,
-        payload: Option<&str>,
+        sign: Sign<'_>,
     ) -> Result<Exchange<'a>, Failure> {
         let (mut session, peer) = self.connect(b).await?;
-        out.sign(b, payload, now());
+        sign(out);
         let header = request_header(out).map_err(|e| Failure::Broken(e.to_string()))?;
         session
             .write_request_header(Box::new(header))
@@ -254,31 +202,29 @@ impl Upstream {
             status: 0,
             headers: Vec::new(),
             sent: Instant::now(),
-            request_id_header: b.dialect.vocab().request_id,
+            request_id_header: b.request_id_header(),
         })
     }
 
-    /// A request with a small (or no) body, its answer buffered whole (up to `MAX_SMALL_ANSWER`).
-    /// Sent again on failures that prove the backend did not act, within the total deadline.
+    /// A request with a small (or no) body, its answer buffered whole (up to `out.answer_cap`).
+    /// Sent again as the one retry policy allows, within the total deadline.
     pub async fn exchange(
         &self,
         b: &Backend,
         out: &mut Outbound,
         body: Bytes,
-        payload: Option<&str>,
+        sign: Sign<'_>,
     ) -> Result<Answer, Failure> {
-        let deadline = Instant::now() + b.timeouts.total;
         let attempts = async {
-            let mut n = 0u32;
+            let mut retry = Retry::new(b);
             loop {
-                let result = self.attempt(b, out, body.clone(), payload).await;
-                let retry = retriable(result.as_ref().map(|a| a.status));
-                let Some(wait) = again(b, &mut n, deadline, retry) else {
+                let result = self.attempt(b, out, body.clone(), sign).await;
+                if !retry
+                    .again(Retry::unacted(result.as_ref().map(|a| a.status)))
+                    .await
+                {
                     return result;
-                };
-                metrics::upstream_retry(&b.name);
-                tracing::debug!(backend = %b.name, attempt = n, "retrying backend exchange");
-                tokio::time::sleep(wait).await;
+                }
             }
         };
         // pingora's coarse timer (10 ms ticks): registering a tokio timer on every exchange
@@ -299,9 +245,9 @@ impl Upstream {
         b: &Backend,
         out: &mut Outbound,
         body: Bytes,
-        payload: Option<&str>,
+        sign: Sign<'_>,
     ) -> Result<Answer, Failure> {
-        let mut x = self.start(b, out, payload).await?;
+        let mut x = self.start(b, out, sign).await?;
         if !body.is_empty() {
             x.write(body).await?;
         }
@@ -326,23 +272,22 @@ impl Upstream {
         &'a self,
         b: &'a Backend,
         out: &mut Outbound,
-        payload: Option<&str>,
+        sign: Sign<'_>,
     ) -> Result<Exchange<'a>, Failure> {
-        let deadline = Instant::now() + b.timeouts.total;
-        let mut n = 0u32;
+        let mut retry = Retry::new(b);
         let result = loop {
             let result = async {
-                let mut x = self.start(b, out, payload).await?;
+                let mut x = self.start(b, out, sign).await?;
                 x.finish().await?;
                 Ok::<_, Failure>(x)
             }
             .await;
-            let retry = retriable(result.as_ref().map(|x| x.status));
-            let Some(wait) = again(b, &mut n, deadline, retry) else {
+            if !retry
+                .again(Retry::unacted(result.as_ref().map(|x| x.status)))
+                .await
+            {
                 break result;
-            };
-            metrics::upstream_retry(&b.name);
-            tokio::time::sleep(wait).await;
+            }
         };
         if let Err(f) = &result {
             metrics::upstream_error(&b.name, f.kind());

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::dialect::Dialect;
-use crate::sign::sigv4::EMPTY_SHA256;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -47,6 +46,9 @@ async fn server(
     (addr, conns)
 }
 
+/// The transport needs no signature: the canned server checks none.
+fn unsigned(_: &mut Outbound) {}
+
 fn backend(addr: std::net::SocketAddr) -> Backend {
     let mut b = Backend::render_only(Dialect::S3, &addr.to_string(), "us-east-1");
     b.tls = false;
@@ -86,7 +88,7 @@ async fn the_one_read_refuses_what_is_over_the_cap_and_never_truncates() {
         let (addr, _) = server(move |_| answer).await;
         let b = backend(addr);
         let got = up
-            .exchange(&b, &mut get(&b, cap), Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(&b, &mut get(&b, cap), Bytes::new(), &unsigned)
             .await;
         match (got, whole) {
             (Ok(a), true) => assert_eq!(&a.body[..], b"0123456789"),
@@ -112,11 +114,17 @@ async fn the_one_retry_policy_sends_again_after_a_503_within_the_backends_retrie
         let (addr, _) = server(two_503s_then_ok).await;
         let mut b = backend(addr);
         b.timeouts.retries = retries;
+        // The caller's signing step runs before each attempt (each carries its own date).
+        let signed = AtomicUsize::new(0);
+        let sign = |_: &mut Outbound| {
+            signed.fetch_add(1, Ordering::SeqCst);
+        };
         let a = up
-            .exchange(&b, &mut get(&b, 64), Bytes::new(), Some(EMPTY_SHA256))
+            .exchange(&b, &mut get(&b, 64), Bytes::new(), &sign)
             .await
             .unwrap();
         assert_eq!(a.status, status);
+        assert_eq!(signed.load(Ordering::SeqCst), retries as usize + 1);
         if status == 200 {
             assert_eq!(&a.body[..], b"ok");
         }
@@ -137,20 +145,20 @@ async fn a_connection_returns_to_the_pool_only_after_a_success_with_a_body() {
     put.method = "PUT".into();
     put.set_header("content-length", "5".into());
     let a = up
-        .exchange(&b, &mut put, Bytes::from_static(b"hello"), None)
+        .exchange(&b, &mut put, Bytes::from_static(b"hello"), &unsigned)
         .await
         .unwrap();
     assert_eq!(a.status, 400);
     // The refused upload's connection was closed: the next exchange needs a new one.
     let a = up
-        .exchange(&b, &mut get(&b, 64), Bytes::new(), Some(EMPTY_SHA256))
+        .exchange(&b, &mut get(&b, 64), Bytes::new(), &unsigned)
         .await
         .unwrap();
     assert_eq!(a.status, 200);
     assert_eq!(conns.load(Ordering::SeqCst), 2);
     // After a success without a body, the connection is reused.
     let a = up
-        .exchange(&b, &mut get(&b, 64), Bytes::new(), Some(EMPTY_SHA256))
+        .exchange(&b, &mut get(&b, 64), Bytes::new(), &unsigned)
         .await
         .unwrap();
     assert_eq!(a.status, 200);
