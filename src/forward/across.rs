@@ -1,9 +1,8 @@
 //! Copies across backends: the source is read on its backend and streamed as the destination's
 //! UploadPart or PutObject, whole attempts repeated on a transient failure.
 
-use super::keepalive::{self, KeepAlive, Reply};
 use super::relay::{self, Broke};
-use super::{failed, head_source, read_small_body, respond_error};
+use super::{failed, head_source, read_small_body};
 use crate::config::Backend;
 use crate::error::{ApiError, Code};
 use crate::metrics;
@@ -11,7 +10,9 @@ use crate::model::Op;
 use crate::outbound::Outbound;
 use crate::request::CrossCopy;
 use crate::request::{self, Forward};
+use crate::response::respond_error;
 use crate::response::{self, BackendAnswer, Context};
+use crate::response::{KeepAlive, Reply};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Answer;
 use crate::upstream::{Failure, Retry, Upstream};
@@ -115,7 +116,7 @@ pub(super) async fn copy_across(
             ),
         })
     });
-    keepalive::answer(session, keep, client, &resource, rid, false, work).await
+    crate::response::keep_alive(session, keep, client, &resource, rid, false, work).await
 }
 
 /// Largest object a CopyObject copies (the single-PUT limit of every dialect).

@@ -1,14 +1,14 @@
 //! Downloads: the backend's answer streams to the client, one piece in flight; a backend that
 //! breaks off after the 2xx header cuts the client connection.
 
-use super::{
-    client_gone, failed, hung_up, read_small_body, respond, respond_error, response_header,
-};
+use super::{failed, read_small_body};
 use crate::config::Backend;
 use crate::model::RESULT_CAP;
 use crate::outbound::Outbound;
 use crate::request::Forward;
-use crate::response::{self, BackendAnswer, Context};
+use crate::response::{
+    self, client_gone, hung_up, respond, respond_error, response_header, BackendAnswer, Context,
+};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::{Failure, Upstream};
 use bytes::Bytes;

@@ -9,123 +9,29 @@
 //! the backend connection at once.
 
 use crate::body::BodyCheck;
-use crate::dialect::wire::Headers;
 use crate::outbound::Outbound;
 
 mod across;
 mod complete;
 mod download;
-mod keepalive;
 mod relay;
 mod staged;
 mod upload;
 use crate::config::{Backend, Config};
-use crate::dialect::Dialect;
 use crate::error::{ApiError, Code};
 use crate::metrics;
 use crate::request::{self, Forward, Op};
-use crate::response::{self, BackendAnswer, Context};
+use crate::response::{
+    self, error_document, respond_error, BackendAnswer, Context, KeepAlive, Origin, Reply,
+};
 use crate::sign::{self, sigv4::EMPTY_SHA256};
 use crate::upstream::{Failure, Upstream};
-use crate::xml;
 use bytes::{Bytes, BytesMut};
-use keepalive::{KeepAlive, Reply};
-use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession as Session;
 
 /// Largest request body buffered for a small operation (a 10000-part Complete fits).
 const MAX_SMALL_REQUEST: usize = 2 << 20;
-
-/// The answer's head, taking the header pairs over (their strings become the header bytes).
-pub(crate) fn response_header(status: u16, headers: Headers) -> Result<ResponseHeader> {
-    if headers.iter().any(|(k, _)| response::needs_case_map(k)) {
-        let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
-        for (k, v) in headers {
-            // A value that is not a valid header value is dropped rather than failing the answer.
-            let Ok(value) = http::HeaderValue::from_maybe_shared(Bytes::from(v)) else {
-                continue;
-            };
-            let _ = h.append_header(Bytes::from(response::wire_case(k.into_owned())), value);
-        }
-        return Ok(h);
-    }
-    // Every name is written as the clouds spell it without a case map (pingora titles the
-    // standard ones): filled as plain parts, each name parsed once and no second map kept.
-    let mut parts = http::response::Parts::from(ResponseHeader::build_no_case(
-        status,
-        Some(headers.len() + 2),
-    )?);
-    for (k, v) in headers {
-        let (Ok(name), Ok(value)) = (
-            crate::upstream::header_name(&k),
-            http::HeaderValue::from_maybe_shared(Bytes::from(v)),
-        ) else {
-            continue;
-        };
-        parts.headers.append(name, value);
-    }
-    Ok(ResponseHeader::from(parts))
-}
-
-/// Write a whole answer. A HEAD answer carries the length but no body.
-pub async fn respond(
-    session: &mut Session,
-    status: u16,
-    mut headers: Headers,
-    body: Option<Vec<u8>>,
-    head: bool,
-) -> Result<()> {
-    let body = body.unwrap_or_default();
-    if !headers.iter().any(|(k, _)| k == "content-length") {
-        headers.push(("content-length".into(), body.len().to_string()));
-    }
-    let end = head || body.is_empty();
-    session
-        .write_response_header(Box::new(response_header(status, headers)?))
-        .await?;
-    if !end {
-        session.write_response_body(Bytes::from(body), true).await?;
-    }
-    Ok(())
-}
-
-/// The proxy's own error answer, in the client's dialect, with its request id in header and body.
-pub async fn respond_error(
-    session: &mut Session,
-    client: Dialect,
-    err: &ApiError,
-    resource: &str,
-    request_id: &str,
-    head: bool,
-) -> Result<()> {
-    metrics::error(client, err.code.as_str());
-    crate::access::note_error(err.code.as_str());
-    if let Some(d) = &err.detail {
-        let canonical = sign::redact(d);
-        tracing::debug!(request_id, code = %err.code, %canonical, "request refused");
-    } else {
-        tracing::info!(request_id, code = %err.code, status = err.status, "request refused");
-    }
-    let body = xml::render_error(client, err, resource, request_id).into_bytes();
-    let mut headers = vec![("content-type".into(), "application/xml".to_string())];
-    response::finish(client, &mut headers, request_id);
-    respond(session, err.status, headers, Some(body), head).await
-}
-
-/// Resolves when the client hangs up (or sends bytes it should not) while it waits for an answer.
-/// Only for requests whose body has been read. Raced in a `biased` select after the work, so that
-/// an outcome that is ready wins: a client holding a whole answer may already send its next request.
-pub(crate) async fn client_gone(session: &mut Session) {
-    if session.read_body_or_idle(true).await.is_err() {
-        return;
-    }
-    std::future::pending::<()>().await
-}
-
-pub(crate) fn hung_up() -> Box<Error> {
-    Error::explain(ErrorType::ConnectionClosed, "the client hung up").into_down()
-}
 
 /// The future of one forwarded request.
 pub type Work<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
@@ -326,7 +232,7 @@ async fn small(
         if out.status < 300 {
             if let Err(e) = crate::documents::for_client(&f, backend.dialect, &mut out.body) {
                 out.status = e.status;
-                out.body = Some(xml::render_error(client, &e, &resource, rid).into_bytes());
+                out.body = Some(error_document(client, &e, &resource, rid, Origin::Proxy));
                 response::for_rendered_body(&mut out.headers, out.status);
             }
         }
@@ -340,7 +246,7 @@ async fn small(
             body: out.body,
         })
     });
-    keepalive::answer(session, keep, client, &resource, rid, head, work).await
+    response::keep_alive(session, keep, client, &resource, rid, head, work).await
 }
 
 /// Log a failed exchange and say what the client sees.
@@ -382,6 +288,3 @@ pub(crate) async fn head_source(
     cp.conditions.evaluate(etag, modified)?;
     Ok(a)
 }
-
-#[cfg(test)]
-mod tests;

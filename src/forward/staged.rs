@@ -1,15 +1,16 @@
 //! Uploads whose parts are staged (see `request::staging`): Complete builds the real upload from
 //! the staged parts, ListParts shows them, Abort removes them with the upload.
 
-use super::keepalive::{self, KeepAlive, Reply};
 use super::relay::{self, Broke};
-use super::{failed, read_small_body, respond_error};
+use super::{failed, read_small_body};
 use crate::config::Backend;
 use crate::error::ApiError;
 use crate::outbound::Outbound;
 use crate::request::staging::{self, StagedPart, Staging};
 use crate::request::Forward;
+use crate::response::respond_error;
 use crate::response::{self, BackendAnswer, Context};
+use crate::response::{KeepAlive, Reply};
 use crate::sign::{self, sigv4::EMPTY_SHA256};
 use crate::upstream::{Answer, Upstream};
 use crate::xml;
@@ -91,7 +92,7 @@ pub(super) async fn complete(
         }
         Ok(reply)
     });
-    keepalive::answer(session, keep, f.client, &f.resource, rid, false, work).await
+    crate::response::keep_alive(session, keep, f.client, &f.resource, rid, false, work).await
 }
 
 /// ListParts: the real upload must exist; the parts shown are the client's staged ones.
@@ -151,7 +152,7 @@ pub(super) async fn list_parts(
         delay: None,
         ..Default::default()
     };
-    keepalive::answer(session, off, f.client, &f.resource, rid, false, work).await
+    crate::response::keep_alive(session, off, f.client, &f.resource, rid, false, work).await
 }
 
 /// Abort: the real upload first, then its staged parts (also when the upload is gone already).
@@ -190,7 +191,7 @@ pub(super) async fn abort(
         delay: None,
         ..Default::default()
     };
-    keepalive::answer(session, off, f.client, &f.resource, rid, false, work).await
+    crate::response::keep_alive(session, off, f.client, &f.resource, rid, false, work).await
 }
 
 /// A staged part belongs to an upload the backend knows (else its `NoSuchUpload`): checked before

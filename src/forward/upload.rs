@@ -1,7 +1,7 @@
 //! Uploads: the request body streams to the backend as it arrives, verified on the way; an
 //! empty payload is proven before the backend hears of it.
 
-use super::{client_gone, failed, hung_up, respond, respond_error};
+use super::failed;
 use crate::auth::Payload;
 use crate::body::BodyCheck;
 use crate::config::Backend;
@@ -10,6 +10,7 @@ use crate::model::RESULT_CAP;
 use crate::outbound::Outbound;
 use crate::request::Forward;
 use crate::response::{self, BackendAnswer, Context};
+use crate::response::{client_gone, hung_up, respond, respond_error};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Upstream;
 use bytes::Bytes;

@@ -7,6 +7,13 @@ use crate::error::{ApiError, Code};
 use crate::model::Op;
 use crate::xml;
 
+mod keepalive;
+mod write;
+pub use keepalive::{answer as keep_alive, KeepAlive, Reply};
+pub use write::{
+    client_gone, error_document, hung_up, respond, respond_error, response_header, Origin,
+};
+
 /// Response headers that are the transport's business, or replaced by the proxy.
 use crate::upstream::HOP_HEADERS as DROP;
 
@@ -119,9 +126,6 @@ pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
             out.body = b;
         }
     }
-    if let Some(code) = &out.code {
-        crate::access::note_error(code.as_str());
-    }
     for_rendered_body(&mut headers, out.status);
     ClientAnswer {
         status: out.status,
@@ -166,7 +170,7 @@ pub fn body(
         // or the proxy's side requests.
         return Body {
             status,
-            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+            body: error_document(to, &err, resource, request_id, Origin::Backend),
             failed_200,
             code: Some(err.code),
         };
@@ -178,7 +182,7 @@ pub fn body(
         let err = ApiError::relayed(status, code_for_status(status).as_str(), message);
         return Body {
             status,
-            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+            body: error_document(to, &err, resource, request_id, Origin::Backend),
             failed_200: false,
             code: Some(err.code),
         };
@@ -206,7 +210,7 @@ pub fn body(
         });
         return Body {
             status: 500,
-            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+            body: error_document(to, &err, resource, request_id, Origin::Backend),
             failed_200: true,
             code: Some(err.code),
         };
@@ -215,7 +219,7 @@ pub fn body(
         let err = ApiError::internal("The backend's result document is empty or cut short");
         return Body {
             status: 500,
-            body: xml::render_error(to, &err, resource, request_id).into_bytes(),
+            body: error_document(to, &err, resource, request_id, Origin::Backend),
             failed_200: true,
             code: Some(err.code),
         };
@@ -294,3 +298,5 @@ pub fn code_for_status(status: u16) -> Code {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_write;

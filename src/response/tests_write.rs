@@ -1,4 +1,4 @@
-use super::response_header;
+use super::write::response_header;
 use pingora::http::ResponseHeader;
 
 fn wire(h: &ResponseHeader) -> String {

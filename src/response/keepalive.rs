@@ -3,13 +3,13 @@
 //! read timeout does not fire; the outcome ends the body. This is the documented contract of all
 //! three clouds for these operations: a 200 is a success only if its body holds the result.
 
-use super::{client_gone, hung_up, respond, respond_error, response_header};
+use super::write::{
+    client_gone, error_document, hung_up, respond, respond_error, response_header, Origin,
+};
 use crate::dialect::wire::Headers;
 use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::metrics;
-use crate::response;
-use crate::xml;
 use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession as Session;
@@ -20,7 +20,7 @@ use std::time::Duration;
 const DECLARATION: &[u8] = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// A whole answer for the client: status, headers and rendered body.
-pub(crate) struct Reply {
+pub struct Reply {
     pub status: u16,
     pub headers: Headers,
     pub body: Option<Vec<u8>>,
@@ -28,7 +28,7 @@ pub(crate) struct Reply {
 
 /// When to start keeping the client's connection alive, and how often to send a byte.
 #[derive(Clone, Copy, Default)]
-pub(crate) struct KeepAlive {
+pub struct KeepAlive {
     pub delay: Option<Duration>,
     pub interval: Duration,
     /// A failure may end in an error document (the client's SDK raises it); else in a cut.
@@ -37,7 +37,7 @@ pub(crate) struct KeepAlive {
 
 /// Run `work` and answer its outcome; if it is not done after the delay, keep the client alive.
 /// A client that hangs up drops `work` (and its backend connections) at once.
-pub(crate) async fn answer(
+pub async fn answer(
     session: &mut Session,
     keep: KeepAlive,
     client: Dialect,
@@ -70,7 +70,7 @@ pub(crate) async fn answer(
         ("content-type".into(), "application/xml".to_string()),
         ("transfer-encoding".into(), "chunked".to_string()),
     ];
-    response::finish(client, &mut headers, rid);
+    super::finish(client, &mut headers, rid);
     session
         .write_response_header(Box::new(response_header(200, headers)?))
         .await?;
@@ -95,9 +95,7 @@ pub(crate) async fn answer(
             (r.status, r.body.unwrap_or_default(), ok)
         }
         Err(e) => {
-            metrics::error(client, e.code.as_str());
-            crate::access::note_error(e.code.as_str());
-            let doc = xml::render_error(client, &e, resource, rid).into_bytes();
+            let doc = error_document(client, &e, resource, rid, Origin::Proxy);
             (e.status, doc, false)
         }
     };
