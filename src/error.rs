@@ -212,6 +212,10 @@ impl From<&crate::upstream::Failure> for ApiError {
             Failure::Broken(_) => {
                 ApiError::internal("The backend's answer was cut short or malformed")
             }
+            Failure::Busy(_) => ApiError::new(
+                Code::SlowDown,
+                "The gateway holds as many large answers as it may; try again",
+            ),
         }
     }
 }

@@ -30,9 +30,10 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(config: Arc<ArcSwap<Config>>) -> Self {
+        let answer_memory = config.load().answer_memory;
         Gateway {
             config,
-            upstream: Upstream::default(),
+            upstream: Upstream::new(answer_memory),
         }
     }
 }

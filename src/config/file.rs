@@ -80,6 +80,8 @@ pub(super) struct ServerSection {
     pub(super) client_header_timeout: Option<DurationText>,
     /// Downstream: open connections at most; more are closed at once. Fixed at start-up.
     pub(super) max_connections: Option<usize>,
+    /// Bytes that buffered backend answers (listings, mostly) may hold at once. Fixed at start-up.
+    pub(super) answer_memory: Option<usize>,
     /// Key prefix of staged parts (parts below the backend's minimum), in the destination bucket.
     pub(super) staging_prefix: Option<String>,
     /// One line per request: "text" (default), "json" or "off".

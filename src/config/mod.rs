@@ -183,6 +183,8 @@ pub struct Config {
     pub client_keepalive: Duration,
     pub client_header_timeout: Duration,
     pub max_connections: usize,
+    /// Bytes that buffered backend answers may hold at once (start-up only).
+    pub answer_memory: usize,
     /// Delay before a slow copy or Complete answers 200 and sends keep-alive whitespace (`None`: off).
     pub copy_keepalive: Option<Duration>,
     pub copy_keepalive_interval: Duration,

@@ -18,6 +18,7 @@ pub(super) struct Server {
     pub(super) shutdown_delay: Duration,
     pub(super) access_log: crate::access::Format,
     pub(super) max_connections: usize,
+    pub(super) answer_memory: usize,
     pub(super) staging_prefix: String,
 }
 
@@ -182,6 +183,19 @@ pub(super) fn server_of(
             "must be above zero".into(),
         );
     }
+    // A listing's cap (8 MiB) four times over: room for several large listings at once.
+    let answer_memory = s.answer_memory.unwrap_or(32 << 20);
+    if answer_memory < crate::model::LISTING_CAP {
+        err(
+            "server.answer_memory".into(),
+            Some(("server", 0)),
+            "answer_memory",
+            format!(
+                "must be at least {} (one listing)",
+                crate::model::LISTING_CAP
+            ),
+        );
+    }
     let staging_prefix = s
         .staging_prefix
         .clone()
@@ -208,6 +222,7 @@ pub(super) fn server_of(
         shutdown_delay,
         access_log,
         max_connections,
+        answer_memory,
         staging_prefix,
     }
 }

@@ -50,6 +50,7 @@ pub fn parse_with(
         shutdown_delay,
         access_log,
         max_connections,
+        answer_memory,
         staging_prefix,
     } = server_of(s, &mut err);
     let global_timeouts = match &file.timeouts {
@@ -154,6 +155,7 @@ pub fn parse_with(
         staging_prefix,
         client_header_timeout,
         max_connections,
+        answer_memory,
         access_log,
         access_log_keys: s.access_log_keys.unwrap_or(false),
         config_poll,

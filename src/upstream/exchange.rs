@@ -2,6 +2,7 @@
 //! capped read), the connection back to the pool only when both went whole; and the relay of one
 //! exchange's answer into another's request.
 
+use super::budget::{Lease, FREE};
 use super::{header_pairs, Failure, Upstream, HOP_HEADERS};
 use crate::access;
 use crate::config::Peer;
@@ -148,10 +149,16 @@ impl<'a> Exchange<'a> {
             }
         }
         let (mut first, mut rest, mut total) = (Bytes::new(), Vec::new(), 0usize);
+        let mut lease = Lease::new(&self.up.budget);
         while let Some(c) = self.read().await? {
             total += c.len();
             if total > cap {
                 return Err(over(total));
+            }
+            if total > FREE && !lease.grow_to(total) {
+                return Err(Failure::Busy(format!(
+                    "a buffered answer of {total} bytes is past the memory for answers"
+                )));
             }
             if first.is_empty() {
                 first = c;
@@ -161,14 +168,14 @@ impl<'a> Exchange<'a> {
         }
         if rest.is_empty() {
             // Most answers arrive in one piece: kept as it came, not copied.
-            return Ok(first);
+            return Ok(lease.attach(first));
         }
         let mut all = bytes::BytesMut::with_capacity(total);
         all.extend_from_slice(&first);
         for c in rest {
             all.extend_from_slice(&c);
         }
-        Ok(all.freeze())
+        Ok(lease.attach(all.freeze()))
     }
 
     /// Return the connection to the pool (only after the request was sent whole and the answer

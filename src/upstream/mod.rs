@@ -22,9 +22,11 @@ use pingora::{Error, ErrorType};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod budget;
 mod exchange;
 mod head;
 mod retry;
+use budget::Budget;
 pub use exchange::{relay, Exchange, RelayError};
 use head::request_header;
 pub use head::{header_name, header_pairs};
@@ -53,6 +55,8 @@ pub enum Failure {
     Timeout(String),
     /// The answer started but was cut, malformed or too large.
     Broken(String),
+    /// The answer would take buffered answers past the gateway's memory for them.
+    Busy(String),
 }
 
 impl Failure {
@@ -62,6 +66,7 @@ impl Failure {
             Failure::Unresolved(_) => "unresolved",
             Failure::Timeout(_) => "timeout",
             Failure::Broken(_) => "broken",
+            Failure::Busy(_) => "busy",
         }
     }
 
@@ -83,7 +88,8 @@ impl std::fmt::Display for Failure {
             Failure::Unreachable(s)
             | Failure::Unresolved(s)
             | Failure::Timeout(s)
-            | Failure::Broken(s) => f.write_str(s),
+            | Failure::Broken(s)
+            | Failure::Busy(s) => f.write_str(s),
         }
     }
 }
@@ -109,13 +115,17 @@ pub struct Upstream {
     /// New connections (pingora's own pool stays empty: see `pool`).
     connector: Connector,
     pool: Pool,
+    /// What buffered answers may hold at once.
+    budget: Arc<Budget>,
 }
 
-impl Default for Upstream {
-    fn default() -> Self {
+impl Upstream {
+    /// `answer_memory`: the bytes all buffered answers may hold at once.
+    pub fn new(answer_memory: usize) -> Self {
         Upstream {
             connector: Connector::new(None),
             pool: Pool::default(),
+            budget: Budget::new(answer_memory),
         }
     }
 }

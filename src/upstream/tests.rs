@@ -70,7 +70,7 @@ fn get(b: &Backend, cap: usize) -> Outbound {
 
 #[tokio::test]
 async fn the_one_read_refuses_what_is_over_the_cap_and_never_truncates() {
-    let up = Upstream::default();
+    let up = Upstream::new(64 << 20);
     for (answer, cap, whole) in [
         (&b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789"[..], 10, true),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n0123456789A", 10, false),
@@ -108,7 +108,7 @@ fn two_503s_then_ok(n: usize) -> &'static [u8] {
 
 #[tokio::test]
 async fn the_one_retry_policy_sends_again_after_a_503_within_the_backends_retries() {
-    let up = Upstream::default();
+    let up = Upstream::new(64 << 20);
     // Two retries reach the success; one retry fewer leaves the 503 standing.
     for (retries, status) in [(2, 200), (1, 503)] {
         let (addr, _) = server(two_503s_then_ok).await;
@@ -133,7 +133,7 @@ async fn the_one_retry_policy_sends_again_after_a_503_within_the_backends_retrie
 
 #[tokio::test]
 async fn a_connection_returns_to_the_pool_only_after_a_success_with_a_body() {
-    let up = Upstream::default();
+    let up = Upstream::new(64 << 20);
     // Every answer is given right after the head, before the body is read.
     let (addr, conns) = server(|n| match n {
         0 => b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
@@ -163,4 +163,47 @@ async fn a_connection_returns_to_the_pool_only_after_a_success_with_a_body() {
         .unwrap();
     assert_eq!(a.status, 200);
     assert_eq!(conns.load(Ordering::SeqCst), 2);
+}
+
+/// A chunked answer of 100 KiB: over what an answer may hold without a lease.
+fn large_chunked(_: usize) -> &'static [u8] {
+    static ANSWER: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    ANSWER.get_or_init(|| {
+        let mut a = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..25 {
+            a.extend_from_slice(b"1000\r\n");
+            a.extend_from_slice(&[b'x'; 0x1000]);
+            a.extend_from_slice(b"\r\n");
+        }
+        a.extend_from_slice(b"0\r\n\r\n");
+        a
+    })
+}
+
+#[tokio::test]
+async fn buffered_answers_together_stay_within_the_gateways_memory_for_them() {
+    let (addr, _) = server(large_chunked).await;
+    let b = backend(addr);
+    // Room for one such answer, not two.
+    let up = Upstream::new(150 << 10);
+    let one = up
+        .exchange(&b, &mut get(&b, 1 << 20), Bytes::new(), &unsigned)
+        .await
+        .unwrap();
+    assert_eq!(one.body.len(), 100 << 10);
+    // While the first is held, a second does not fit: refused, not truncated.
+    match up
+        .exchange(&b, &mut get(&b, 1 << 20), Bytes::new(), &unsigned)
+        .await
+    {
+        Err(Failure::Busy(_)) => {}
+        other => panic!("{:?}", other.map(|a| a.body.len())),
+    }
+    // Once the first answer is gone, its memory is free again.
+    drop(one);
+    let again = up
+        .exchange(&b, &mut get(&b, 1 << 20), Bytes::new(), &unsigned)
+        .await
+        .unwrap();
+    assert_eq!(again.body.len(), 100 << 10);
 }
