@@ -26,7 +26,7 @@ pub fn complete_etag(body: &[u8]) -> Option<String> {
 /// a document cut before its root closes, or without an ETag, is no result.
 fn result_fields(body: &[u8], roots: &[&[u8]]) -> Option<CopyResult> {
     #[derive(Clone, Copy, PartialEq)]
-    enum Field {
+    enum ResultField {
         ETag,
         LastModified,
         Other,
@@ -35,7 +35,7 @@ fn result_fields(body: &[u8], roots: &[&[u8]]) -> Option<CopyResult> {
     let mut r = Reader::from_reader(body.trim_ascii_start());
     r.config_mut().trim_text(true);
     let mut depth = 0usize;
-    let mut current = Field::Other;
+    let mut current = ResultField::Other;
     let (mut etag, mut lm) = (None, None);
     let mut closed = false;
     loop {
@@ -50,21 +50,21 @@ fn result_fields(body: &[u8], roots: &[&[u8]]) -> Option<CopyResult> {
                     return None;
                 }
                 current = match name.as_ref() {
-                    b"ETag" if depth == 2 => Field::ETag,
-                    b"LastModified" if depth == 2 => Field::LastModified,
-                    _ => Field::Other,
+                    b"ETag" if depth == 2 => ResultField::ETag,
+                    b"LastModified" if depth == 2 => ResultField::LastModified,
+                    _ => ResultField::Other,
                 };
             }
-            Event::Text(t) if depth == 2 && current != Field::Other => {
+            Event::Text(t) if depth == 2 && current != ResultField::Other => {
                 let text = t.unescape().ok()?.into_owned();
                 match current {
-                    Field::ETag => etag = Some(text),
+                    ResultField::ETag => etag = Some(text),
                     _ => lm = Some(text),
                 }
             }
             Event::End(_) => {
                 depth = depth.saturating_sub(1);
-                current = Field::Other;
+                current = ResultField::Other;
                 closed |= depth == 0;
             }
             Event::Eof => break,
