@@ -288,3 +288,6 @@ pub(crate) async fn head_source(
     cp.conditions.evaluate(etag, modified)?;
     Ok(a)
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 /// A server that answers the `n`th request on any connection with `answer(n)` (counted from 0),
 /// after reading the head (and not the body). Returns its address and the connection count.
-async fn server(
+pub(crate) async fn server(
     answer: impl Fn(usize) -> &'static [u8] + Send + Sync + 'static,
 ) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
     let answer = Arc::new(answer);
@@ -47,9 +47,9 @@ async fn server(
 }
 
 /// The transport needs no signature: the canned server checks none.
-fn unsigned(_: &mut Outbound) {}
+pub(crate) fn unsigned(_: &mut Outbound) {}
 
-fn backend(addr: std::net::SocketAddr) -> Backend {
+pub(crate) fn backend(addr: std::net::SocketAddr) -> Backend {
     let mut b = Backend::render_only(Dialect::S3, &addr.to_string(), "us-east-1");
     b.tls = false;
     b.addr = Some(addr);
@@ -58,7 +58,7 @@ fn backend(addr: std::net::SocketAddr) -> Backend {
     b
 }
 
-fn get(b: &Backend, cap: usize) -> Outbound {
+pub(crate) fn get(b: &Backend, cap: usize) -> Outbound {
     let mut out = Outbound {
         method: "GET".into(),
         answer_cap: Some(cap),
