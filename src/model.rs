@@ -55,12 +55,16 @@ impl Op {
     /// The most of its answer body the proxy buffers: a result document is under 1 KiB, a
     /// listing or configuration a few MiB at most (10,000 parts, 1,000 keys of 1 KiB).
     pub fn answer_cap(self) -> usize {
-        if self.may_fail_with_200() || matches!(self, Op::Initiate | Op::PutObject | Op::UploadPart)
-        {
+        if self.small_result() {
             RESULT_CAP
         } else {
             LISTING_CAP
         }
+    }
+    /// Operations whose answer is a small result document (copy, Complete, Initiate) or none:
+    /// never a listing or a configuration.
+    pub fn small_result(self) -> bool {
+        self.may_fail_with_200() || matches!(self, Op::Initiate | Op::PutObject | Op::UploadPart)
     }
     /// Operations whose 2xx answer must be one whole XML document.
     pub fn xml_result(self) -> bool {

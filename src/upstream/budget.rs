@@ -63,12 +63,15 @@ impl Lease {
         true
     }
 
-    /// `data`, holding this lease until its last clone is dropped.
-    pub fn attach(self, data: Bytes) -> Bytes {
-        if self.held == 0 {
-            return data;
+    /// `data`, holding `lease` (if any) until its last clone is dropped.
+    pub fn attach_to(lease: Option<Lease>, data: Bytes) -> Bytes {
+        match lease {
+            Some(lease) if lease.held > 0 => Bytes::from_owner(Held {
+                data,
+                _lease: lease,
+            }),
+            _ => data,
         }
-        Bytes::from_owner(Held { data, _lease: self })
     }
 }
 
@@ -104,7 +107,7 @@ mod tests {
         assert_eq!(b.used(), 100);
         drop(two);
         assert_eq!(b.used(), 60);
-        let data = one.attach(Bytes::from(vec![7u8; 60]));
+        let data = Lease::attach_to(Some(one), Bytes::from(vec![7u8; 60]));
         let copy = data.clone();
         drop(data);
         assert_eq!(b.used(), 60, "a clone still holds it");

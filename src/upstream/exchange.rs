@@ -149,13 +149,18 @@ impl<'a> Exchange<'a> {
             }
         }
         let (mut first, mut rest, mut total) = (Bytes::new(), Vec::new(), 0usize);
-        let mut lease = Lease::new(&self.up.budget);
+        // Taken only past FREE: most answers never touch the shared count.
+        let mut lease: Option<Lease> = None;
         while let Some(c) = self.read().await? {
             total += c.len();
             if total > cap {
                 return Err(over(total));
             }
-            if total > FREE && !lease.grow_to(total) {
+            if total > FREE
+                && !lease
+                    .get_or_insert_with(|| Lease::new(&self.up.budget))
+                    .grow_to(total)
+            {
                 return Err(Failure::Busy(format!(
                     "a buffered answer of {total} bytes is past the memory for answers"
                 )));
@@ -168,14 +173,14 @@ impl<'a> Exchange<'a> {
         }
         if rest.is_empty() {
             // Most answers arrive in one piece: kept as it came, not copied.
-            return Ok(lease.attach(first));
+            return Ok(Lease::attach_to(lease, first));
         }
         let mut all = bytes::BytesMut::with_capacity(total);
         all.extend_from_slice(&first);
         for c in rest {
             all.extend_from_slice(&c);
         }
-        Ok(lease.attach(all.freeze()))
+        Ok(Lease::attach_to(lease, all.freeze()))
     }
 
     /// Return the connection to the pool (only after the request was sent whole and the answer
