@@ -197,29 +197,6 @@ impl ApiError {
     }
 }
 
-/// What a client sees of a failed backend exchange: every one is a 5xx, which every SDK retries.
-impl From<&crate::upstream::Failure> for ApiError {
-    fn from(f: &crate::upstream::Failure) -> ApiError {
-        use crate::upstream::Failure;
-        match f {
-            Failure::Unreachable(_) => ApiError::unavailable("The backend could not be reached"),
-            Failure::Unresolved(_) => {
-                ApiError::unavailable("The backend's host name does not resolve")
-            }
-            Failure::Timeout(_) => {
-                ApiError::new(Code::GatewayTimeout, "The backend did not answer in time")
-            }
-            Failure::Broken(_) => {
-                ApiError::internal("The backend's answer was cut short or malformed")
-            }
-            Failure::Busy(_) => ApiError::new(
-                Code::SlowDown,
-                "The gateway holds as many large answers as it may; try again",
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

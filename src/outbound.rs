@@ -41,6 +41,11 @@ impl Outbound {
         move |out: &mut Outbound| out.sign(b, payload, now())
     }
 
+    /// The signing step for a request without a body.
+    pub fn bodiless(b: &Backend) -> impl Fn(&mut Outbound) + Sync + '_ {
+        Self::signer(b, Some(crate::sign::sigv4::EMPTY_SHA256))
+    }
+
     /// Add the backend's authentication. `payload` is the hex SHA-256 of the body when it is known;
     /// `None` for a streamed body.
     pub fn sign(&mut self, b: &Backend, payload: Option<&str>, now: i64) {

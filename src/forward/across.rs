@@ -1,6 +1,7 @@
 //! Copies across backends: the source is read on its backend and streamed as the destination's
 //! UploadPart or PutObject, whole attempts repeated on a transient failure.
 
+use super::bodiless;
 use super::relay::{self, Broke};
 use super::{failed, head_source, read_small_body};
 use crate::config::Backend;
@@ -13,11 +14,9 @@ use crate::request::{self, Forward};
 use crate::response::respond_error;
 use crate::response::{self, BackendAnswer, Context};
 use crate::response::{KeepAlive, Reply};
-use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Answer;
 use crate::upstream::{Failure, Retry, Upstream};
 use crate::xml;
-use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession as Session;
 
@@ -233,13 +232,7 @@ async fn copy_once(
     if len == 0 {
         // An empty object: nothing to read.
         out.set_header("content-length", "0".into());
-        return up
-            .exchange(
-                dest,
-                out,
-                Bytes::new(),
-                &Outbound::signer(dest, Some(EMPTY_SHA256)),
-            )
+        return bodiless(up, dest, out)
             .await
             .map_err(|e| transient(dest, rid, &e))
             .and_then(|a| match a.status {

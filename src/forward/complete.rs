@@ -3,14 +3,12 @@
 //! acted, an SDK that asks again) gets `NoSuchUpload`; only the object's ETag, the one the listed
 //! parts give, proves that a first attempt completed it.
 
+use super::bodiless;
 use crate::config::Backend;
 use crate::error::ApiError;
-use crate::outbound::Outbound;
 use crate::request::{self, Forward};
-use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::{Answer, Upstream};
 use crate::xml;
-use bytes::Bytes;
 
 /// `a` as it is, or the Complete's answer when the object proves it happened.
 pub(super) async fn lost_answer(
@@ -24,15 +22,7 @@ pub(super) async fn lost_answer(
         return a;
     }
     let mut head = request::completed_head(f);
-    match up
-        .exchange(
-            backend,
-            &mut head,
-            Bytes::new(),
-            &Outbound::signer(backend, Some(EMPTY_SHA256)),
-        )
-        .await
-    {
+    match bodiless(up, backend, &mut head).await {
         Ok(h) => request::completed_answer(f, backend.dialect, expected, &h).unwrap_or(a),
         Err(_) => a,
     }
@@ -49,15 +39,9 @@ pub(super) async fn check_part_sizes(
     let mut marker = 0u32;
     loop {
         let mut out = request::list_parts_request(f, marker);
-        let a = up
-            .exchange(
-                backend,
-                &mut out,
-                Bytes::new(),
-                &Outbound::signer(backend, Some(EMPTY_SHA256)),
-            )
+        let a = bodiless(up, backend, &mut out)
             .await
-            .map_err(|e| ApiError::from(&e))?;
+            .map_err(|e| super::client_error(&e))?;
         if a.status >= 300 {
             // Let the Complete itself report NoSuchUpload and the like.
             return Ok(());

@@ -9,7 +9,6 @@ use crate::request::Forward;
 use crate::response::{
     self, client_gone, hung_up, respond, respond_error, response_header, BackendAnswer, Context,
 };
-use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::{Failure, Upstream};
 use bytes::Bytes;
 use pingora::prelude::*;
@@ -28,7 +27,7 @@ pub(super) async fn download(
         return respond_error(session, f.client, &e, &f.resource, rid, false).await;
     }
     f.out.headers.retain(|(k, _)| k != "content-length");
-    let sign = Outbound::signer(backend, Some(EMPTY_SHA256));
+    let sign = Outbound::bodiless(backend);
     let opened = tokio::select! {
         biased;
         x = up.open(backend, &mut f.out, &sign) => x,

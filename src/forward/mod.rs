@@ -24,7 +24,7 @@ use crate::request::{self, Forward, Op};
 use crate::response::{
     self, error_document, respond_error, BackendAnswer, Context, KeepAlive, Origin, Reply,
 };
-use crate::sign::{self, sigv4::EMPTY_SHA256};
+use crate::sign;
 use crate::upstream::{Failure, Upstream};
 use bytes::{Bytes, BytesMut};
 use pingora::prelude::*;
@@ -252,7 +252,33 @@ async fn small(
 /// Log a failed exchange and say what the client sees.
 pub(crate) fn failed(backend: &Backend, rid: &str, e: &Failure) -> ApiError {
     tracing::warn!(request_id = %rid, backend = %backend.name, error = %e, "backend exchange failed");
-    ApiError::from(e)
+    client_error(e)
+}
+
+/// A request without a body, signed for `backend` before each attempt, its answer buffered.
+pub(crate) async fn bodiless(
+    up: &Upstream,
+    backend: &Backend,
+    out: &mut Outbound,
+) -> std::result::Result<crate::upstream::Answer, Failure> {
+    up.exchange(backend, out, Bytes::new(), &Outbound::bodiless(backend))
+        .await
+}
+
+/// What a client sees of a failed backend exchange: every one is a 5xx, which every SDK retries.
+pub(crate) fn client_error(f: &Failure) -> ApiError {
+    match f {
+        Failure::Unreachable(_) => ApiError::unavailable("The backend could not be reached"),
+        Failure::Unresolved(_) => ApiError::unavailable("The backend's host name does not resolve"),
+        Failure::Timeout(_) => {
+            ApiError::new(Code::GatewayTimeout, "The backend did not answer in time")
+        }
+        Failure::Broken(_) => ApiError::internal("The backend's answer was cut short or malformed"),
+        Failure::Busy(_) => ApiError::new(
+            Code::SlowDown,
+            "The gateway holds as many large answers as it may; try again",
+        ),
+    }
 }
 
 /// HEAD a copy's source on `backend` and decide its four conditions here (for a backend that
@@ -264,13 +290,7 @@ pub(crate) async fn head_source(
     rid: &str,
 ) -> std::result::Result<crate::upstream::Answer, ApiError> {
     let mut out = request::source_head(cp, backend);
-    let a = up
-        .exchange(
-            backend,
-            &mut out,
-            Bytes::new(),
-            &Outbound::signer(backend, Some(EMPTY_SHA256)),
-        )
+    let a = bodiless(up, backend, &mut out)
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {

@@ -6,7 +6,6 @@
 use crate::config::Backend;
 use crate::model::RESULT_CAP;
 use crate::outbound::Outbound;
-use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::{self, Answer, Exchange, Failure, RelayError, Upstream};
 use bytes::Bytes;
 
@@ -29,11 +28,7 @@ pub(super) enum Broke<'a> {
 
 async fn open<'a>(up: &'a Upstream, s: &mut Source<'a>) -> Result<Exchange<'a>, Broke<'a>> {
     let mut x = up
-        .open(
-            s.backend,
-            &mut s.get,
-            &Outbound::signer(s.backend, Some(EMPTY_SHA256)),
-        )
+        .open(s.backend, &mut s.get, &Outbound::bodiless(s.backend))
         .await
         .map_err(|e| Broke::Wire(s.backend, e))?;
     if !matches!(x.status, 200 | 206) {
@@ -79,7 +74,7 @@ pub(super) async fn relay<'a>(
     let mut d = match dst {
         Some(d) => d,
         None => up
-            .start(dest, put, &Outbound::signer(dest, Some(EMPTY_SHA256)))
+            .start(dest, put, &Outbound::bodiless(dest))
             .await
             .map_err(|e| Broke::Wire(dest, e))?,
     };

@@ -1,6 +1,7 @@
 //! Uploads whose parts are staged (see `request::staging`): Complete builds the real upload from
 //! the staged parts, ListParts shows them, Abort removes them with the upload.
 
+use super::bodiless;
 use super::relay::{self, Broke};
 use super::{failed, read_small_body};
 use crate::config::Backend;
@@ -11,7 +12,7 @@ use crate::request::Forward;
 use crate::response::respond_error;
 use crate::response::{self, BackendAnswer, Context};
 use crate::response::{KeepAlive, Reply};
-use crate::sign::{self, sigv4::EMPTY_SHA256};
+use crate::sign;
 use crate::upstream::{Answer, Upstream};
 use crate::xml;
 use bytes::Bytes;
@@ -112,13 +113,7 @@ pub(super) async fn list_parts(
     let work = std::pin::pin!(async {
         let mut out = st.upload_request(backend, "GET");
         out.query.push(("max-parts".into(), Some("1".into())));
-        let a = up
-            .exchange(
-                backend,
-                &mut out,
-                Bytes::new(),
-                &Outbound::signer(backend, Some(EMPTY_SHA256)),
-            )
+        let a = bodiless(up, backend, &mut out)
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if a.status >= 300 {
@@ -129,13 +124,7 @@ pub(super) async fn list_parts(
             // Nothing staged (an SSE-C upload): the upload's own parts are the client's.
             let mut out = f.out.clone();
             out.headers.retain(|(k, _)| k != "content-length");
-            let a = up
-                .exchange(
-                    backend,
-                    &mut out,
-                    Bytes::new(),
-                    &Outbound::signer(backend, Some(EMPTY_SHA256)),
-                )
+            let a = bodiless(up, backend, &mut out)
                 .await
                 .map_err(|e| failed(backend, rid, &e))?;
             return Ok(translated(&f, backend, rid, &a));
@@ -172,13 +161,7 @@ pub(super) async fn abort(
     f.out.headers.retain(|(k, _)| k != "content-length");
     let mut out = std::mem::take(&mut f.out);
     let work = std::pin::pin!(async {
-        let a = up
-            .exchange(
-                backend,
-                &mut out,
-                Bytes::new(),
-                &Outbound::signer(backend, Some(EMPTY_SHA256)),
-            )
+        let a = bodiless(up, backend, &mut out)
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if a.status < 300 || a.status == 404 {
@@ -204,13 +187,7 @@ pub(super) async fn upload_exists(
 ) -> std::result::Result<(), ApiError> {
     let mut out = st.upload_request(backend, "GET");
     out.query.push(("max-parts".into(), Some("1".into())));
-    let a = up
-        .exchange(
-            backend,
-            &mut out,
-            Bytes::new(),
-            &Outbound::signer(backend, Some(EMPTY_SHA256)),
-        )
+    let a = bodiless(up, backend, &mut out)
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {
@@ -262,13 +239,7 @@ async fn list_staged(
     let mut marker = String::new();
     loop {
         let mut out = st.list(backend, &marker);
-        let a = up
-            .exchange(
-                backend,
-                &mut out,
-                Bytes::new(),
-                &Outbound::signer(backend, Some(EMPTY_SHA256)),
-            )
+        let a = bodiless(up, backend, &mut out)
             .await
             .map_err(|e| failed(backend, rid, &e))?;
         if a.status >= 300 {
@@ -303,13 +274,7 @@ async fn staged_etag(
         ..Default::default()
     };
     st.address(&mut out, backend, n);
-    let a = up
-        .exchange(
-            backend,
-            &mut out,
-            Bytes::new(),
-            &Outbound::signer(backend, Some(EMPTY_SHA256)),
-        )
+    let a = bodiless(up, backend, &mut out)
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {
@@ -332,13 +297,7 @@ async fn copy_staged(
     rid: &str,
 ) -> std::result::Result<String, ApiError> {
     let mut out = st.copy_into(backend, n, staged);
-    let a = up
-        .exchange(
-            backend,
-            &mut out,
-            Bytes::new(),
-            &Outbound::signer(backend, Some(EMPTY_SHA256)),
-        )
+    let a = bodiless(up, backend, &mut out)
         .await
         .map_err(|e| failed(backend, rid, &e))?;
     if a.status >= 300 {
@@ -421,15 +380,7 @@ async fn remove_staged(
             ..Default::default()
         };
         st.address(&mut out, backend, p.number);
-        match up
-            .exchange(
-                backend,
-                &mut out,
-                Bytes::new(),
-                &Outbound::signer(backend, Some(EMPTY_SHA256)),
-            )
-            .await
-        {
+        match bodiless(up, backend, &mut out).await {
             Ok(a) if a.status < 300 || a.status == 404 => {}
             Ok(a) => {
                 tracing::warn!(request_id = %rid, status = a.status, part = p.number, "a staged part could not be removed")
