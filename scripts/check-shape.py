@@ -55,6 +55,15 @@ def main():
                 target = f"dialect::{sub}"
             if target != m:
                 edges.setdefault(m, set()).add(target)
+        if m.startswith("dialect::"):
+            # Siblings named through `super::` (alone or in braces).
+            names = re.findall(r"super::([a-z_]+)", text)
+            for group in re.findall(r"super::\{([^}]*)\}", text):
+                names += re.findall(r"\b([a-z_]+)\b", group)
+            for n in names:
+                if (ROOT / "dialect" / f"{n}.rs").exists() or (ROOT / "dialect" / n).is_dir():
+                    if f"dialect::{n}" != m:
+                        edges.setdefault(m, set()).add(f"dialect::{n}")
         for kind, name in re.findall(r"^\s*(?:pub(?:\([a-z]+\))? )?(struct|enum|trait|type) ([A-Z]\w*)", text, re.M):
             types.setdefault(name, []).append(str(p.relative_to(ROOT.parent)))
     for m, targets in edges.items():

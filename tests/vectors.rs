@@ -3,7 +3,7 @@
 //! signers sign what the verifier accepts.
 
 use dialect_proxy::addressing;
-use dialect_proxy::auth::{self, Scheme, WireRequest};
+use dialect_proxy::auth::{self, WireRequest};
 use dialect_proxy::dialect::Dialect;
 use dialect_proxy::outbound::{Credentials, Outbound};
 use dialect_proxy::sign::{self, cos, sigv4, v2, Secret};
@@ -133,8 +133,8 @@ fn signed_headers(v: &Vector) -> Vec<String> {
             .find(|(k, _)| *k == name)
             .map(|(_, x)| sign::percent_decode(x.unwrap_or("")))
     };
-    match scheme {
-        Scheme::SigV4 => {
+    match scheme.name {
+        "AWS4-HMAC-SHA256" => {
             let list = match &auth_value {
                 Some(a) => a
                     .split("SignedHeaders=")
@@ -148,7 +148,7 @@ fn signed_headers(v: &Vector) -> Vec<String> {
             };
             list.split(';').map(str::to_string).collect()
         }
-        Scheme::Cos => {
+        "q-sign-algorithm" => {
             let list = match &auth_value {
                 Some(a) => a
                     .split("q-header-list=")
@@ -165,12 +165,9 @@ fn signed_headers(v: &Vector) -> Vec<String> {
                 .map(str::to_string)
                 .collect()
         }
-        Scheme::Obs | Scheme::AwsV2 => {
-            let prefix = if scheme == Scheme::Obs {
-                "x-obs-"
-            } else {
-                "x-amz-"
-            };
+        _ => {
+            // The V2 family: the scheme's cloud's namespace is signed.
+            let prefix = scheme.dialect.vocab().prefix;
             let has_date = v.headers.iter().any(|(k, _)| *k == format!("{prefix}date"));
             v.headers
                 .iter()

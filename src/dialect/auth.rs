@@ -1,8 +1,11 @@
 //! Inbound authentication: recognise the client's scheme and verify its signature over the
-//! exact bytes received. Pure: the caller passes the clock and a key lookup. The V2 family
-//! (`OBS ak:sig`, `AWS ak:sig`) is verified here; SigV4 in `s3.rs`, COS in `cos.rs`.
+//! exact bytes received. Pure: the caller passes the clock and a key lookup. Each cloud's file
+//! recognises and verifies its own schemes (`cloud::Cloud`); the V2 family (`OBS ak:sig`,
+//! `AWS ak:sig`), shared by several clouds with their own parameters, is verified here.
 
-use super::{cos as cos_dialect, s3, Dialect};
+use super::cloud::{Claim, Lookup};
+pub use super::cloud::{Payload, Scheme, WireRequest};
+use super::Dialect;
 use crate::dates::parse_date;
 use crate::error::ApiError;
 use crate::sign::{self, v2, Secret};
@@ -16,62 +19,6 @@ pub fn borrowed<K: AsRef<str>>(pairs: &[(K, String)]) -> Vec<(&str, &str)> {
         .collect()
 }
 
-/// The parts of a received request that signatures cover.
-pub struct WireRequest<'a> {
-    pub method: &'a str,
-    pub raw_path: &'a str,
-    pub raw_query: &'a str,
-    /// (lower-case name, value) in received order.
-    pub headers: &'a [(&'a str, &'a str)],
-    /// Bucket taken from a virtual-hosted Host, if any (OBS/V2 resource prefix).
-    pub host_bucket: Option<&'a str>,
-}
-
-impl<'a> WireRequest<'a> {
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
-    }
-    pub fn header_values(&self, name: &str) -> Vec<&'a str> {
-        self.headers
-            .iter()
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
-            .collect()
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Scheme {
-    Obs,
-    AwsV2,
-    SigV4,
-    Cos,
-}
-
-/// What the body must still prove after the headers were verified (SigV4 only).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Payload {
-    /// Nothing to check (V2/OBS/COS, presigned, UNSIGNED-PAYLOAD).
-    Unsigned,
-    /// Hex SHA-256 the body must match.
-    Sha256(String),
-    /// aws-chunked body; `signed` chunks chain from `seed` under `key`.
-    Streaming {
-        signed: bool,
-        /// The checksum header named by `x-amz-trailer`, if any.
-        trailer: Option<String>,
-        /// `x-amz-decoded-content-length`.
-        decoded_len: Option<u64>,
-        seed: String,
-        key: [u8; 32],
-        scope: String,
-        amz_date: String,
-    },
-}
-
 #[derive(Clone, Debug)]
 pub struct Verified {
     pub access_key: String,
@@ -80,43 +27,32 @@ pub struct Verified {
     pub payload: Payload,
 }
 
-/// Which scheme the request carries, if any.
+/// Which scheme the request carries, if any: the `Authorization` header's, else the one the
+/// presigned URL's query names most strongly.
 pub fn detect(req: &WireRequest<'_>) -> Option<Scheme> {
     // An empty Authorization is no authorization: cos-python-sdk-v5 sends one in anonymous mode,
     // and COS answers such a request 403 AccessDenied (436/7730).
     if let Some(a) = req.header("authorization").filter(|a| !a.trim().is_empty()) {
         let a = a.trim_start();
-        return Some(if a.starts_with("OBS ") {
-            Scheme::Obs
-        } else if a.starts_with("AWS4-HMAC-SHA256") {
-            Scheme::SigV4
-        } else if a.starts_with("AWS ") {
-            Scheme::AwsV2
-        } else if a.starts_with("q-sign-algorithm=") || a.contains("q-signature=") {
-            Scheme::Cos
-        } else {
-            return None;
-        });
+        return Dialect::ALL
+            .into_iter()
+            .find_map(|d| d.cloud().header_scheme(a));
     }
-    let mut s = None;
+    let mut best: Option<(Scheme, Claim)> = None;
     for (k, _) in sign::split_query(req.raw_query) {
-        match k {
-            "X-Amz-Signature" | "X-Amz-Credential" => return Some(Scheme::SigV4),
-            "q-signature" | "q-ak" => return Some(Scheme::Cos),
-            "AWSAccessKeyId" => s = Some(Scheme::AwsV2),
-            "AccessKeyId" => s = s.or(Some(Scheme::Obs)),
-            _ => {}
+        for d in Dialect::ALL {
+            let Some((scheme, claim)) = d.cloud().query_scheme(k) else {
+                continue;
+            };
+            if claim == Claim::Decisive {
+                return Some(scheme);
+            }
+            if best.is_none_or(|(_, b)| claim > b) {
+                best = Some((scheme, claim));
+            }
         }
     }
-    s
-}
-
-pub fn dialect_of(scheme: Scheme) -> Dialect {
-    match scheme {
-        Scheme::Obs => Dialect::Obs,
-        Scheme::Cos => Dialect::Cos,
-        Scheme::AwsV2 | Scheme::SigV4 => Dialect::S3,
-    }
+    best.map(|(s, _)| s)
 }
 
 /// Verify the request. `lookup` maps an access key to its secret.
@@ -136,15 +72,14 @@ pub fn verify<'k>(
             ApiError::access_denied("Anonymous access is not allowed")
         }
     })?;
-    let (access_key, payload) = match scheme {
-        Scheme::Obs | Scheme::AwsV2 => verify_v2(req, scheme, lookup, now, max_skew)?,
-        Scheme::SigV4 => s3::verify_v4(req, lookup, now, max_skew)?,
-        Scheme::Cos => cos_dialect::verify_cos(req, lookup, now, max_skew)?,
-    };
+    let (access_key, payload) = scheme
+        .dialect
+        .cloud()
+        .verify(scheme, req, lookup, now, max_skew)?;
     Ok(Verified {
         access_key,
         scheme,
-        dialect: dialect_of(scheme),
+        dialect: scheme.dialect,
         payload,
     })
 }
@@ -182,21 +117,28 @@ pub(super) fn check_skew(t: i64, now: i64, max_skew: i64) -> Result<(), ApiError
     }
 }
 
-pub(super) fn secret<'k>(
-    lookup: &dyn Fn(&str) -> Option<&'k Secret>,
-    ak: &str,
-) -> Result<&'k Secret, ApiError> {
+pub(super) fn secret<'k>(lookup: Lookup<'_, 'k>, ak: &str) -> Result<&'k Secret, ApiError> {
     lookup(ak).ok_or_else(ApiError::invalid_access_key)
 }
 
-fn verify_v2<'k>(
+/// What a cloud's member of the V2 family (HMAC-SHA1 over the same string to sign) sets.
+pub struct V2Family {
+    /// Its header namespace (`x-amz-`, `x-obs-`): those headers are signed.
+    pub prefix: &'static str,
+    /// The query parameter naming the access key in its presigned URLs.
+    pub key_param: &'static str,
+    /// Its own sub-resource list, tried before the OBS lists (which its SDKs may also sign with).
+    pub own: Option<v2::Flavor>,
+}
+
+pub(super) fn verify_v2<'k>(
     req: &WireRequest<'_>,
-    scheme: Scheme,
-    lookup: &dyn Fn(&str) -> Option<&'k Secret>,
+    family: &V2Family,
+    lookup: Lookup<'_, 'k>,
     now: i64,
     max_skew: i64,
 ) -> Result<(String, Payload), ApiError> {
-    let prefix = dialect_of(scheme).vocab().prefix;
+    let prefix = family.prefix;
     let (ak, sig, date, presigned) = if let Some(a) = req.header("authorization") {
         let rest = a.trim_start().split_once(' ').map(|x| x.1).unwrap_or("");
         let (ak, sig) = rest
@@ -221,12 +163,7 @@ fn verify_v2<'k>(
         let date = req.header("date").unwrap_or("").to_string();
         (ak.to_string(), sig.to_string(), date, false)
     } else {
-        let ak_param = if scheme == Scheme::Obs {
-            "AccessKeyId"
-        } else {
-            "AWSAccessKeyId"
-        };
-        let ak = query_value(req.raw_query, ak_param)?.unwrap_or_default();
+        let ak = query_value(req.raw_query, family.key_param)?.unwrap_or_default();
         let sig = query_value(req.raw_query, "Signature")?
             .ok_or_else(|| ApiError::malformed_auth("Signature is missing"))?;
         check_v2_signature_form(&sig)?;
@@ -241,17 +178,14 @@ fn verify_v2<'k>(
         (ak, sig, expires, true)
     };
     let key = secret(lookup, &ak)?;
-    let query = decoded_query(
-        req.raw_query,
-        &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires"],
-    );
+    let query = decoded_query(req.raw_query, &[family.key_param, "Signature", "Expires"]);
     let resource = match req.host_bucket {
         Some(b) => format!("/{b}{}", req.raw_path),
         None => req.raw_path.to_string(),
     };
     // The documented list first, then what released OBS SDKs sign (they leave out some names).
-    let aws = (scheme != Scheme::Obs).then_some(v2::Flavor::Aws);
-    let flavors = aws
+    let flavors = family
+        .own
         .into_iter()
         .chain([v2::Flavor::Obs])
         .chain(v2::obs_sdk_flavors());

@@ -1,8 +1,9 @@
 //! Tencent COS (`x-cos-*`).
 
 use super::auth::{secret, Payload, WireRequest};
+use super::cloud::{Claim, Cloud, Lookup, Scheme};
 use super::wire::{Credentials, Headers, Outbound};
-use super::{VirtualHost, Vocabulary};
+use super::{Dialect, VirtualHost, Vocabulary};
 use crate::error::ApiError;
 use crate::sign::{self, cos, Secret};
 
@@ -114,7 +115,41 @@ pub const VOCAB: Vocabulary = Vocabulary {
     probe: None,
 };
 
-pub(super) fn verify_cos<'k>(
+/// `q-sign-algorithm=sha1&q-ak=...`, in the header or the query.
+pub const COS: Scheme = Scheme {
+    dialect: Dialect::Cos,
+    name: "q-sign-algorithm",
+};
+
+pub struct CosCloud;
+pub static CLOUD: CosCloud = CosCloud;
+
+impl Cloud for CosCloud {
+    fn vocab(&self) -> &'static Vocabulary {
+        &VOCAB
+    }
+    fn header_scheme(&self, a: &str) -> Option<Scheme> {
+        (a.starts_with("q-sign-algorithm=") || a.contains("q-signature=")).then_some(COS)
+    }
+    fn query_scheme(&self, name: &str) -> Option<(Scheme, Claim)> {
+        matches!(name, "q-signature" | "q-ak").then_some((COS, Claim::Decisive))
+    }
+    fn verify<'k>(
+        &self,
+        _: Scheme,
+        req: &WireRequest<'_>,
+        lookup: Lookup<'_, 'k>,
+        now: i64,
+        max_skew: i64,
+    ) -> Result<(String, Payload), ApiError> {
+        verify_cos(req, lookup, now, max_skew)
+    }
+    fn sign(&self, out: &Outbound, c: &dyn Credentials, _: Option<&str>, now: i64) -> Headers {
+        sign(out, c, now)
+    }
+}
+
+fn verify_cos<'k>(
     req: &WireRequest<'_>,
     lookup: &dyn Fn(&str) -> Option<&'k Secret>,
     now: i64,

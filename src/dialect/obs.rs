@@ -1,7 +1,10 @@
 //! Huawei OBS native (`x-obs-*`).
 
+use super::auth::{self, Payload, WireRequest};
+use super::cloud::{Claim, Cloud, Lookup, Scheme};
 use super::wire::{Credentials, Headers, Outbound};
-use super::{VirtualHost, Vocabulary};
+use super::{Dialect, VirtualHost, Vocabulary};
+use crate::error::ApiError;
 use crate::sign::v2;
 
 pub const VOCAB: Vocabulary = Vocabulary {
@@ -126,6 +129,45 @@ pub(super) const HEADER_SAFE: &percent_encoding::AsciiSet = &percent_encoding::N
     .remove(b',')
     .remove(b'\'')
     .remove(b'*');
+
+/// `OBS ak:sig`, and its presigned form (`AccessKeyId`, `Signature`, `Expires`).
+pub const V2: Scheme = Scheme {
+    dialect: Dialect::Obs,
+    name: "OBS",
+};
+const V2_FAMILY: auth::V2Family = auth::V2Family {
+    prefix: VOCAB.prefix,
+    key_param: "AccessKeyId",
+    own: None,
+};
+
+pub struct ObsCloud;
+pub static CLOUD: ObsCloud = ObsCloud;
+
+impl Cloud for ObsCloud {
+    fn vocab(&self) -> &'static Vocabulary {
+        &VOCAB
+    }
+    fn header_scheme(&self, a: &str) -> Option<Scheme> {
+        a.starts_with("OBS ").then_some(V2)
+    }
+    fn query_scheme(&self, name: &str) -> Option<(Scheme, Claim)> {
+        (name == "AccessKeyId").then_some((V2, Claim::Weak))
+    }
+    fn verify<'k>(
+        &self,
+        _: Scheme,
+        req: &WireRequest<'_>,
+        lookup: Lookup<'_, 'k>,
+        now: i64,
+        max_skew: i64,
+    ) -> Result<(String, Payload), ApiError> {
+        auth::verify_v2(req, &V2_FAMILY, lookup, now, max_skew)
+    }
+    fn sign(&self, out: &Outbound, c: &dyn Credentials, _: Option<&str>, now: i64) -> Headers {
+        sign(out, c, now)
+    }
+}
 
 /// `OBS ak:sig` header authentication for a request to an OBS service.
 /// The headers to set: `date` and `authorization`.

@@ -19,7 +19,7 @@ pub fn guess_dialect(inb: &Inbound) -> Dialect {
         host_bucket: None,
     };
     if let Some(s) = auth::detect(&wire) {
-        return auth::dialect_of(s);
+        return s.dialect;
     }
     Dialect::guess(&inb.headers)
 }
