@@ -111,7 +111,10 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &["delete", "lifecycle", "cors", "tagging", "restore"],
     form_encoded_query: true,
     encoding_sdk: None,
-    token_param: Some("x-cos-security-token"),
+    // 436/7778 (request signature: q-sign-algorithm, q-ak, q-sign-time, q-key-time, q-header-list,
+    // q-url-param-list, q-signature)
+    presign_params: &["q-*", "x-cos-security-token"],
+    query_signatures: &["q-signature"],
     probe: None,
 };
 

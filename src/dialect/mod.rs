@@ -196,11 +196,18 @@ impl Dialect {
         }
     }
 
-    /// Query parameters that carry a security token in some dialect's presigned URLs.
-    pub fn token_params() -> impl Iterator<Item = &'static str> {
+    /// Whether a query parameter belongs to some dialect's presigned URLs (never forwarded).
+    pub fn is_presign_param(name: &str) -> bool {
         Dialect::ALL
-            .into_iter()
-            .filter_map(|d| d.vocab().token_param)
+            .iter()
+            .any(|d| names_match(d.vocab().presign_params, name))
+    }
+
+    /// Whether a query parameter carries a signature in some dialect's presigned URLs.
+    pub fn is_query_signature(name: &str) -> bool {
+        Dialect::ALL
+            .iter()
+            .any(|d| names_match(d.vocab().query_signatures, name))
     }
 
     /// How to sign `out` for a service of this dialect with `c`'s keys at `now`: the headers to
@@ -309,6 +316,14 @@ impl Dialect {
             .copied()
             .find(|s| s.eq_ignore_ascii_case(wire.trim()))
     }
+}
+
+/// Whether `name` is in `list`, where a name ending in `*` stands for every name it starts.
+fn names_match(list: &[&str], name: &str) -> bool {
+    list.iter().any(|p| match p.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == *p,
+    })
 }
 
 /// Translate one vendor header from `from` to `to`: (name, value) or `None` when `to` lacks it.

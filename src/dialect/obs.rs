@@ -106,7 +106,9 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
-    token_param: Some("x-obs-security-token"),
+    // obs_04_0011 (query authentication)
+    presign_params: &["AccessKeyId", "Signature", "Expires", "x-obs-security-token"],
+    query_signatures: &["Signature"],
     probe: Some(("apiversion", "x-obs-api", "3.0")),
 };
 

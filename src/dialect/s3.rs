@@ -101,7 +101,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &[],
     form_encoded_query: false,
     encoding_sdk: None,
-    token_param: None,
+    presign_params: &["X-Amz-*", "AWSAccessKeyId", "Signature", "Expires"],
+    query_signatures: &["X-Amz-Signature", "Signature"],
     probe: None,
 };
 

@@ -55,10 +55,17 @@ fn behaviour_told_by_the_vocabularies() {
         Dialect::Obs.encode_header_value("x-obs-acl", "é".into()),
         "é"
     );
-    assert_eq!(
-        Dialect::token_params().collect::<Vec<_>>(),
-        ["x-obs-security-token", "x-cos-security-token"]
-    );
+    for p in [
+        "x-obs-security-token",
+        "x-cos-security-token",
+        "X-Amz-Credential",
+        "q-ak",
+    ] {
+        assert!(Dialect::is_presign_param(p), "{p}");
+    }
+    assert!(!Dialect::is_presign_param("uploadId"));
+    assert!(Dialect::is_query_signature("q-signature"));
+    assert!(!Dialect::is_query_signature("q-ak"));
     assert!(Dialect::Obs.min_part_size() < Dialect::Cos.min_part_size());
     assert!(Dialect::Cos.min_part_size() < Dialect::S3.min_part_size());
 }

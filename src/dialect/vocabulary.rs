@@ -83,8 +83,11 @@ pub struct Vocabulary {
     pub form_encoded_query: bool,
     /// A User-Agent prefix of its SDK, which percent-encodes header values whatever it signs with.
     pub encoding_sdk: Option<&'static str>,
-    /// The query parameter that carries a security token in its presigned URLs.
-    pub token_param: Option<&'static str>,
+    /// The query parameters of its presigned URLs (credentials, signature, expiry, token): they
+    /// never go upstream. A name ending in `*` stands for every name it starts.
+    pub presign_params: &'static [&'static str],
+    /// Those of them that carry a signature (a request has one auth mechanism at most).
+    pub query_signatures: &'static [&'static str],
     /// An anonymous `HEAD /<bucket>?<param>` its SDK sends to learn the signature type, and the
     /// header that answers it: (param, header, value).
     pub probe: Option<(&'static str, &'static str, &'static str)>,

@@ -10,8 +10,6 @@ const MAX_HEADER_BYTES: usize = 8 * 1024;
 const MAX_HEADERS: usize = 100;
 /// Largest user metadata (names after the `meta-` prefix and values), as S3.
 const MAX_METADATA: usize = 2 * 1024;
-/// Query parameters that carry a signature in some dialect's presigned URLs.
-const QUERY_SIGNATURES: &[&str] = &["X-Amz-Signature", "Signature", "q-signature"];
 
 /// The request line and headers as a whole.
 pub fn check(inb: &Inbound) -> Result<(), ApiError> {
@@ -27,7 +25,7 @@ pub fn check(inb: &Inbound) -> Result<(), ApiError> {
         .iter()
         .filter(|(k, _)| *k == "authorization")
         .count();
-    let signed_query = inb.has_param(|k| QUERY_SIGNATURES.contains(&k));
+    let signed_query = inb.has_param(Dialect::is_query_signature);
     if auth > 1 || (auth == 1 && signed_query) {
         return Err(ApiError::invalid_argument(
             "Only one auth mechanism allowed; only the Authorization header or a signature in the query string should be specified",

@@ -8,9 +8,6 @@ use crate::model::Op;
 use crate::outbound::Outbound;
 use crate::sign;
 
-/// Query parameters that carry credentials and never go upstream.
-const AUTH_PARAMS: &[&str] = &["AccessKeyId", "AWSAccessKeyId", "Signature", "Expires"];
-
 /// List parameters that the COS SDK always sends, empty when unset; some backends take an empty
 /// delimiter literally, so an empty one is dropped (S3 treats it as absent).
 pub(super) const EMPTY_MEANS_ABSENT: &[&str] = &[
@@ -29,11 +26,9 @@ pub(super) const EMPTY_MEANS_ABSENT: &[&str] = &[
     "part-number-marker",
 ];
 
+/// Query parameters that carry credentials: they never go upstream.
 pub(super) fn is_auth_param(name: &str) -> bool {
-    AUTH_PARAMS.contains(&name)
-        || name.starts_with("X-Amz-")
-        || name.starts_with("q-")
-        || Dialect::token_params().any(|t| t == name)
+    Dialect::is_presign_param(name)
 }
 
 /// Standard headers that pass through unchanged.

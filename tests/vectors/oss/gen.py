@@ -429,7 +429,7 @@ def gen_oss2(wire):
             return b.upload_part_copy(SRC, src_key, rng, dst_key, UPL, part, headers=headers, params=params)
         call = {"op": "Bucket.upload_part_copy", "bucket": DEST, "source_bucket_name": SRC, "source_key": src_key,
                 "byte_range": rng, "target_key": dst_key, "target_upload_id": UPL, "target_part_number": part,
-                "headers": headers, "params": params}
+                "headers": dict(headers) if headers else None, "params": dict(params) if params else None}
         return fn, call
 
     cond_headers = {"x-oss-copy-source-if-match": COND["if-match"], "x-oss-copy-source-if-none-match": COND["if-none-match"],
@@ -681,10 +681,35 @@ def gen_v2(wire):
     run("ossv2-copypart-08-error", "UploadPartCopy answered with a 412 OSS error document: how the SDK parses it", "upload_part_copy",
         U(bucket=DEST, key=KEYS["ascii"], part_number=2, upload_id=UPL, source_bucket=SRC, source_key="src/object.bin",
           if_match=COND["if-match"]), R_ERROR, probe_fn=error_probe)
-    run("ossv2-copypart-09-addl", "UploadPartCopy with Config.additional_headers=['host','user-agent']: only headers present in the "
-        "SDK's request object are signed (Host is added later by http.client, so only user-agent is)", "upload_part_copy",
+    run("ossv2-copypart-09-addl", "UploadPartCopy with Config.additional_headers=['host','user-agent']: in this SDK version the "
+        "option is NOT applied to header signing (no AdditionalHeaders in Authorization)", "upload_part_copy",
         U(bucket=DEST, key=KEYS["space"], part_number=2, upload_id=UPL, source_bucket=SRC, source_key=KEYS["space"],
-          source_range="bytes=0-5242879"), R_COPYPART, additional_headers=["host", "user-agent"])
+          source_range="bytes=0-5242879"), R_COPYPART, additional_headers=["host", "user-agent"],
+        notes=["alibabacloud_oss_v2/_client.py build_request_context creates SigningContext without additional_headers, so "
+               "Config.additional_headers is stored but never reaches SignerV4 (1.4.1). See ossv2-signer-addl-01 for the signer itself."])
+
+    # direct signer call: header-mode AdditionalHeaders
+    cap.clear()
+    from alibabacloud_oss_v2.types import HttpRequest, SigningContext, Credentials
+    host = "%s.oss-%s.aliyuncs.com" % (DEST, REGION)
+    hreq = HttpRequest(method="GET", url="https://%s/%s?versionId=%s" % (host, quote(KEYS["mixed"]), VER))
+    hreq.headers.update({"Host": host, "Range": "bytes=0-1023", "User-Agent": PINNED_UA["v2"] % VERSION})
+    ctx = SigningContext(product="oss", region=REGION, bucket=DEST, key=KEYS["mixed"], request=hreq,
+                         credentials=Credentials(CRED["access_key"], CRED["secret_key"]), additional_headers={"range", "host"})
+    sv4.SignerV4().sign(ctx)
+    u = urlsplit(hreq.url)
+    vectors.append(make_vector(
+        "ossv2-signer-addl-01", scheme_of("v4", "header"),
+        {"package": "alibabacloud-oss-v2", "version": VERSION, "signer": "alibabacloud_oss_v2.signer.SignerV4.sign (called directly)",
+         "client_config": {"region": REGION, "product": "oss"}},
+        "Header-mode V4 with AdditionalHeaders=host;range, produced by calling SignerV4.sign on a SigningContext directly",
+        {"op": "SignerV4.sign", "method": "GET", "url": hreq.url, "bucket": DEST, "key": KEYS["mixed"],
+         "additional_headers": ["host", "range"], "headers_before_signing": {"Host": host, "Range": "bytes=0-1023"}},
+        CRED, "GET", u.path + "?" + u.query, [[k, v] for k, v in hreq.headers.items()], None,
+        {"location": "header", "authorization": hreq.headers["Authorization"], "canonical_request": cap["canonical_request"],
+         "string_to_sign": cap["string_to_sign"]},
+        ["request.* reconstructed from the SDK's HttpRequest after signing (no transport involved); the header order is the "
+         "HttpRequest's. Note the SDK's header format: 'Credential=...,AdditionalHeaders=host;range,Signature=...' (no spaces)."]))
     run("ossv2-v1-copypart-01", "UploadPartCopy with signature_version='v1' (OSS ak:sig); Date header signed in line 4",
         "upload_part_copy", U(bucket=DEST, key=KEYS["mixed"], part_number=2, upload_id=UPL, source_bucket=SRC, source_key=KEYS["mixed"],
                               source_version_id=VER, source_range="bytes=0-5242879", if_match=COND["if-match"]), R_COPYPART, sig="v1")
@@ -789,6 +814,20 @@ function client(v4, sts) {
     await c.listV2({ prefix: 'dir/', delimiter: '/', 'max-keys': 100, 'continuation-token': 'ChR0ZXN0L29iai0wMDAwMS50eHQQAA--' });
     out.push({ id: 'ali-oss-v4-listv2-01', v4: true, sts: false, desc: 'listV2 (list-type=2) V4 with continuation-token',
                call: { op: 'listV2', query: { prefix: 'dir/', delimiter: '/', 'max-keys': 100, 'continuation-token': 'ChR0ZXN0L29iai0wMDAwMS50eHQQAA--' } }, cap });
+  }
+  {
+    cap = null;
+    const c = client(true, false);
+    await c.get(IN.keys.ascii, null, { headers: { Range: 'bytes=0-9' }, additionalHeaders: ['range'], versionId: IN.ver });
+    out.push({ id: 'ali-oss-v4-get-01-addl', v4: true, sts: false, desc: 'get with Range, V4 with additionalHeaders [range] (header mode AdditionalHeaders)',
+               call: { op: 'get', name: IN.keys.ascii, options: { headers: { Range: 'bytes=0-9' }, additionalHeaders: ['range'], versionId: IN.ver } }, cap });
+  }
+  {
+    cap = null;
+    const c = client(true, false);
+    await c.list({ prefix: '', delimiter: '/', marker: '', 'max-keys': 100 });
+    out.push({ id: 'ali-oss-v4-list-02-empty', v4: true, sts: false, desc: 'list V4 with empty-valued prefix/marker query params',
+               call: { op: 'list', query: { prefix: '', delimiter: '/', marker: '', 'max-keys': 100 } }, cap });
   }
   {
     const c = client(false, true);
