@@ -11,6 +11,7 @@ pub mod dates;
 pub mod dialect;
 pub mod documents;
 pub mod embedded;
+pub mod encoding;
 pub mod error;
 pub mod forward;
 pub mod guard;

@@ -1,6 +1,7 @@
 //! The request as a backend receives it, and what a signer needs of the backend's keys.
 
 use crate::sign;
+use crate::sign::sigv4::Params;
 
 /// A header name: the proxy's own names are borrowed, names taken from a request or an answer
 /// are owned.
@@ -70,11 +71,11 @@ pub trait Credentials {
     fn region(&self) -> &str;
     /// The bucket is the first label of Host (it then belongs in the OBS/V2 resource).
     fn virtual_hosted(&self) -> bool;
-    /// SigV4 kSigning for `scope`.
-    fn sigv4_key(&self, scope: &str) -> [u8; 32];
+    /// kSigning of SigV4 family `p` for `scope`.
+    fn sigv4_key(&self, p: &Params, scope: &str) -> [u8; 32];
     /// The hex SigV4 signature of `string_to_sign` under `scope`.
-    fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
-        crate::sign::sigv4::signature(&self.sigv4_key(scope), string_to_sign)
+    fn sigv4_signature(&self, p: &Params, scope: &str, string_to_sign: &str) -> String {
+        crate::sign::sigv4::signature(&self.sigv4_key(p, scope), string_to_sign)
     }
     /// The base64 HMAC-SHA1 signature of `string_to_sign` (OBS and V2).
     fn v2_signature(&self, string_to_sign: &str) -> String {

@@ -387,9 +387,10 @@ fn outbound_signers_reproduce_sdk_signatures() {
             if let Some(expected) = v.json["auth"]["canonical_request"].as_str() {
                 assert_eq!(cr, expected, "{}", v.id);
             }
-            let sts = sigv4::string_to_sign(&amz, &scope, &cr);
-            let sig = sigv4::signature(&sigv4::signing_key(v.secret.expose(), &scope), &sts);
-            let out = sigv4::authorization(&v.access_key, &scope, &signed, &sig);
+            let p = &sigv4::AWS;
+            let sts = sigv4::string_to_sign(p, &amz, &scope, &cr);
+            let sig = sigv4::signature(&sigv4::signing_key(p, v.secret.expose(), &scope), &sts);
+            let out = sigv4::authorization(p, &v.access_key, &scope, &signed, &sig);
             // esdk-obs-python joins the fields with ',' and no space.
             if authz.contains(", ") {
                 out
@@ -524,8 +525,8 @@ impl Credentials for Keys {
     fn virtual_hosted(&self) -> bool {
         self.virtual_hosted
     }
-    fn sigv4_key(&self, scope: &str) -> [u8; 32] {
-        sigv4::signing_key(&self.secret, scope)
+    fn sigv4_key(&self, p: &sigv4::Params, scope: &str) -> [u8; 32] {
+        sigv4::signing_key(p, &self.secret, scope)
     }
     fn cos_key(&self, key_time: &str) -> String {
         cos::sign_key(&self.secret, key_time)

@@ -149,11 +149,16 @@ impl crate::dialect::wire::Credentials for Backend {
     fn virtual_hosted(&self) -> bool {
         self.addressing == Addressing::Virtual
     }
-    fn sigv4_key(&self, scope: &str) -> [u8; 32] {
-        self.secret.sigv4_key(scope)
+    fn sigv4_key(&self, p: &crate::sign::sigv4::Params, scope: &str) -> [u8; 32] {
+        self.secret.sigv4_key(p, scope)
     }
-    fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
-        self.secret.sigv4_signature(scope, string_to_sign)
+    fn sigv4_signature(
+        &self,
+        p: &crate::sign::sigv4::Params,
+        scope: &str,
+        string_to_sign: &str,
+    ) -> String {
+        self.secret.sigv4_signature(p, scope, string_to_sign)
     }
     fn v2_signature(&self, string_to_sign: &str) -> String {
         self.secret.v2_signature(string_to_sign)

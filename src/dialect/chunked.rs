@@ -360,6 +360,7 @@ mod tests {
     fn aws_documentation_signed_chunks() {
         // AWS's STREAMING-AWS4-HMAC-SHA256-PAYLOAD example: 65536 + 1024 bytes of 'a'.
         let key = sigv4::signing_key(
+            &sigv4::AWS,
             "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             "20130524/us-east-1/s3/aws4_request",
         );

@@ -187,12 +187,8 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64
         .collect();
     signed.sort_unstable();
     signed.dedup();
-    let region = c.region();
-    let mut scope = String::with_capacity(24 + region.len());
-    scope.push_str(&amz_date[..8]);
-    scope.push('/');
-    scope.push_str(region);
-    scope.push_str("/s3/aws4_request");
+    let p = &sigv4::AWS;
+    let scope = p.scope(&amz_date, c.region());
     let cr = sigv4::canonical_request(
         &out.method,
         &out.path,
@@ -210,12 +206,13 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64
         },
         payload,
     );
-    let sts = sigv4::string_to_sign(&amz_date, &scope, &cr);
+    let sts = sigv4::string_to_sign(p, &amz_date, &scope, &cr);
     let auth = sigv4::authorization(
+        p,
         c.access_key(),
         &scope,
         &signed,
-        &c.sigv4_signature(&scope, &sts),
+        &c.sigv4_signature(p, &scope, &sts),
     );
     vec![
         ("x-amz-date".into(), amz_date),

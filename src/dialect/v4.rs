@@ -162,8 +162,9 @@ pub(super) fn verify<'k>(
         |h| req.header_values(h),
         &payload_hash,
     );
-    let sts = sigv4::string_to_sign(&amz_date, &auth.scope, &cr);
-    if !sign::same_signature(&key.sigv4_signature(&auth.scope, &sts), &auth.signature) {
+    let p = &sigv4::AWS;
+    let sts = sigv4::string_to_sign(p, &amz_date, &auth.scope, &cr);
+    if !sign::same_signature(&key.sigv4_signature(p, &auth.scope, &sts), &auth.signature) {
         return Err(ApiError::signature_mismatch().with_detail(cr));
     }
     let payload = match payload_hash.as_str() {
@@ -177,7 +178,7 @@ pub(super) fn verify<'k>(
                 .header("x-amz-decoded-content-length")
                 .and_then(|v| v.trim().parse().ok()),
             seed: auth.signature.clone(),
-            key: key.sigv4_key(&auth.scope),
+            key: key.sigv4_key(p, &auth.scope),
             scope: auth.scope.clone(),
             amz_date,
         },

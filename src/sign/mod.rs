@@ -6,7 +6,10 @@ pub mod sigv4;
 mod subresources;
 pub mod v2;
 
-use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+pub use crate::encoding::{
+    form_decode, percent_decode, percent_decode_cow, percent_decode_strict, split_query,
+    uri_encode, uri_encode_cow, uri_encode_path,
+};
 use std::fmt;
 
 /// A secret key. `Debug` never shows it, so it cannot leak through a log line. It keeps the last
@@ -24,6 +27,8 @@ pub struct Secret {
 
 /// A SigV4 signing key, the scope it was derived for, and a MAC already keyed with it.
 struct Derived {
+    /// The family's key prefix and the scope the key is for.
+    key_prefix: &'static str,
     scope: String,
     key: [u8; 32],
     mac: ring::hmac::Key,
@@ -53,15 +58,16 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.value
     }
-    /// The SigV4 signing key for `scope` (`date/region/service/aws4_request`), derived once.
-    pub fn sigv4_key(&self, scope: &str) -> [u8; 32] {
-        self.with_sigv4(scope, |k, _| *k)
+    /// The SigV4 signing key of family `p` for `scope` (`date/region/service/terminator`),
+    /// derived once.
+    pub fn sigv4_key(&self, p: &sigv4::Params, scope: &str) -> [u8; 32] {
+        self.with_sigv4(p, scope, |k, _| *k)
     }
 
     /// The hex SigV4 signature of `string_to_sign` under `scope`'s key, from a MAC keyed once
     /// (its inner and outer pads are hashed with the key, not per signature).
-    pub fn sigv4_signature(&self, scope: &str, string_to_sign: &str) -> String {
-        self.with_sigv4(scope, |_, mac| {
+    pub fn sigv4_signature(&self, p: &sigv4::Params, scope: &str, string_to_sign: &str) -> String {
+        self.with_sigv4(p, scope, |_, mac| {
             let mut s = String::with_capacity(64);
             push_hex(
                 &mut s,
@@ -86,17 +92,24 @@ impl Secret {
         key
     }
 
-    fn with_sigv4<T>(&self, scope: &str, f: impl FnOnce(&[u8; 32], &ring::hmac::Key) -> T) -> T {
+    fn with_sigv4<T>(
+        &self,
+        p: &sigv4::Params,
+        scope: &str,
+        f: impl FnOnce(&[u8; 32], &ring::hmac::Key) -> T,
+    ) -> T {
         let current = self.derived.load();
-        if let Some(d) = current.as_deref().filter(|d| d.scope == scope) {
+        let same = |d: &&Derived| d.scope == scope && d.key_prefix == p.key_prefix;
+        if let Some(d) = current.as_deref().filter(same) {
             return f(&d.key, &d.mac);
         }
         drop(current);
         // A new day or region: derived here; two threads may both derive it, once.
-        let key = sigv4::signing_key(&self.value, scope);
+        let key = sigv4::signing_key(p, &self.value, scope);
         let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
         let out = f(&key, &mac);
         self.derived.store(Some(std::sync::Arc::new(Derived {
+            key_prefix: p.key_prefix,
             scope: scope.to_string(),
             key,
             mac,
@@ -173,81 +186,6 @@ pub fn same_signature(a: &str, b: &str) -> bool {
     a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
-/// RFC 3986 unreserved characters are left alone; everything else is %XX.
-const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'~');
-const UNRESERVED_SLASH: &AsciiSet = &UNRESERVED.remove(b'/');
-
-/// Encode a query name/value or header value the SigV4/COS way.
-pub fn uri_encode(s: &str) -> String {
-    // Through `Cow`, not `Display`: no formatter machinery per piece.
-    std::borrow::Cow::from(utf8_percent_encode(s, UNRESERVED)).into_owned()
-}
-
-/// `uri_encode`, borrowing `s` when nothing needs encoding.
-pub fn uri_encode_cow(s: &str) -> std::borrow::Cow<'_, str> {
-    utf8_percent_encode(s, UNRESERVED).into()
-}
-
-/// Encode an object key for a request path: like `uri_encode` but '/' stays.
-pub fn uri_encode_path(s: &str) -> String {
-    std::borrow::Cow::from(utf8_percent_encode(s, UNRESERVED_SLASH)).into_owned()
-}
-
-/// Percent-decode; invalid UTF-8 is replaced rather than failing (the proxy never panics on input).
-pub fn percent_decode(s: &str) -> String {
-    percent_decode_cow(s).into_owned()
-}
-
-/// `percent_decode`, borrowed where there is nothing to decode (most names and values).
-pub fn percent_decode_cow(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.as_bytes().contains(&b'%') {
-        return std::borrow::Cow::Borrowed(s);
-    }
-    percent_decode_str(s).decode_utf8_lossy()
-}
-
-/// Strict percent-decode: `None` when the result is not UTF-8.
-pub fn percent_decode_strict(s: &str) -> Option<String> {
-    percent_decode_str(s)
-        .decode_utf8()
-        .ok()
-        .map(|c| c.into_owned())
-}
-
-/// Form-decode: '+' is a space (COS presigned URLs are built with `urlencode`).
-pub fn form_decode(s: &str) -> String {
-    if !s.as_bytes().contains(&b'+') {
-        return percent_decode(s);
-    }
-    percent_decode(&s.replace('+', " "))
-}
-
-/// Split a raw query string into (raw name, raw value) pairs in wire order.
-pub fn split_query(raw: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
-    // A byte loop: queries are short, and `str::split`'s searcher costs more per call than
-    // the scan itself. ('&' and '=' are ASCII, so every cut is at a char boundary.)
-    let mut rest = raw;
-    std::iter::from_fn(move || loop {
-        if rest.is_empty() {
-            return None;
-        }
-        let end = rest.bytes().position(|b| b == b'&').unwrap_or(rest.len());
-        let pair = &rest[..end];
-        rest = rest.get(end + 1..).unwrap_or("");
-        if pair.is_empty() {
-            continue;
-        }
-        return Some(match pair.bytes().position(|b| b == b'=') {
-            Some(i) => (&pair[..i], Some(&pair[i + 1..])),
-            None => (pair, None),
-        });
-    })
-}
-
 /// A canonical string safe for a log: values of SSE-C keys and security tokens are replaced.
 /// Handles `name:value` lines (V2, SigV4) and `name=value&...` lines (COS).
 pub fn redact(canonical: &str) -> String {
@@ -314,11 +252,12 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..200 {
                         let scope = scopes[(i + t) % 2];
-                        let key = sigv4::signing_key(secret.expose(), scope);
-                        assert_eq!(secret.sigv4_key(scope), key);
+                        let p = &sigv4::AWS;
+                        let key = sigv4::signing_key(p, secret.expose(), scope);
+                        assert_eq!(secret.sigv4_key(p, scope), key);
                         let mac = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &key);
                         assert_eq!(
-                            secret.sigv4_signature(scope, "to sign"),
+                            secret.sigv4_signature(p, scope, "to sign"),
                             hex::encode(ring::hmac::sign(&mac, b"to sign"))
                         );
                     }

@@ -1,9 +1,54 @@
-//! AWS Signature V4 for S3, including the aws-chunked chunk and trailer signatures.
+//! The Signature V4 family, parameterised by what each member names its own way (`Params`, like
+//! aws-sigv4's `SigningParams`); AWS's aws-chunked chunk and trailer signatures.
 
 use super::{hmac_sha256, push_hex, sha256_hex, uri_encode_cow};
 use std::borrow::Cow;
 
-pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+/// What a member of the SigV4 family names its own way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Params {
+    /// The algorithm's name, first in `Authorization` and the string to sign.
+    pub algorithm: &'static str,
+    /// Prefixed to the secret for the first key derivation.
+    pub key_prefix: &'static str,
+    /// The scope's last part.
+    pub terminator: &'static str,
+    /// Its header namespace (date, content hash, token).
+    pub header_prefix: &'static str,
+    /// The scope's service.
+    pub service: &'static str,
+}
+
+/// AWS's (S3 and its compatibles).
+pub const AWS: Params = Params {
+    algorithm: "AWS4-HMAC-SHA256",
+    key_prefix: "AWS4",
+    terminator: "aws4_request",
+    header_prefix: "x-amz-",
+    service: "s3",
+};
+
+impl Params {
+    /// `yyyymmdd/region/service/terminator` for the day of `amz_date` (`yyyymmddThhmmssZ`).
+    pub fn scope(&self, amz_date: &str, region: &str) -> String {
+        let day = amz_date.get(..8).unwrap_or(amz_date);
+        let mut s = String::with_capacity(
+            day.len() + region.len() + self.service.len() + self.terminator.len() + 3,
+        );
+        for (i, part) in [day, region, self.service, self.terminator]
+            .iter()
+            .enumerate()
+        {
+            if i > 0 {
+                s.push('/');
+            }
+            s.push_str(part);
+        }
+        s
+    }
+}
+
+pub const ALGORITHM: &str = AWS.algorithm;
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
 /// Canonical query from decoded pairs: names and values RFC 3986-encoded, sorted.
@@ -94,9 +139,9 @@ fn push_joined(s: &mut String, parts: &[&str], sep: char) {
     }
 }
 
-pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    let mut s = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
-    s.push_str(ALGORITHM);
+pub fn string_to_sign(p: &Params, amz_date: &str, scope: &str, canonical_request: &str) -> String {
+    let mut s = String::with_capacity(p.algorithm.len() + amz_date.len() + scope.len() + 67);
+    s.push_str(p.algorithm);
     s.push('\n');
     s.push_str(amz_date);
     s.push('\n');
@@ -106,11 +151,12 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
     s
 }
 
-/// kSigning for a scope `yyyymmdd/region/service/aws4_request`.
-pub fn signing_key(secret: &str, scope: &str) -> [u8; 32] {
+/// kSigning for a scope `yyyymmdd/region/service/terminator`.
+pub fn signing_key(p: &Params, secret: &str, scope: &str) -> [u8; 32] {
     let mut parts = scope.split('/');
     let date = parts.next().unwrap_or("");
-    let mut k = hmac_sha256(format!("AWS4{secret}").as_bytes(), date.as_bytes());
+    let first = format!("{}{secret}", p.key_prefix);
+    let mut k = hmac_sha256(first.as_bytes(), date.as_bytes());
     for p in parts {
         k = hmac_sha256(&k, p.as_bytes());
     }
@@ -148,12 +194,18 @@ pub fn trailer_string_to_sign(
     )
 }
 
-pub fn authorization(access_key: &str, scope: &str, signed: &[&str], signature: &str) -> String {
+pub fn authorization(
+    p: &Params,
+    access_key: &str,
+    scope: &str,
+    signed: &[&str],
+    signature: &str,
+) -> String {
     let names: usize = signed.iter().map(|h| h.len() + 1).sum();
     let mut s = String::with_capacity(
-        ALGORITHM.len() + 43 + access_key.len() + scope.len() + names + signature.len(),
+        p.algorithm.len() + 43 + access_key.len() + scope.len() + names + signature.len(),
     );
-    s.push_str(ALGORITHM);
+    s.push_str(p.algorithm);
     s.push_str(" Credential=");
     s.push_str(access_key);
     s.push('/');
