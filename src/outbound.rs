@@ -49,7 +49,7 @@ impl Outbound {
     /// Add the backend's authentication. `payload` is the hex SHA-256 of the body when it is known;
     /// `None` for a streamed body.
     pub fn sign(&mut self, b: &Backend, payload: Option<&str>, now: i64) {
-        for (k, v) in b.dialect.sign(self, b, payload, now) {
+        for (k, v) in b.dialect.sign(self, &b.credentials(), payload, now) {
             // Replaces what an earlier signing of this request (a retry) set.
             self.headers.retain(|(h, _)| *h != k);
             self.headers.push((k, v));

@@ -1,7 +1,6 @@
 //! The request as a backend receives it, and what a signer needs of the backend's keys.
 
-use crate::sign;
-use crate::sign::sigv4::Params;
+use crate::sign::{self, Secret};
 
 /// A header name: the proxy's own names are borrowed, names taken from a request or an answer
 /// are owned.
@@ -64,23 +63,15 @@ impl Outbound {
     }
 }
 
-/// What a signer needs of a backend: its keys, region and addressing, with derived keys cached.
-pub trait Credentials {
-    fn access_key(&self) -> &str;
-    fn secret(&self) -> &str;
-    fn region(&self) -> &str;
+/// What a signer needs of a backend, as data: its keys (the secret keeps the keys derived from
+/// it), the region its signatures are scoped to, and how it is addressed.
+#[derive(Clone, Copy, Debug)]
+pub struct Credentials<'a> {
+    pub access_key: &'a str,
+    pub secret: &'a Secret,
+    /// A short-lived credential's token, sent (and signed) in the cloud's `security-token` header.
+    pub session_token: Option<&'a str>,
+    pub region: &'a str,
     /// The bucket is the first label of Host (it then belongs in the OBS/V2 resource).
-    fn virtual_hosted(&self) -> bool;
-    /// kSigning of SigV4 family `p` for `scope`.
-    fn sigv4_key(&self, p: &Params, scope: &str) -> [u8; 32];
-    /// The hex SigV4 signature of `string_to_sign` under `scope`.
-    fn sigv4_signature(&self, p: &Params, scope: &str, string_to_sign: &str) -> String {
-        crate::sign::sigv4::signature(&self.sigv4_key(p, scope), string_to_sign)
-    }
-    /// The base64 HMAC-SHA1 signature of `string_to_sign` (OBS and V2).
-    fn v2_signature(&self, string_to_sign: &str) -> String {
-        crate::sign::v2::signature(self.secret(), string_to_sign)
-    }
-    /// COS SignKey for `key_time`.
-    fn cos_key(&self, key_time: &str) -> String;
+    pub virtual_hosted: bool,
 }

@@ -504,35 +504,6 @@ fn streaming_vectors_verify_their_bodies() {
     }
 }
 
-/// A backend's keys as the production signers see them.
-struct Keys {
-    access_key: String,
-    secret: String,
-    region: String,
-    virtual_hosted: bool,
-}
-
-impl Credentials for Keys {
-    fn access_key(&self) -> &str {
-        &self.access_key
-    }
-    fn secret(&self) -> &str {
-        &self.secret
-    }
-    fn region(&self) -> &str {
-        &self.region
-    }
-    fn virtual_hosted(&self) -> bool {
-        self.virtual_hosted
-    }
-    fn sigv4_key(&self, p: &sigv4::Params, scope: &str) -> [u8; 32] {
-        sigv4::signing_key(p, &self.secret, scope)
-    }
-    fn cos_key(&self, key_time: &str) -> String {
-        cos::sign_key(&self.secret, key_time)
-    }
-}
-
 /// Every header-signed vector's request, signed by the production signer of its dialect (its own
 /// header selection, OBS resource and COS key window), is accepted by the proxy's verifier; where
 /// the SDK signed the same header set, the signature is the SDK's, byte for byte.
@@ -556,10 +527,12 @@ fn production_signers_sign_what_the_verifier_accepts() {
             .and_then(|c| c.split('/').nth(2))
             .unwrap_or("us-east-1")
             .to_string();
-        let keys = Keys {
-            access_key: v.access_key.clone(),
-            secret: v.secret.expose().to_string(),
-            region,
+        // A backend's keys as the production signers see them.
+        let keys = Credentials {
+            access_key: &v.access_key,
+            secret: &v.secret,
+            session_token: None,
+            region: &region,
             virtual_hosted: v.host_bucket.is_some(),
         };
         // What the signer sets itself goes; the rest is the request as the SDK sent it.

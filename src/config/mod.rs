@@ -136,35 +136,16 @@ impl Backend {
     }
 }
 
-impl crate::dialect::wire::Credentials for Backend {
-    fn access_key(&self) -> &str {
-        &self.access_key
-    }
-    fn secret(&self) -> &str {
-        self.secret.expose()
-    }
-    fn region(&self) -> &str {
-        &self.region
-    }
-    fn virtual_hosted(&self) -> bool {
-        self.addressing == Addressing::Virtual
-    }
-    fn sigv4_key(&self, p: &crate::sign::sigv4::Params, scope: &str) -> [u8; 32] {
-        self.secret.sigv4_key(p, scope)
-    }
-    fn sigv4_signature(
-        &self,
-        p: &crate::sign::sigv4::Params,
-        scope: &str,
-        string_to_sign: &str,
-    ) -> String {
-        self.secret.sigv4_signature(p, scope, string_to_sign)
-    }
-    fn v2_signature(&self, string_to_sign: &str) -> String {
-        self.secret.v2_signature(string_to_sign)
-    }
-    fn cos_key(&self, key_time: &str) -> String {
-        self.secret.cos_sign_key(key_time)
+impl Backend {
+    /// What its signer needs.
+    pub fn credentials(&self) -> crate::wire::Credentials<'_> {
+        crate::wire::Credentials {
+            access_key: &self.access_key,
+            secret: &self.secret,
+            session_token: None,
+            region: &self.region,
+            virtual_hosted: self.addressing == Addressing::Virtual,
+        }
     }
 }
 

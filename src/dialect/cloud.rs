@@ -94,6 +94,6 @@ pub trait Cloud: Sync {
     ) -> Result<(String, Payload), ApiError>;
     /// The headers that authenticate `out` to this cloud's service with `c`'s keys at `now`.
     /// `payload` is the hex SHA-256 of the body when it is known.
-    fn sign(&self, out: &Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64)
+    fn sign(&self, out: &Outbound, c: &Credentials<'_>, payload: Option<&str>, now: i64)
         -> Headers;
 }

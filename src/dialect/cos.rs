@@ -147,7 +147,7 @@ impl Cloud for CosCloud {
     ) -> Result<(String, Payload), ApiError> {
         verify_cos(req, lookup, now, max_skew)
     }
-    fn sign(&self, out: &Outbound, c: &dyn Credentials, _: Option<&str>, now: i64) -> Headers {
+    fn sign(&self, out: &Outbound, c: &Credentials<'_>, _: Option<&str>, now: i64) -> Headers {
         sign(out, c, now)
     }
 }
@@ -274,7 +274,7 @@ fn copy_source_host(host: &str, region: &str) -> String {
 }
 
 /// The header to set: `authorization`. Signed: `host`, `content-*` and every `x-cos-*`.
-pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Headers {
+pub fn sign(out: &Outbound, c: &Credentials<'_>, now: i64) -> Headers {
     // A ten-minute window keeps the derived SignKey reusable.
     let start = now - now.rem_euclid(600) - 60;
     let key_time = format!("{start};{}", start + 4260);
@@ -296,7 +296,7 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Headers {
         &hdrs,
     );
     let sts = cos::string_to_sign(&key_time, &http);
-    let sig = cos::signature(&c.cos_key(&key_time), &sts);
-    let auth = cos::authorization(c.access_key(), &key_time, &header_list, &param_list, &sig);
+    let sig = cos::signature(&c.secret.cos_sign_key(&key_time), &sts);
+    let auth = cos::authorization(c.access_key, &key_time, &header_list, &param_list, &sig);
     vec![("authorization".into(), auth)]
 }

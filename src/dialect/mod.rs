@@ -215,7 +215,7 @@ impl Dialect {
     pub fn sign(
         self,
         out: &wire::Outbound,
-        c: &dyn wire::Credentials,
+        c: &wire::Credentials<'_>,
         payload: Option<&str>,
         now: i64,
     ) -> Headers {

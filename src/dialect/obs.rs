@@ -166,19 +166,19 @@ impl Cloud for ObsCloud {
     ) -> Result<(String, Payload), ApiError> {
         auth::verify_v2(req, &V2_FAMILY, lookup, now, max_skew)
     }
-    fn sign(&self, out: &Outbound, c: &dyn Credentials, _: Option<&str>, now: i64) -> Headers {
+    fn sign(&self, out: &Outbound, c: &Credentials<'_>, _: Option<&str>, now: i64) -> Headers {
         sign(out, c, now)
     }
 }
 
 /// `OBS ak:sig` header authentication for a request to an OBS service.
 /// The headers to set: `date` and `authorization`.
-pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Headers {
+pub fn sign(out: &Outbound, c: &Credentials<'_>, now: i64) -> Headers {
     let date = httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64),
     );
     let resource = match &out.bucket {
-        Some(bk) if c.virtual_hosted() => format!("/{bk}{}", out.path),
+        Some(bk) if c.virtual_hosted => format!("/{bk}{}", out.path),
         _ => out.path.clone(),
     };
     let headers = super::auth::borrowed(&out.headers);
@@ -194,6 +194,6 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, now: i64) -> Headers {
         flavor: v2::Flavor::Obs,
         presigned: false,
     });
-    let auth = format!("OBS {}:{}", c.access_key(), c.v2_signature(&sts));
+    let auth = format!("OBS {}:{}", c.access_key, c.secret.v2_signature(&sts));
     vec![("date".into(), date), ("authorization".into(), auth)]
 }

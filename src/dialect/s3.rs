@@ -156,7 +156,7 @@ impl Cloud for S3Cloud {
             auth::verify_v2(req, &V2_FAMILY, lookup, now, max_skew)
         }
     }
-    fn sign(&self, out: &Outbound, c: &dyn Credentials, p: Option<&str>, now: i64) -> Headers {
+    fn sign(&self, out: &Outbound, c: &Credentials<'_>, p: Option<&str>, now: i64) -> Headers {
         sign(out, c, p, now)
     }
 }
@@ -166,7 +166,7 @@ pub const DECODED_LENGTH: &str = "x-amz-decoded-content-length";
 
 /// SigV4 header authentication for a request to an S3 service: the headers to set.
 /// Signed: `host`, every `x-amz-*`, `content-md5`, `content-type` and `range`.
-pub fn sign(out: &Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64) -> Headers {
+pub fn sign(out: &Outbound, c: &Credentials<'_>, payload: Option<&str>, now: i64) -> Headers {
     let amz_date = format_amz_date(now);
     let payload = payload.unwrap_or("UNSIGNED-PAYLOAD");
     let added = [
@@ -188,7 +188,7 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64
     signed.sort_unstable();
     signed.dedup();
     let p = &sigv4::AWS;
-    let scope = p.scope(&amz_date, c.region());
+    let scope = p.scope(&amz_date, c.region);
     let cr = sigv4::canonical_request(
         &out.method,
         &out.path,
@@ -209,10 +209,10 @@ pub fn sign(out: &Outbound, c: &dyn Credentials, payload: Option<&str>, now: i64
     let sts = sigv4::string_to_sign(p, &amz_date, &scope, &cr);
     let auth = sigv4::authorization(
         p,
-        c.access_key(),
+        c.access_key,
         &scope,
         &signed,
-        &c.sigv4_signature(p, &scope, &sts),
+        &c.secret.sigv4_signature(p, &scope, &sts),
     );
     vec![
         ("x-amz-date".into(), amz_date),
