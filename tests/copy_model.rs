@@ -90,7 +90,7 @@ fn parse_then_render_reproduces_the_sdk_headers() {
         assert_eq!(copy_headers(d, &back), copy_headers(d, &headers), "{id}");
         n += 1;
 
-        for to in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
+        for to in Dialect::ALL {
             if to == d {
                 continue;
             }

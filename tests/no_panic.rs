@@ -127,7 +127,7 @@ fn requests_never_panic() {
             1710506096,
             900,
         );
-        for d in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
+        for d in Dialect::ALL {
             let _ = parse_copy_part(d, &headers, &[], i % 2 == 0);
         }
         let inb = Inbound::new("PUT", &path, &query, headers);
@@ -212,7 +212,7 @@ fn cloud_documents_never_panic() {
             ),
         ];
         let _ = ListV2::take(&mut q);
-        for d in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
+        for d in Dialect::ALL {
             let _ = acl::translate(rng.mutate(grants).as_bytes(), d, true);
             let _ = acl::translate(rng.mutate(grants).as_bytes(), d, false);
             let _ = documents::restore_body(d, rng.mutate(restore).as_bytes());

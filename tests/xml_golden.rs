@@ -17,7 +17,7 @@ fn copy_results_translate_for_every_client() {
     for input in inputs {
         let body = std::fs::read(&input).unwrap();
         let stem = input.file_stem().unwrap().to_str().unwrap().to_string();
-        for to in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
+        for to in Dialect::ALL {
             let out = response::body(Op::UploadPartCopy, 200, to, &body, "REQID", "/dst/key");
             let text = format!(
                 "status: {}\nfailed_200: {}\n{}\n",

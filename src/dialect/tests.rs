@@ -1,6 +1,6 @@
 use super::*;
 
-const ALL: [Dialect; 3] = [Dialect::S3, Dialect::Obs, Dialect::Cos];
+const ALL: [Dialect; Dialect::ALL.len()] = Dialect::ALL;
 
 #[test]
 fn vocabularies_are_consistent() {

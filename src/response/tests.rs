@@ -90,7 +90,7 @@ fn error_documents_name_the_clients_resource_not_the_backends() {
 
 #[test]
 fn copy_results_always_carry_last_modified() {
-    for to in [Dialect::S3, Dialect::Obs, Dialect::Cos] {
+    for to in Dialect::ALL {
         let out = body(
             Op::UploadPartCopy,
             200,

@@ -2,11 +2,15 @@
 
 use serde_json::Value;
 
-/// Every vector of obs.json, cos.json and s3.json, in file order.
+/// Every vector of each dialect's file (`<name>.json`), in file order.
 pub fn all_vectors() -> Vec<Value> {
     let mut out = Vec::new();
-    for f in ["obs", "cos", "s3"] {
-        let path = format!("{}/tests/vectors/{f}.json", env!("CARGO_MANIFEST_DIR"));
+    for d in dialect_proxy::dialect::Dialect::ALL {
+        let path = format!(
+            "{}/tests/vectors/{}.json",
+            env!("CARGO_MANIFEST_DIR"),
+            d.name()
+        );
         let doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         out.extend(doc["vectors"].as_array().unwrap().iter().cloned());
     }
