@@ -330,7 +330,7 @@ fn outbound_signers_reproduce_sdk_signatures() {
                 resource: &resource,
                 query: &query,
                 flavor,
-                presigned: false,
+                date_as_given: false,
             });
             if let Some(expected) = v.json["auth"]["string_to_sign"].as_str() {
                 assert_eq!(sts, expected, "{}", v.id);

@@ -127,8 +127,14 @@ pub struct V2Family {
     pub prefix: &'static str,
     /// The query parameter naming the access key in its presigned URLs.
     pub key_param: &'static str,
-    /// Its own sub-resource list, tried before the OBS lists (which its SDKs may also sign with).
+    /// Its own sub-resource list, tried before the OBS lists.
     pub own: Option<v2::Flavor>,
+    /// The OBS lists are tried too (the OBS SDK signs as OBS and as AWS V2).
+    pub obs_lists: bool,
+    /// Its `x-*-date` header is the date line (OSS); otherwise that line is empty beside one.
+    pub prefixed_date_is_date: bool,
+    /// Its resource names the key decoded (OSS), not as sent.
+    pub decoded_resource: bool,
 }
 
 pub(super) fn verify_v2<'k>(
@@ -139,7 +145,7 @@ pub(super) fn verify_v2<'k>(
     max_skew: i64,
 ) -> Result<(String, Payload), ApiError> {
     let prefix = family.prefix;
-    let (ak, sig, date, presigned) = if let Some(a) = req.header("authorization") {
+    let (ak, sig, date, date_as_given) = if let Some(a) = req.header("authorization") {
         let rest = a.trim_start().split_once(' ').map(|x| x.1).unwrap_or("");
         let (ak, sig) = rest
             .rsplit_once(':')
@@ -158,10 +164,15 @@ pub(super) fn verify_v2<'k>(
                 ApiError::access_denied("Authentication requires a valid Date or x-*-date header")
             })?;
         let t = parse_date(date)
+            .or_else(|| crate::dates::parse_amz_date(date.trim()))
             .ok_or_else(|| ApiError::access_denied("The date header could not be parsed"))?;
         check_skew(t, now, max_skew)?;
-        let date = req.header("date").unwrap_or("").to_string();
-        (ak.to_string(), sig.to_string(), date, false)
+        if family.prefixed_date_is_date {
+            (ak.to_string(), sig.to_string(), date.to_string(), true)
+        } else {
+            let date = req.header("date").unwrap_or("").to_string();
+            (ak.to_string(), sig.to_string(), date, false)
+        }
     } else {
         let ak = query_value(req.raw_query, family.key_param)?.unwrap_or_default();
         let sig = query_value(req.raw_query, "Signature")?
@@ -179,16 +190,22 @@ pub(super) fn verify_v2<'k>(
     };
     let key = secret(lookup, &ak)?;
     let query = decoded_query(req.raw_query, &[family.key_param, "Signature", "Expires"]);
-    let resource = match req.host_bucket {
-        Some(b) => format!("/{b}{}", req.raw_path),
-        None => req.raw_path.to_string(),
+    let path = match family.decoded_resource {
+        true => sign::percent_decode_cow(req.raw_path),
+        false => Cow::Borrowed(req.raw_path),
     };
-    // The documented list first, then what released OBS SDKs sign (they leave out some names).
-    let flavors = family
-        .own
+    let resource = match req.host_bucket {
+        Some(b) => format!("/{b}{path}"),
+        None => path.into_owned(),
+    };
+    // Its own list first, then the OBS lists: the documented one, then what released OBS SDKs
+    // sign (they leave out some names).
+    let obs = family
+        .obs_lists
+        .then(|| std::iter::once(v2::Flavor::Obs).chain(v2::obs_sdk_flavors()))
         .into_iter()
-        .chain([v2::Flavor::Obs])
-        .chain(v2::obs_sdk_flavors());
+        .flatten();
+    let flavors = family.own.into_iter().chain(obs);
     // A bucket-level path-style request is signed as `/bucket/` by botocore and as sent by others.
     let bucket_only = resource
         .strip_prefix('/')
@@ -211,7 +228,7 @@ pub(super) fn verify_v2<'k>(
             resource,
             query: &query,
             flavor,
-            presigned,
+            date_as_given,
         };
         let sts = v2::string_to_sign(&input);
         if tried.contains(&sts) {

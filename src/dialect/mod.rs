@@ -136,6 +136,11 @@ impl Dialect {
             .any(|d| lower_name.starts_with(d.vocab().prefix))
     }
 
+    /// Whether its service refuses what a neutral header suffix asks for (no equivalent there).
+    pub fn refuses(self, neutral_suffix: &str) -> bool {
+        self.vocab().refused.contains(&neutral_suffix)
+    }
+
     /// Smallest non-last multipart part its service accepts.
     pub fn min_part_size(self) -> u64 {
         self.vocab().min_part_size

@@ -36,9 +36,11 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "checksum-type",
         "sdk-checksum-algorithm",
     ],
+    refused: &[],
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
     bare_copy_result: false,
+    copy_etag_header: false,
     copy_source_host: None,
     mixed_conditions: false,
     sdk_raises_200_error: false,
@@ -141,6 +143,9 @@ const V2_FAMILY: auth::V2Family = auth::V2Family {
     prefix: VOCAB.prefix,
     key_param: "AccessKeyId",
     own: None,
+    obs_lists: true,
+    prefixed_date_is_date: false,
+    decoded_resource: false,
 };
 
 pub struct ObsCloud;
@@ -192,7 +197,7 @@ pub fn sign(out: &Outbound, c: &Credentials<'_>, now: i64) -> Headers {
         resource: &resource,
         query: &out.query,
         flavor: v2::Flavor::Obs,
-        presigned: false,
+        date_as_given: false,
     });
     let auth = format!("OBS {}:{}", c.access_key, c.secret.v2_signature(&sts));
     vec![("date".into(), date), ("authorization".into(), auth)]

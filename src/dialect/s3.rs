@@ -18,9 +18,11 @@ pub const VOCAB: Vocabulary = Vocabulary {
     renames: &[],
     values: &[],
     unsupported: &["traffic-limit", "server-side-encryption-context"],
+    refused: &[],
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
     bare_copy_result: false,
+    copy_etag_header: false,
     copy_source_host: None,
     mixed_conditions: true,
     sdk_raises_200_error: true,
@@ -119,6 +121,9 @@ const V2_FAMILY: auth::V2Family = auth::V2Family {
     prefix: VOCAB.prefix,
     key_param: "AWSAccessKeyId",
     own: Some(sign::v2::Flavor::Aws),
+    obs_lists: true,
+    prefixed_date_is_date: false,
+    decoded_resource: false,
 };
 
 pub struct S3Cloud;

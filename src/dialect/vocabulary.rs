@@ -28,12 +28,17 @@ pub struct Vocabulary {
     pub values: &'static [(&'static str, &'static str, &'static str)],
     /// Neutral suffixes this dialect has no header for (dropped when rendering into it).
     pub unsupported: &'static [&'static str],
+    /// Neutral suffixes its service has no equivalent for that must not be dropped (a client
+    /// that asked for customer-provided encryption would believe it applied): refused.
+    pub refused: &'static [&'static str],
     /// Error documents carry `TraceId` (COS) instead of `HostId`.
     pub error_trace_id: bool,
     /// The XML declaration its error documents start with.
     pub xml_decl: &'static str,
     /// Its copy results carry no namespace and put the ETag first.
     pub bare_copy_result: bool,
+    /// Its SDKs read a copy's ETag from the answer's `ETag` header (oss2, ali-oss).
+    pub copy_etag_header: bool,
     /// It names a copy source by host (`<bucket>.<host>/<key>`); renders that host from the
     /// backend's host and region.
     pub copy_source_host: Option<fn(&str, &str) -> String>,

@@ -98,7 +98,8 @@ pub(super) async fn copy_across(
             last_modified: Some(xml::timestamp_now()),
         };
         out.headers
-            .retain(|(k, _)| k != "etag" && k != "content-length" && k != "content-type");
+            .retain(|(k, _)| k != "content-length" && k != "content-type");
+        crate::response::copy_result_headers(client, &mut out.headers, &result.etag);
         out.headers
             .push(("content-type".into(), "application/xml".into()));
         if let (Some(v), Some(name)) =

@@ -278,6 +278,16 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         // A staged part is copied through the proxy into its staging object, as across backends.
         let across = src_route.backend_index != routed.backend_index || staging.is_some();
         let source_backend = src_route.backend_index;
+        // Customer keys where a side's cloud has none: refused, never dropped.
+        let sse_c = "server-side-encryption-customer-algorithm";
+        let source_dialect = cfg.backends[source_backend].dialect;
+        if (cp.sse_c.is_some() && backend.dialect.refuses(sse_c))
+            || (cp.source_sse_c.is_some() && source_dialect.refuses(sse_c))
+        {
+            return Err(rej(ApiError::not_implemented(
+                "A backend of this copy offers no customer-provided encryption keys (SSE-C)",
+            )));
+        }
         cp.source.bucket = src_route.bucket;
         if across {
             // The destination gets an UploadPart carrying its own SSE-C key, if any.

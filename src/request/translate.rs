@@ -183,6 +183,12 @@ pub(super) fn translate_request_headers(
         {
             continue;
         }
+        if to.refuses(&suffix) {
+            return Err(ApiError::not_implemented(format!(
+                "This bucket's {} backend offers no equivalent of {k}",
+                to.name()
+            )));
+        }
         // The OBS SDK percent-encodes every header value; the neutral form is decoded.
         let value = if encoded {
             let d = sign::percent_decode(v);

@@ -127,11 +127,29 @@ pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
         }
     }
     for_rendered_body(&mut headers, out.status);
+    if out.status < 300
+        && matches!(x.op, Op::UploadPartCopy | Op::CopyObject)
+        && x.client.vocab().copy_etag_header
+    {
+        if let Some(r) = xml::copy_result(&out.body) {
+            copy_result_headers(x.client, &mut headers, &r.etag);
+        }
+    }
     ClientAnswer {
         status: out.status,
         headers,
         body: Some(out.body),
         failed_200: out.failed_200,
+    }
+}
+
+/// A copy result's headers for `client`: the ETag also in the `ETag` header where its SDKs read
+/// it there, else none (the document holds it).
+pub fn copy_result_headers(client: Dialect, headers: &mut Headers, etag: &str) {
+    headers.retain(|(k, _)| k != "etag");
+    if client.vocab().copy_etag_header {
+        let bare = etag.trim().trim_matches('"');
+        headers.push(("etag".into(), format!("\"{bare}\"")));
     }
 }
 

@@ -118,3 +118,35 @@ fn wire_case_spells_headers_like_the_clouds() {
     assert_eq!(case("content-length"), "Content-Length");
     assert_eq!(case("x-cos-request-id"), "x-cos-request-id");
 }
+
+#[test]
+fn a_copy_answer_carries_its_etag_in_the_header_for_clouds_whose_sdks_read_it_there() {
+    let garage = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CopyPartResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><LastModified>2026-12-07T04:10:18.271Z</LastModified><ETag>\"1626dec7c67fd36c0364495ea6231e74\"</ETag></CopyPartResult>";
+    for to in Dialect::ALL {
+        let x = Context {
+            op: Op::UploadPartCopy,
+            backend: Dialect::S3,
+            client: to,
+            request_id: "R",
+            resource: "/b/k",
+        };
+        let a = translate(
+            &x,
+            BackendAnswer {
+                status: 200,
+                headers: h(&[("x-amz-request-id", "B")]),
+                body: Some(garage),
+            },
+        );
+        let etag = a
+            .headers
+            .iter()
+            .find(|(k, _)| k == "etag")
+            .map(|(_, v)| v.as_str());
+        let want = to
+            .vocab()
+            .copy_etag_header
+            .then_some("\"1626dec7c67fd36c0364495ea6231e74\"");
+        assert_eq!(etag, want, "{}", to.name());
+    }
+}

@@ -65,8 +65,9 @@ pub struct V2Input<'a, Q: AsRef<str> = String> {
     /// Decoded query parameters; only sub-resources are used.
     pub query: &'a [(Q, Option<Q>)],
     pub flavor: Flavor,
-    /// True when the date slot is set by the caller regardless of `x-*-date` (presigned).
-    pub presigned: bool,
+    /// The date slot is used as given even beside an `x-*-date` header (a presigned URL's
+    /// `Expires`; OSS, whose `x-oss-date` is the date).
+    pub date_as_given: bool,
 }
 
 pub fn string_to_sign<Q: AsRef<str>>(i: &V2Input<'_, Q>) -> String {
@@ -88,7 +89,7 @@ pub fn string_to_sign<Q: AsRef<str>>(i: &V2Input<'_, Q>) -> String {
     let has_date_override = canon
         .iter()
         .any(|(k, _)| k.strip_prefix(i.prefix) == Some("date"));
-    let date = if has_date_override && !i.presigned {
+    let date = if has_date_override && !i.date_as_given {
         ""
     } else {
         i.date
