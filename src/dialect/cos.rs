@@ -42,6 +42,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     xml_decl: "<?xml version='1.0' encoding='utf-8' ?>\n",
     bare_copy_result: true,
     copy_etag_header: false,
+    whole_second_dates: false,
     copy_source_host: Some(copy_source_host),
     mixed_conditions: false,
     sdk_raises_200_error: false,

@@ -23,6 +23,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
     bare_copy_result: false,
     copy_etag_header: false,
+    whole_second_dates: false,
     copy_source_host: None,
     mixed_conditions: true,
     sdk_raises_200_error: true,

@@ -39,6 +39,8 @@ pub struct Vocabulary {
     pub bare_copy_result: bool,
     /// Its SDKs read a copy's ETag from the answer's `ETag` header (oss2, ali-oss).
     pub copy_etag_header: bool,
+    /// Its SDKs parse document dates only as whole seconds, `.000Z` (oss2 `utils._ISO8601_RE`).
+    pub whole_second_dates: bool,
     /// It names a copy source by host (`<bucket>.<host>/<key>`); renders that host from the
     /// backend's host and region.
     pub copy_source_host: Option<fn(&str, &str) -> String>,

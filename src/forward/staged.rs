@@ -134,7 +134,11 @@ pub(super) async fn list_parts(
         Ok(Reply {
             status: 200,
             headers,
-            body: Some(staging::render_list_parts(f.client, &st, &staged)),
+            body: Some({
+                let mut doc = staging::render_list_parts(f.client, &st, &staged);
+                crate::response::dates_for_client(f.client, &mut doc);
+                doc
+            }),
         })
     });
     let off = KeepAlive {

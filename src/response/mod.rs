@@ -127,6 +127,9 @@ pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
         }
     }
     for_rendered_body(&mut headers, out.status);
+    if out.status < 300 {
+        dates_for_client(x.client, &mut out.body);
+    }
     if out.status < 300
         && matches!(x.op, Op::UploadPartCopy | Op::CopyObject)
         && x.client.vocab().copy_etag_header
@@ -140,6 +143,15 @@ pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
         headers,
         body: Some(out.body),
         failed_200: out.failed_200,
+    }
+}
+
+/// A document for `client` with its dates as its SDKs parse them.
+pub fn dates_for_client(client: Dialect, body: &mut Vec<u8>) {
+    if client.vocab().whole_second_dates {
+        if let Some(b) = xml::whole_second_dates(body) {
+            *body = b;
+        }
     }
 }
 
