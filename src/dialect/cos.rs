@@ -43,6 +43,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     bare_copy_result: true,
     copy_etag_header: false,
     whole_second_dates: false,
+    entry_defaults: &[],
     copy_source_host: Some(copy_source_host),
     mixed_conditions: false,
     sdk_raises_200_error: false,

@@ -24,6 +24,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     bare_copy_result: false,
     copy_etag_header: false,
     whole_second_dates: false,
+    entry_defaults: &[],
     copy_source_host: None,
     mixed_conditions: true,
     sdk_raises_200_error: true,

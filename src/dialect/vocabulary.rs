@@ -41,6 +41,9 @@ pub struct Vocabulary {
     pub copy_etag_header: bool,
     /// Its SDKs parse document dates only as whole seconds, `.000Z` (oss2 `utils._ISO8601_RE`).
     pub whole_second_dates: bool,
+    /// Elements its SDKs require in listing entries, given where a backend's have none:
+    /// (entry, element, value).
+    pub entry_defaults: &'static [(&'static str, &'static str, &'static str)],
     /// It names a copy source by host (`<bucket>.<host>/<key>`); renders that host from the
     /// backend's host and region.
     pub copy_source_host: Option<fn(&str, &str) -> String>,

@@ -136,7 +136,7 @@ pub(super) async fn list_parts(
             headers,
             body: Some({
                 let mut doc = staging::render_list_parts(f.client, &st, &staged);
-                crate::response::dates_for_client(f.client, &mut doc);
+                crate::response::shape_for_sdk(f.client, &mut doc);
                 doc
             }),
         })

@@ -128,7 +128,7 @@ pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
     }
     for_rendered_body(&mut headers, out.status);
     if out.status < 300 {
-        dates_for_client(x.client, &mut out.body);
+        shape_for_sdk(x.client, &mut out.body);
     }
     if out.status < 300
         && matches!(x.op, Op::UploadPartCopy | Op::CopyObject)
@@ -146,10 +146,17 @@ pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
     }
 }
 
-/// A document for `client` with its dates as its SDKs parse them.
-pub fn dates_for_client(client: Dialect, body: &mut Vec<u8>) {
-    if client.vocab().whole_second_dates {
+/// A document for `client` with its dates as its SDKs parse them, and the elements they require
+/// in listing entries.
+pub fn shape_for_sdk(client: Dialect, body: &mut Vec<u8>) {
+    let v = client.vocab();
+    if v.whole_second_dates {
         if let Some(b) = xml::whole_second_dates(body) {
+            *body = b;
+        }
+    }
+    for (entry, name, value) in v.entry_defaults {
+        if let Some(b) = xml::add_missing(body, entry, name, value) {
             *body = b;
         }
     }

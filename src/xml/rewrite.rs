@@ -50,6 +50,53 @@ pub fn whole_second_dates(body: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
+/// Give every `parent` element a `name` child holding `value` where it has none (appended last).
+/// `None` when the body is not XML or nothing was added.
+pub fn add_missing(body: &[u8], parent: &str, name: &str, value: &str) -> Option<Vec<u8>> {
+    memchr::memmem::find(body, parent.as_bytes())?;
+    let mut r = Reader::from_reader(body.trim_ascii_start());
+    let mut w = Writer::new(Vec::with_capacity(body.len() + 64));
+    let mut buf = Vec::new();
+    let (mut depth, mut open, mut has, mut added) = (0usize, None, false, false);
+    loop {
+        let ev = r.read_event_into(&mut buf).ok()?;
+        match &ev {
+            Event::Eof => break,
+            Event::Start(e) => {
+                depth += 1;
+                if e.local_name().as_ref() == parent.as_bytes() {
+                    (open, has) = (Some(depth), false);
+                } else if open == Some(depth - 1) && e.local_name().as_ref() == name.as_bytes() {
+                    has = true;
+                }
+            }
+            Event::Empty(e)
+                if open == Some(depth) && e.local_name().as_ref() == name.as_bytes() =>
+            {
+                has = true;
+            }
+            Event::End(_) => {
+                if open == Some(depth) {
+                    if !has {
+                        let el = quick_xml::events::BytesStart::new(name);
+                        w.write_event(Event::Start(el.clone())).ok()?;
+                        w.write_event(Event::Text(quick_xml::events::BytesText::new(value)))
+                            .ok()?;
+                        w.write_event(Event::End(el.to_end())).ok()?;
+                        added = true;
+                    }
+                    open = None;
+                }
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+        w.write_event(ev).ok()?;
+        buf.clear();
+    }
+    added.then(|| w.into_inner())
+}
+
 pub fn map_texts(
     body: &[u8],
     names: &[&str],

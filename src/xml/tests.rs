@@ -98,3 +98,21 @@ fn listed_objects_with_and_without_etags() {
     assert_eq!((l[1].key.as_str(), l[1].etag.as_deref()), ("a/2", None));
     assert_eq!(listed_objects(b"<ListBucketResult/>").unwrap(), vec![]);
 }
+
+#[test]
+fn listing_entries_get_the_elements_an_sdk_requires_and_whole_second_dates() {
+    let body = b"<ListBucketResult><Contents><Key>a</Key><LastModified>2026-12-07T04:10:18.271Z</LastModified></Contents><Contents><Key>b</Key><Type>Multipart</Type></Contents></ListBucketResult>";
+    let typed = super::add_missing(body, "Contents", "Type", "Normal").unwrap();
+    let text = String::from_utf8(typed.clone()).unwrap();
+    assert!(text.contains("<Key>a</Key><LastModified>2026-12-07T04:10:18.271Z</LastModified><Type>Normal</Type></Contents>"), "{text}");
+    assert!(
+        text.contains("<Key>b</Key><Type>Multipart</Type></Contents>"),
+        "{text}"
+    );
+    assert!(super::add_missing(&typed, "Contents", "Type", "Normal").is_none());
+    let whole = String::from_utf8(super::whole_second_dates(&typed).unwrap()).unwrap();
+    assert!(
+        whole.contains("<LastModified>2026-12-07T04:10:18.000Z</LastModified>"),
+        "{whole}"
+    );
+}
