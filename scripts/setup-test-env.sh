@@ -42,7 +42,7 @@ venv() {
 }
 
 venv "$CACHE/venv" boto3==1.44.5 awscli==1.46.2 esdk-obs-python==3.26.6 cos-python-sdk-v5==1.9.44 \
-  "moto[server]==5.2.5" pytest==8.3.4 minio==7.2.20
+  "moto[server]==5.2.5" pytest==8.3.4 minio==7.2.20 oss2==2.19.1 alibabacloud-oss-v2==1.4.1
 # s3fs (through aiobotocore) pins a botocore older than the suite's boto3: a venv of its own.
 venv "$CACHE/venv-s3fs" s3fs==2026.9.0
 # boto3 with the CRT (CRC64NVME checksums) and pyarrow (the AWS C++ SDK): apart, so the CRT does not change

@@ -84,6 +84,7 @@ clouds! {
     S3 => s3,
     Obs => obs,
     Cos => cos,
+    Oss => oss,
 }
 
 impl Default for Dialect {

@@ -2,6 +2,7 @@
 //! callers pass the time and the wire parts, so every intermediate string is testable.
 
 pub mod cos;
+pub mod oss4;
 pub mod sigv4;
 mod subresources;
 pub mod v2;

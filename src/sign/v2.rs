@@ -1,7 +1,9 @@
 //! OBS native and AWS signature V2: the same HMAC-SHA1 algorithm, differing in the header
 //! prefix (`x-obs-` / `x-amz-`) and in which query parameters count as sub-resources.
 
-use super::subresources::{AWS_SUBRESOURCES, OBS_SDK_SUBRESOURCES, OBS_SUBRESOURCES};
+use super::subresources::{
+    AWS_SUBRESOURCES, OBS_SDK_SUBRESOURCES, OBS_SUBRESOURCES, OSS_SUBRESOURCES,
+};
 use base64::Engine;
 
 /// Which sub-resource list decides what query parameters are signed.
@@ -13,6 +15,8 @@ pub enum Flavor {
     Aws,
     /// What a released OBS SDK signs (index into `OBS_SDK_SUBRESOURCES`), matched as `Obs`.
     ObsSdk(usize),
+    /// OSS V1 (`OSS_SUBRESOURCES`), matched exactly.
+    Oss,
 }
 
 /// Every flavor a released OBS SDK signs with, for verifiers that accept what the SDKs send.
@@ -24,6 +28,7 @@ impl Flavor {
     pub fn is_subresource(self, name: &str) -> bool {
         let list = match self {
             Flavor::Aws => return AWS_SUBRESOURCES.contains(&name),
+            Flavor::Oss => return OSS_SUBRESOURCES.binary_search(&name).is_ok(),
             Flavor::Obs => OBS_SUBRESOURCES,
             Flavor::ObsSdk(i) => OBS_SDK_SUBRESOURCES.get(i).map_or(&[][..], |l| l.1),
         };
@@ -128,10 +133,12 @@ pub fn string_to_sign<Q: AsRef<str>>(i: &V2Input<'_, Q>) -> String {
         .filter(|(k, _)| i.flavor.is_subresource(k))
         .collect();
     subs.sort_by(|a, b| a.0.cmp(b.0));
+    // OSS writes an empty value as the bare name (`?uploads`), as its SDKs sign it.
+    let bare_empty = i.flavor == Flavor::Oss;
     for (n, (k, v)) in subs.iter().enumerate() {
         s.push(if n == 0 { '?' } else { '&' });
         s.push_str(k);
-        if let Some(v) = v {
+        if let Some(v) = v.filter(|v| !(bare_empty && v.is_empty())) {
             s.push('=');
             s.push_str(v);
         }

@@ -338,7 +338,100 @@ class Cos:
         return [(int(p["PartNumber"]), p["ETag"]) for p in r.get("Part", [])]
 
 
-MODES = ["boto3", "awscli", "obs-native", "obs-v2", "cos"]
+class Oss:
+    """oss2 2.19.1; v4=True signs `OSS4-HMAC-SHA256` (region cn-hangzhou), else `OSS ak:sig`. Path style on
+    an IP endpoint, as oss2 addresses one. No SSE-C: OSS has none (the gateway refuses it, 501)."""
+
+    def __init__(self, url, v4):
+        import oss2
+        self.name = "oss-v4" if v4 else "oss-v1"
+        self.url, self.v4 = url, v4
+        if v4:
+            provider = oss2.credentials.StaticCredentialsProvider(CLIENT_AK, CLIENT_SK)
+            self.auth = oss2.ProviderAuthV4(provider)
+        else:
+            self.auth = oss2.Auth(CLIENT_AK, CLIENT_SK)
+        self.c = self
+
+    def _b(self, b):
+        import oss2
+        kw = {"region": "cn-hangzhou"} if self.v4 else {}
+        return oss2.Bucket(self.auth, self.url, b, connect_timeout=30, **kw)
+
+    def _call(self, fn, *a, **kw):
+        import oss2
+        try:
+            return fn(*a, **kw)
+        except oss2.exceptions.OssError as e:
+            raise SdkError(e.status, e.code, e) from None
+
+    @staticmethod
+    def _no_sse(*keys):
+        if any(keys):
+            raise SdkError(501, "NotImplemented", "OSS has no SSE-C")
+
+    def put(self, b, k, data, ssec=None):
+        self._no_sse(ssec)
+        return self._call(self._b(b).put_object, k, data).etag
+
+    def get(self, b, k, ssec=None):
+        self._no_sse(ssec)
+        return self._call(self._b(b).get_object, k).read()
+
+    def head(self, b, k):
+        return self._call(self._b(b).head_object, k).content_length
+
+    def delete(self, b, k):
+        self._call(self._b(b).delete_object, k)
+
+    def list(self, b, prefix):
+        r = self._call(self._b(b).list_objects, prefix=prefix)
+        return sorted(o.key for o in r.object_list)
+
+    def initiate(self, b, k, ssec=None):
+        self._no_sse(ssec)
+        return self._call(self._b(b).init_multipart_upload, k).upload_id
+
+    def upload_part(self, b, k, uid, n, data):
+        return self._call(self._b(b).upload_part, k, uid, n, data).etag
+
+    def copy_part(self, b, k, uid, n, sb, sk, rng=None, version=None, cond=None, ssec=None, src_ssec=None):
+        self._no_sse(ssec, src_ssec)
+        byte_range = None
+        headers = {"x-oss-copy-source-" + name: v for name, v in (cond or {}).items()}
+        if rng:
+            first, _, last = rng[len("bytes="):].partition("-")
+            # oss2 renders (first, last) itself; a malformed range is sent as given.
+            if first.isdigit() and last.isdigit():
+                byte_range = (int(first), int(last))
+            else:
+                headers["x-oss-copy-source-range"] = rng
+        params = {"versionId": version} if version else None
+        r = self._call(self._b(b).upload_part_copy, sb, sk, byte_range, k, uid, n,
+                       headers=headers or None, params=params)
+        return r.etag
+
+    def copy_object(self, b, k, sb, sk, meta=None, ssec=None, src_ssec=None):
+        self._no_sse(ssec, src_ssec)
+        headers = None
+        if meta is not None:
+            headers = {"x-oss-metadata-directive": "REPLACE", **{f"x-oss-meta-{m}": v for m, v in meta.items()}}
+        return self._call(self._b(b).copy_object, sb, sk, k, headers=headers).etag
+
+    def complete(self, b, k, uid, parts):
+        import oss2
+        infos = [oss2.models.PartInfo(n, e) for n, e in parts]
+        return self._call(self._b(b).complete_multipart_upload, k, uid, infos).etag
+
+    def abort(self, b, k, uid):
+        self._call(self._b(b).abort_multipart_upload, k, uid)
+
+    def list_parts(self, b, k, uid):
+        r = self._call(self._b(b).list_parts, k, uid)
+        return [(p.part_number, p.etag) for p in r.parts]
+
+
+MODES = ["boto3", "awscli", "obs-native", "obs-v2", "cos", "oss-v1", "oss-v4"]
 
 
 def make(mode, url):
@@ -348,4 +441,6 @@ def make(mode, url):
         "obs-native": lambda: Obs(url, True),
         "obs-v2": lambda: Obs(url, False),
         "cos": lambda: Cos(url),
+        "oss-v1": lambda: Oss(url, False),
+        "oss-v4": lambda: Oss(url, True),
     }[mode]()

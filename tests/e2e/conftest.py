@@ -23,10 +23,12 @@ VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", CACHE / "venv")) / "bin"
 
 CLIENT_AK, CLIENT_SK = "AKCLIENTE2E0001", "client-secret-e2e-0001"
 OBS_AK, OBS_SK = "OBSSTANDIN0001", "obs-standin-secret"
+OSS_AK, OSS_SK = "LTAIOSSSTANDIN0001", "oss-standin-secret"
 COS_AK, COS_SK = "AKIDCOSSTANDIN0001", "cos-standin-secret"
 APPID = "1250000000"
 # Client-visible bucket per backend dialect (COS clients need an appid suffix, so every bucket has one).
-BUCKETS = {"s3": f"via-s3-{APPID}", "obs": f"via-obs-{APPID}", "cos": f"via-cos-{APPID}"}
+BUCKETS = {"s3": f"via-s3-{APPID}", "obs": f"via-obs-{APPID}", "cos": f"via-cos-{APPID}",
+           "oss": f"via-oss-{APPID}"}
 SRC_BUCKETS = {d: f"src-{d}-{APPID}" for d in BUCKETS}
 # Copy sources on other servers than the Garage behind the three dialects: moto, a second Garage.
 MOTO_SRC, GARAGE2_SRC = f"src-moto-{APPID}", f"g2-src-{APPID}"
@@ -299,7 +301,7 @@ backend = "garage"
 """
 
 
-def front_config(garage, obs, cos, moto_port, trip, stub, metrics_port, tls_port, crt, key, faults, garage2):
+def front_config(garage, obs, cos, oss, moto_port, trip, stub, metrics_port, tls_port, crt, key, faults, garage2):
     return f"""
 [server]
 listen = ["127.0.0.1:@PORT@"]
@@ -335,6 +337,15 @@ region = "ap-guangzhou"
 addressing = "virtual"
 access_key = "{COS_AK}"
 secret_key = "{COS_SK}"
+[[backends]]
+name = "oss"
+dialect = "oss"
+endpoint = "http://oss-cn-hangzhou.aliyuncs.com"
+connect = "127.0.0.1:{oss.port}"
+region = "cn-hangzhou"
+addressing = "virtual"
+access_key = "{OSS_AK}"
+secret_key = "{OSS_SK}"
 [[backends]]
 name = "garage2"
 dialect = "s3"
@@ -401,6 +412,9 @@ backend = "obs"
 bucket = "*-cos-*"
 backend = "cos"
 [[routes]]
+bucket = "*-oss-*"
+backend = "oss"
+[[routes]]
 bucket = "ver-*"
 backend = "moto"
 [[routes]]
@@ -437,6 +451,8 @@ def bed():
         started.append(obs)
         cos = Proxy(work, "standin-cos", standin_config(COS_AK, COS_SK, garage))
         started.append(cos)
+        oss = Proxy(work, "standin-oss", standin_config(OSS_AK, OSS_SK, garage))
+        started.append(oss)
         # The front reaches each stand-in through a layer that enforces the cloud's documented request rules.
         obs_rules = RulesLayer("obs", obs.port)
         started.append(obs_rules)
@@ -450,7 +466,7 @@ def bed():
         started.append(faults)
         metrics_port, tls_port = free_port(), free_port()
         crt, key, ca = self_signed(work)
-        front = Proxy(work, "front", front_config(garage, obs_rules, cos_rules, moto_port, trip, stub, metrics_port,
+        front = Proxy(work, "front", front_config(garage, obs_rules, cos_rules, oss, moto_port, trip, stub, metrics_port,
                                                   tls_port, crt, key, faults, garage2),
                       log_filter="info,dialect_proxy=debug")
         started.append(front)
@@ -458,7 +474,8 @@ def bed():
         wait_until(lambda: port_open(tls_port), "https listener")
         front.metrics_url = f"http://127.0.0.1:{metrics_port}"
         wait_until(lambda: port_open(metrics_port), "metrics listener")
-        yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "moto_port": moto_port,
+        yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "oss": oss,
+               "moto_port": moto_port,
                "trip": trip, "stub": stub, "faults": faults, "obs_rules": obs_rules, "cos_rules": cos_rules}
     finally:
         for s in reversed(started):

@@ -26,7 +26,7 @@ def sources(bed):
     return data
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 @pytest.mark.parametrize("mode", MODES)
 def test_whole_and_ranged_copy(bed, sources, mode, backend):
     c = make(mode, bed["front"].url)
@@ -44,7 +44,7 @@ def test_whole_and_ranged_copy(bed, sources, mode, backend):
         c.delete(dst, key)
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 @pytest.mark.parametrize("mode", MODES)
 def test_refused_at_the_edge(bed, sources, mode, backend):
     c = make(mode, bed["front"].url)

@@ -28,7 +28,7 @@ Usage:
     python3 -m venv ~/.cache/dialect-proxy/venv-oss
     ~/.cache/dialect-proxy/venv-oss/bin/pip install oss2==2.19.1 alibabacloud-oss-v2==1.4.1
     npm install --prefix /tmp/oss-node ali-oss@6.23.0          # optional; or pass --no-node
-    ~/.cache/dialect-proxy/venv-oss/bin/python gen.py          # writes oss.json next to this file
+    ~/.cache/dialect-proxy/venv-oss/bin/python gen.py          # writes ../oss.json (beside the other dialects' vectors)
     ~/.cache/dialect-proxy/venv-oss/bin/python gen.py --check  # byte-identical regeneration check
 """
 import argparse
@@ -1047,7 +1047,7 @@ def dump(vecs, versions):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=HERE)
+    ap.add_argument("--out", default=os.path.dirname(HERE))
     ap.add_argument("--check", action="store_true")
     ap.add_argument("--no-node", action="store_true")
     ap.add_argument("--node-modules", default="/tmp/oss-node/node_modules")
