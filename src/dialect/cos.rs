@@ -41,7 +41,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     error_trace_id: true,
     xml_decl: "<?xml version='1.0' encoding='utf-8' ?>\n",
     bare_copy_result: true,
-    copy_etag_header: false,
+    result_etag_header: false,
     whole_second_dates: false,
     entry_defaults: &[],
     copy_source_host: Some(copy_source_host),

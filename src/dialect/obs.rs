@@ -40,7 +40,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     error_trace_id: false,
     xml_decl: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n",
     bare_copy_result: false,
-    copy_etag_header: false,
+    result_etag_header: false,
     whole_second_dates: false,
     entry_defaults: &[],
     copy_source_host: None,

@@ -58,7 +58,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     bare_copy_result: true,
     // oss2 (PutObjectResult) and ali-oss read the header; alibabacloud-oss-v2 the body (vectors'
     // response_probe): both are sent.
-    copy_etag_header: true,
+    result_etag_header: true,
     whole_second_dates: true,
     // oss2's listing parser requires <Type> in every <Contents> (xml_utils.parse_list_objects):
     // Normal, Multipart or Appendable; a backend that names none stored it whole or in parts

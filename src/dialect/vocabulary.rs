@@ -37,8 +37,9 @@ pub struct Vocabulary {
     pub xml_decl: &'static str,
     /// Its copy results carry no namespace and put the ETag first.
     pub bare_copy_result: bool,
-    /// Its SDKs read a copy's ETag from the answer's `ETag` header (oss2, ali-oss).
-    pub copy_etag_header: bool,
+    /// Its SDKs read a copy's or Complete's ETag from the answer's `ETag` header (oss2, ali-oss):
+    /// such a result cannot be kept alive (its header would be gone before the result is known).
+    pub result_etag_header: bool,
     /// Its SDKs parse document dates only as whole seconds, `.000Z` (oss2 `utils._ISO8601_RE`).
     pub whole_second_dates: bool,
     /// Elements its SDKs require in listing entries, given where a backend's have none:

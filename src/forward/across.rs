@@ -99,7 +99,7 @@ pub(super) async fn copy_across(
         };
         out.headers
             .retain(|(k, _)| k != "content-length" && k != "content-type");
-        crate::response::copy_result_headers(client, &mut out.headers, &result.etag);
+        crate::response::result_etag_headers(client, &mut out.headers, &result.etag);
         out.headers
             .push(("content-type".into(), "application/xml".into()));
         if let (Some(v), Some(name)) =

@@ -48,9 +48,10 @@ pub fn forward<'a>(
 ) -> Work<'a> {
     let backend = &cfg.backends[f.backend];
     let keep = KeepAlive {
+        // A result whose ETag the client's SDK reads from a header cannot be kept alive.
         delay: cfg
             .copy_keepalive
-            .filter(|_| f.op.may_fail_with_200() && !head),
+            .filter(|_| f.op.may_fail_with_200() && !head && !f.client.vocab().result_etag_header),
         interval: cfg.copy_keepalive_interval,
         error_document: f.raises_200_error,
     };

@@ -130,12 +130,13 @@ pub fn translate(x: &Context, a: BackendAnswer) -> ClientAnswer {
     if out.status < 300 {
         shape_for_sdk(x.client, &mut out.body);
     }
-    if out.status < 300
-        && matches!(x.op, Op::UploadPartCopy | Op::CopyObject)
-        && x.client.vocab().copy_etag_header
-    {
-        if let Some(r) = xml::copy_result(&out.body) {
-            copy_result_headers(x.client, &mut headers, &r.etag);
+    if out.status < 300 && x.op.may_fail_with_200() && x.client.vocab().result_etag_header {
+        let etag = match x.op {
+            Op::Complete => xml::complete_etag(&out.body),
+            _ => xml::copy_result(&out.body).map(|r| r.etag),
+        };
+        if let Some(etag) = etag {
+            result_etag_headers(x.client, &mut headers, &etag);
         }
     }
     ClientAnswer {
@@ -162,11 +163,11 @@ pub fn shape_for_sdk(client: Dialect, body: &mut Vec<u8>) {
     }
 }
 
-/// A copy result's headers for `client`: the ETag also in the `ETag` header where its SDKs read
-/// it there, else none (the document holds it).
-pub fn copy_result_headers(client: Dialect, headers: &mut Headers, etag: &str) {
+/// A copy or Complete result's headers for `client`: the ETag also in the `ETag` header where its
+/// SDKs read it there, else none (the document holds it).
+pub fn result_etag_headers(client: Dialect, headers: &mut Headers, etag: &str) {
     headers.retain(|(k, _)| k != "etag");
-    if client.vocab().copy_etag_header {
+    if client.vocab().result_etag_header {
         let bare = etag.trim().trim_matches('"');
         headers.push(("etag".into(), format!("\"{bare}\"")));
     }

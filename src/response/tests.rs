@@ -145,7 +145,7 @@ fn a_copy_answer_carries_its_etag_in_the_header_for_clouds_whose_sdks_read_it_th
             .map(|(_, v)| v.as_str());
         let want = to
             .vocab()
-            .copy_etag_header
+            .result_etag_header
             .then_some("\"1626dec7c67fd36c0364495ea6231e74\"");
         assert_eq!(etag, want, "{}", to.name());
     }

@@ -432,6 +432,8 @@ class Oss:
 
 
 MODES = ["boto3", "awscli", "obs-native", "obs-v2", "cos", "oss-v1", "oss-v4"]
+# OSS has no customer-provided keys (SSE-KMS and SSE-OSS only): its SDKs send none.
+SSE_C_MODES = [m for m in MODES if not m.startswith("oss")]
 
 
 def make(mode, url):

@@ -109,3 +109,55 @@ def test_alibabacloud_oss_v2_objects_and_copy_part(bed, backend):
         complete_multipart_upload=oss.CompleteMultipartUpload(
             parts=[oss.UploadPart(part_number=1, etag=r.etag)])))
     assert c.get_object(oss.GetObjectRequest(bucket=b, key="oss/v2/b.bin")).body.read() == data
+
+
+def test_customer_keys_towards_oss_are_refused_not_dropped(bed):
+    """OSS has no SSE-C (SSE-KMS and SSE-OSS only): an S3 client's customer key for an OSS bucket, on a
+    PutObject or on either side of a copy, is answered 501 NotImplemented and nothing is stored."""
+    from botocore.exceptions import ClientError
+
+    from clients import make
+    c = make("boto3", bed["front"].url).c
+    key = os.urandom(32)
+    sse = {"SSECustomerAlgorithm": "AES256", "SSECustomerKey": key}
+    b = BUCKETS["oss"]
+    with pytest.raises(ClientError) as e:
+        c.put_object(Bucket=b, Key="oss/ssec.bin", Body=b"x" * 1000, **sse)
+    assert e.value.response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert e.value.response["Error"]["Code"] == "NotImplemented"
+    g = garage_direct(bed)
+    assert "Contents" not in g.list_objects_v2(Bucket=b, Prefix="oss/ssec.bin")
+    # A copy whose source is an S3 bucket with a customer key, into an OSS upload: the destination
+    # side has no key, so it may go; a key for the OSS destination may not.
+    c.put_object(Bucket=BUCKETS["s3"], Key="oss/ssec-src.bin", Body=b"y" * 1000, **sse)
+    uid = c.create_multipart_upload(Bucket=b, Key="oss/ssec-dst.bin")["UploadId"]
+    try:
+        with pytest.raises(ClientError) as e:
+            c.upload_part_copy(Bucket=b, Key="oss/ssec-dst.bin", UploadId=uid, PartNumber=1,
+                               CopySource={"Bucket": BUCKETS["s3"], "Key": "oss/ssec-src.bin"},
+                               CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key, **sse)
+        assert e.value.response["Error"]["Code"] == "NotImplemented"
+        r = c.upload_part_copy(Bucket=b, Key="oss/ssec-dst.bin", UploadId=uid, PartNumber=1,
+                               CopySource={"Bucket": BUCKETS["s3"], "Key": "oss/ssec-src.bin"},
+                               CopySourceSSECustomerAlgorithm="AES256", CopySourceSSECustomerKey=key)
+        c.complete_multipart_upload(Bucket=b, Key="oss/ssec-dst.bin", UploadId=uid, MultipartUpload={
+            "Parts": [{"PartNumber": 1, "ETag": r["CopyPartResult"]["ETag"]}]})
+        assert g.get_object(Bucket=b, Key="oss/ssec-dst.bin")["Body"].read() == b"y" * 1000
+    except Exception:
+        c.abort_multipart_upload(Bucket=b, Key="oss/ssec-dst.bin", UploadId=uid)
+        raise
+
+
+@pytest.mark.parametrize("auth", ["v1", "v4"])
+def test_oss2_reads_complete_and_copy_etags_from_headers(bed, auth):
+    """oss2 takes the ETag of UploadPartCopy, CopyObject and Complete from the answer's header: the gateway
+    sends it there, and never keeps such an answer alive (a header cannot follow a 200 already sent)."""
+    b = bucket(bed["front"].url, BUCKETS["s3"], auth)
+    data = os.urandom(6 * MiB)
+    b.put_object("oss/etags-src.bin", data)
+    uid = b.init_multipart_upload("oss/etags.bin").upload_id
+    p1 = b.upload_part_copy(BUCKETS["s3"], "oss/etags-src.bin", None, "oss/etags.bin", uid, 1)
+    assert p1.etag
+    done = b.complete_multipart_upload("oss/etags.bin", uid, [oss2.models.PartInfo(1, p1.etag)])
+    assert done.etag and done.etag.endswith("-1")
+    assert b.copy_object(BUCKETS["s3"], "oss/etags.bin", "oss/etags-copy.bin").etag
