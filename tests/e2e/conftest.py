@@ -458,6 +458,8 @@ def bed():
         started.append(obs_rules)
         cos_rules = RulesLayer("cos", cos.port)
         started.append(cos_rules)
+        oss_rules = RulesLayer("oss", oss.port)
+        started.append(oss_rules)
         trip = Tripwire()
         started.append(trip)
         stub = StubBackend()
@@ -466,7 +468,7 @@ def bed():
         started.append(faults)
         metrics_port, tls_port = free_port(), free_port()
         crt, key, ca = self_signed(work)
-        front = Proxy(work, "front", front_config(garage, obs_rules, cos_rules, oss, moto_port, trip, stub, metrics_port,
+        front = Proxy(work, "front", front_config(garage, obs_rules, cos_rules, oss_rules, moto_port, trip, stub, metrics_port,
                                                   tls_port, crt, key, faults, garage2),
                       log_filter="info,dialect_proxy=debug")
         started.append(front)
@@ -476,7 +478,8 @@ def bed():
         wait_until(lambda: port_open(metrics_port), "metrics listener")
         yield {"work": work, "garage": garage, "front": front, "obs": obs, "cos": cos, "oss": oss,
                "moto_port": moto_port,
-               "trip": trip, "stub": stub, "faults": faults, "obs_rules": obs_rules, "cos_rules": cos_rules}
+               "trip": trip, "stub": stub, "faults": faults, "obs_rules": obs_rules, "cos_rules": cos_rules,
+               "oss_rules": oss_rules}
     finally:
         for s in reversed(started):
             s.stop()
@@ -495,7 +498,7 @@ def no_cloud_rule_broken(request):
         yield
         return
     bed = request.getfixturevalue("bed")
-    layers = [bed["obs_rules"], bed["cos_rules"]]
+    layers = [bed["obs_rules"], bed["cos_rules"], bed["oss_rules"]]
     before = [len(layer.violations) for layer in layers]
     yield
     broken = [v for layer, n in zip(layers, before) for v in layer.violations[n:]]

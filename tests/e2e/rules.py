@@ -35,8 +35,10 @@ class Request:
         url = urlsplit(self.target)
         self.query = dict(parse_qsl(url.query, keep_blank_values=True))
         host = self.headers.get("host", "").split(":")[0]
-        vhost = re.fullmatch(r"(.+)\.obs\.[^.]+\.myhuaweicloud\.com" if cloud == "obs"
-                             else r"(.+)\.cos\.[^.]+\.myqcloud\.com", host)
+        vhost = re.fullmatch({"obs": r"(.+)\.obs\.[^.]+\.myhuaweicloud\.com",
+                              "cos": r"(.+)\.cos\.[^.]+\.myqcloud\.com",
+                              "oss": r"(.+)\.oss-[^.]+\.aliyuncs\.com"}[cloud], host)
+        self.virtual = vhost is not None
         path = unquote(url.path).lstrip("/")
         if vhost:  # virtual-hosted style: bucket in the Host
             self.bucket, self.key = vhost.group(1), path
@@ -241,15 +243,71 @@ COS_RULES = [
 ]
 
 
+# ---- OSS ----
+# Pages: help.aliyun.com / alibabacloud.com help (ids and paths as named); wire sheet: tests/vectors/oss/README.md.
+# DeleteMultipleObjects (doc 31983; error 0016-00000606): Content-MD5 and Content-Length required.
+OSS_MD5 = [("POST", "delete", "bucket")]
+# x-oss-storage-class (error 0017-00000131): Standard, IA, Archive, ColdArchive, DeepColdArchive, as written.
+OSS_CLASSES = {"Standard", "IA", "Archive", "ColdArchive", "DeepColdArchive"}
+# Bucket ACL x-oss-acl (PutBucketAcl); object ACL x-oss-object-acl (manage-the-acl-of-an-object) also takes default.
+OSS_BUCKET_ACLS = {"private", "public-read", "public-read-write"}
+OSS_OBJECT_ACLS = {"default", "private", "public-read", "public-read-write"}
+
+
+def oss_virtual_hosted(layer, r):
+    # compatibility-with-amazon-s3: "OSS supports only virtual-hosted style ... path-style requests are denied".
+    if r.bucket and not r.virtual:
+        return f"path-style request for bucket {r.bucket!r}; OSS takes only <bucket>.oss-<region>.aliyuncs.com"
+
+
+def oss_bucket_name(layer, r):
+    # Bucket naming: 3 to 63 lower-case letters, digits and hyphens, starting and ending with a letter or digit.
+    if r.bucket and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,61}[a-z0-9]", r.bucket):
+        return f"bucket {r.bucket!r} is not 3-63 lower-case letters, digits and hyphens"
+
+
+def oss_payload(layer, r):
+    # V4 (0002-00000214): x-oss-content-sha256 is required and UNSIGNED-PAYLOAD is its only value.
+    if r.headers.get("authorization", "").startswith("OSS4-HMAC-SHA256") \
+            and r.headers.get("x-oss-content-sha256") != "UNSIGNED-PAYLOAD":
+        return "an OSS V4 request must carry x-oss-content-sha256: UNSIGNED-PAYLOAD"
+
+
+def oss_no_customer_keys(layer, r):
+    # OSS encrypts with SSE-KMS or SSE-OSS only (user-guide/data-encryption): there is no customer-key header.
+    bad = sorted(k for k in r.headers if "-server-side-encryption-customer-" in k)
+    if bad:
+        return f"customer-provided key headers OSS does not have: {', '.join(bad)}"
+
+
+OSS_RULES = [
+    ("oss-virtual-hosted", oss_virtual_hosted, 403, "SecondLevelDomainForbidden"),
+    ("oss-md5-required", missing_md5(OSS_MD5), 400, "InvalidDigest"),  # 0016-00000606
+    ("oss-length-required", missing_length(OSS_MD5), 411, "MissingContentLength"),
+    ("oss-bad-digest", bad_digest, 400, "InvalidDigest"),
+    ("oss-storage-class", one_of("x-oss-storage-class", OSS_CLASSES), 400, "InvalidArgument"),
+    ("oss-acl", one_of("x-oss-acl", OSS_BUCKET_ACLS), 400, "InvalidArgument"),
+    ("oss-object-acl", one_of("x-oss-object-acl", OSS_OBJECT_ACLS), 400, "InvalidArgument"),
+    # Layer strictness: OSS answers parts of the S3 API, but the gateway must speak native OSS.
+    ("oss-foreign-header", foreign_headers("x-amz-", "x-obs-", "x-cos-"), 400, "InvalidArgument"),
+    ("oss-customer-keys", oss_no_customer_keys, 400, "InvalidArgument"),
+    ("oss-payload", oss_payload, 400, "InvalidArgument"),
+    ("oss-bucket-name", oss_bucket_name, 400, "InvalidBucketName"),
+    # UploadPart: 100 KB to 5 GB, the minimum checked at Complete (uploadpartcopy); at most 10,000 parts.
+    ("oss-parts", parts, 400, "EntityTooSmall"),
+]
+
+
 class RulesLayer:
     def __init__(self, cloud, upstream_port):
-        assert cloud in ("obs", "cos")
+        assert cloud in ("obs", "cos", "oss")
         self.cloud, self.upstream_port = cloud, upstream_port
-        self.rules, self.md5_ops = (OBS_RULES, OBS_MD5) if cloud == "obs" else (COS_RULES, COS_MD5)
+        self.rules, self.md5_ops = {"obs": (OBS_RULES, OBS_MD5), "cos": (COS_RULES, COS_MD5),
+                                    "oss": (OSS_RULES, OSS_MD5)}[cloud]
         self.list_v2 = False  # OBS: play a deployment that serves ListObjectsV2 (obs_04_0160)
         self.violations = []
         self.parts = {}  # (bucket, key, uploadId) -> {part number: size seen}
-        self.min_part = 100 * 1024 if cloud == "obs" else 1024 * 1024
+        self.min_part = {"obs": 100 * 1024, "cos": 1024 * 1024, "oss": 100 * 1024}[cloud]
         self.timeout = TIMEOUT
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
@@ -395,13 +453,18 @@ class RulesLayer:
             body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
                     f"<RequestId>{rid}</RequestId><HostId>{base64.b64encode(rid.encode()).decode()}</HostId></Error>")
             extra = f"x-obs-request-id: {rid}\r\nServer: OBS\r\n"
+        elif self.cloud == "oss":
+            # The OSS error document: no namespace (tests/vectors/oss/README.md section 7).
+            body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{message}</Message>'
+                    f"<RequestId>{rid}</RequestId><HostId>{req.bucket}.oss-cn-hangzhou.aliyuncs.com</HostId></Error>")
+            extra = f"x-oss-request-id: {rid}\r\nServer: AliyunOSS\r\n"
         else:
             resource = xml_escape(f"{req.bucket}.cos.myqcloud.com/{req.key}")
             body = (f"<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>{code}</Code><Message>{message}</Message>"
                     f"<Resource>{resource}</Resource><RequestId>{rid}</RequestId><TraceId>{rid}</TraceId></Error>")
             extra = f"x-cos-request-id: {rid}\r\nServer: tencent-cos\r\n"
         data = body.encode()
-        reason = {400: "Bad Request", 411: "Length Required"}.get(status, "Error")
+        reason = {400: "Bad Request", 403: "Forbidden", 411: "Length Required"}.get(status, "Error")
         writer.write(f"HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\nContent-Length: {len(data)}\r\n"
                      f"{extra}Connection: close\r\n\r\n".encode() + (b"" if req.method == "HEAD" else data))
         await writer.drain()

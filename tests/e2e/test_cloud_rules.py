@@ -42,9 +42,9 @@ def refused(bed, cloud, rule, status, code, method, target, headers=None, body=N
     assert (st, code_of(text)) == (status, code), text
     assert h["content-type"] == "application/xml" and h["connection"] == "close"
     rid = re.search(r"<RequestId>([^<]+)</RequestId>", text).group(1)
-    if cloud == "obs":
+    if cloud in ("obs", "oss"):
         assert text.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>'), text
-        assert "<HostId>" in text and h["x-obs-request-id"] == rid
+        assert "<HostId>" in text and h[f"x-{cloud}-request-id"] == rid
     else:
         assert text.startswith("<?xml version='1.0' encoding='utf-8' ?>\n<Error><Code>"), text
         assert "<Resource>" in text and "<TraceId>" in text and h["x-cos-request-id"] == rid
@@ -248,3 +248,27 @@ def test_parts_below_the_clouds_minimum_are_refused_at_complete(bed, cloud, smal
     finally:
         conn.close()
     assert r.status == 400 and "<Code>EntityTooSmall</Code>" in text and f"{cloud}-parts" in text, text
+
+
+OSS_B = BUCKETS["oss"]
+OSS_HOST = f"{OSS_B}.oss-cn-hangzhou.aliyuncs.com"
+
+
+def test_oss_rules_refuse_what_oss_documents(bed):
+    # Path style is refused (compatibility-with-amazon-s3); virtual-hosted reaches the stand-in.
+    refused(bed, "oss", "oss-virtual-hosted", 403, "SecondLevelDomainForbidden", "GET", f"/{OSS_B}/k",
+            {"Host": "oss-cn-hangzhou.aliyuncs.com"})
+    # DeleteMultipleObjects without Content-MD5 (doc 31983; 0016-00000606).
+    refused(bed, "oss", "oss-md5-required", 400, "InvalidDigest", "POST", "/?delete", {"Host": OSS_HOST},
+            DELETE_DOC)
+    refused(bed, "oss", "oss-storage-class", 400, "InvalidArgument", "PUT", "/k",
+            {"Host": OSS_HOST, "x-oss-storage-class": "STANDARD_IA"}, b"x")
+    refused(bed, "oss", "oss-object-acl", 400, "InvalidArgument", "PUT", "/k",
+            {"Host": OSS_HOST, "x-oss-object-acl": "bucket-owner-full-control"}, b"x")
+    refused(bed, "oss", "oss-foreign-header", 400, "InvalidArgument", "PUT", "/k",
+            {"Host": OSS_HOST, "x-amz-acl": "private"}, b"x")
+    refused(bed, "oss", "oss-customer-keys", 400, "InvalidArgument", "PUT", "/k",
+            {"Host": OSS_HOST, "x-oss-server-side-encryption-customer-algorithm": "AES256"}, b"x")
+    refused(bed, "oss", "oss-payload", 400, "InvalidArgument", "PUT", "/k",
+            {"Host": OSS_HOST, "Authorization": "OSS4-HMAC-SHA256 Credential=a/b/c/oss/aliyun_v4_request"}, b"x")
+    reached_standin(bed, "oss", "PUT", "/k", {"Host": OSS_HOST, "x-oss-storage-class": "IA"}, b"x")
