@@ -13,7 +13,7 @@ from conftest import BUCKETS, CLIENT_AK, CLIENT_SK
 MiB = 1024 * 1024
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 def test_a_complete_asked_again_is_answered_by_the_objects_etag(bed, backend):
     c = boto3.client("s3", endpoint_url=bed["front"].url, aws_access_key_id=CLIENT_AK,
                      aws_secret_access_key=CLIENT_SK, region_name="us-east-1",

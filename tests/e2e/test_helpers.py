@@ -14,7 +14,7 @@ def sha_file(p):
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 @pytest.mark.parametrize("mode", ["obs-native", "obs-v2"])
 def test_obs_upload_file_and_download_file(bed, tmp_path, mode, backend):
     c = make(mode, bed["front"].url).c
@@ -28,7 +28,7 @@ def test_obs_upload_file_and_download_file(bed, tmp_path, mode, backend):
     assert sha_file(dst) == sha_file(src)
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 def test_cos_upload_file_and_download_file(bed, tmp_path, backend):
     c = make("cos", bed["front"].url).c
     src, dst = tmp_path / "up.bin", tmp_path / "down.bin"

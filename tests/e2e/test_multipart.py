@@ -13,7 +13,7 @@ from clients import MODES, SdkError, make, Boto3, AwsCli
 from conftest import BUCKETS, CLIENT_AK, CLIENT_SK
 
 MiB = 1024 * 1024
-BACKENDS = ["s3", "obs", "cos"]
+BACKENDS = ["s3", "obs", "cos", "oss"]
 
 
 def sha(b):

@@ -7,7 +7,7 @@ import pytest
 from clients import MODES, SdkError, make
 from conftest import BUCKETS
 
-BACKENDS = ["s3", "obs", "cos"]
+BACKENDS = ["s3", "obs", "cos", "oss"]
 KiB = 1024
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import BUCKETS, CLIENT_AK, CLIENT_SK, garage_direct
 
-BACKENDS = ["s3", "obs", "cos"]
+BACKENDS = ["s3", "obs", "cos", "oss"]
 KiB = 1024
 MiB = 1024 * KiB
 REGION = "cn-hangzhou"

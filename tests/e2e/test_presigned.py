@@ -27,7 +27,7 @@ def fetch(url, host=None):
         return e.code, e.read()
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 def test_presigned_urls_from_every_sdk(bed, objects, backend):
     b = BUCKETS[backend]
     boto = make("boto3", bed["front"].url).c

@@ -10,7 +10,7 @@ from conftest import BUCKETS
 KEYS = ["plain.bin", "dir/with space+plus%pct~tilde.bin", "unicode/файл-测试-é.bin"]
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 @pytest.mark.parametrize("mode", MODES)
 def test_put_get_head_list_delete(bed, mode, backend):
     c = make(mode, bed["front"].url)
