@@ -15,7 +15,7 @@ SSE_KEY = "0123456789abcdef0123456789abcdef"
 OTHER_KEY = "fedcba9876543210fedcba9876543210"
 KEY = "across/src é+%.bin"
 # (source, destination): every dialect as source and as destination, and moto as a source.
-PAIRS = [("moto", "s3"), ("obs", "s3"), ("s3", "cos"), ("cos", "obs")]
+PAIRS = [("moto", "s3"), ("obs", "s3"), ("s3", "cos"), ("cos", "obs"), ("oss", "s3"), ("obs", "oss")]
 SOURCES = dict(SRC_BUCKETS, moto=MOTO_SRC)
 META = {"colour": "blue"}
 
