@@ -26,6 +26,10 @@ pub fn bucket_from_host(host: &str, suffixes: &[String]) -> Option<String> {
         }
     }
     // The clouds' own names (each dialect lists its service's); labels are split only for those.
+    // Every one ends in a letter: an address literal is none of them.
+    if host.as_bytes().last().is_none_or(u8::is_ascii_digit) {
+        return None;
+    }
     for d in Dialect::ALL {
         for v in d.vocab().virtual_hosts {
             if !host.ends_with(v.suffix) {

@@ -204,9 +204,21 @@ impl Dialect {
 
     /// Whether a query parameter belongs to some dialect's presigned URLs (never forwarded).
     pub fn is_presign_param(name: &str) -> bool {
-        Dialect::ALL
-            .iter()
-            .any(|d| names_match(d.vocab().presign_params, name))
+        // Most parameters (uploadId, partNumber...) start with a byte no presigned name starts
+        // with: refused by one table lookup.
+        static FIRST: std::sync::LazyLock<[bool; 256]> = std::sync::LazyLock::new(|| {
+            let mut t = [false; 256];
+            for d in Dialect::ALL {
+                for p in d.vocab().presign_params {
+                    t[p.as_bytes()[0] as usize] = true;
+                }
+            }
+            t
+        });
+        name.as_bytes().first().is_some_and(|b| FIRST[*b as usize])
+            && Dialect::ALL
+                .iter()
+                .any(|d| names_match(d.vocab().presign_params, name))
     }
 
     /// Whether a query parameter carries a signature in some dialect's presigned URLs.

@@ -100,7 +100,11 @@ impl Secret {
         f: impl FnOnce(&[u8; 32], &ring::hmac::Key) -> T,
     ) -> T {
         let current = self.derived.load();
-        let same = |d: &&Derived| d.scope == scope && d.key_prefix == p.key_prefix;
+        // The family's prefix is a constant: compared by address first.
+        let same = |d: &&Derived| {
+            d.scope == scope
+                && (std::ptr::eq(d.key_prefix, p.key_prefix) || d.key_prefix == p.key_prefix)
+        };
         if let Some(d) = current.as_deref().filter(same) {
             return f(&d.key, &d.mac);
         }

@@ -35,15 +35,13 @@ impl Params {
         let mut s = String::with_capacity(
             day.len() + region.len() + self.service.len() + self.terminator.len() + 3,
         );
-        for (i, part) in [day, region, self.service, self.terminator]
-            .iter()
-            .enumerate()
-        {
-            if i > 0 {
-                s.push('/');
-            }
-            s.push_str(part);
-        }
+        s.push_str(day);
+        s.push('/');
+        s.push_str(region);
+        s.push('/');
+        s.push_str(self.service);
+        s.push('/');
+        s.push_str(self.terminator);
         s
     }
 }
