@@ -18,7 +18,7 @@ from test_multipart import raw_put
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CRT_PYTHON = CACHE / "venv-crt" / "bin" / "python"
-BACKENDS = ["s3", "obs", "cos"]
+BACKENDS = ["s3", "obs", "cos", "oss"]
 MiB = 1024 * 1024
 
 

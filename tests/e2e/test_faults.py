@@ -214,7 +214,7 @@ def test_false_successes_are_counted(bed):
     assert count() - before == 3
 
 
-@pytest.mark.parametrize("backend", ["s3", "obs", "cos"])
+@pytest.mark.parametrize("backend", ["s3", "obs", "cos", "oss"])
 def test_one_request_id_per_answer(bed, backend):
     """Behind a chain (proxy -> OBS/COS stand-in -> Garage) too: the request-id header and the error
     body's RequestId agree; the backend's own id travels in a second header."""
