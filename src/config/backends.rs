@@ -23,7 +23,15 @@ pub(super) fn backends_of(
                 key("dialect"),
                 t,
                 "dialect",
-                format!("'{}' is not one of \"s3\", \"obs\", \"cos\"", b.dialect),
+                format!(
+                    "'{}' is not one of {}",
+                    b.dialect,
+                    Dialect::ALL
+                        .iter()
+                        .map(|d| format!("\"{}\"", d.name()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
             );
             Dialect::default()
         });

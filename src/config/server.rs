@@ -183,8 +183,8 @@ pub(super) fn server_of(
             "must be above zero".into(),
         );
     }
-    // A listing's cap (8 MiB) four times over: room for several large listings at once.
-    let answer_memory = s.answer_memory.unwrap_or(32 << 20);
+    // A listing's cap (8 MiB) twice over; a 1,000-key page is a few hundred KiB.
+    let answer_memory = s.answer_memory.unwrap_or(16 << 20);
     if answer_memory < crate::model::LISTING_CAP {
         err(
             "server.answer_memory".into(),

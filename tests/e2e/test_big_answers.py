@@ -1,8 +1,8 @@
 """A backend that answers with far too much (100 MiB where a result document is under 1 KiB) cannot take the
 gateway's memory with it: each answer is read up to its operation's cap (results 64 KiB, listings 8 MiB) and
 refused at once when its stated length is over it, and all buffered answers together hold at most the
-server's `answer_memory` (32 MiB by default). 50 such requests at once, stated and chunked, listings included:
-every client gets a clean error in its dialect, the proxy's peak RSS grows by under 48 MiB (under 64 MiB in
+server's `answer_memory` (16 MiB by default). 50 such requests at once, stated and chunked, listings included:
+every client gets a clean error in its dialect, the proxy's peak RSS grows by under 52 MiB (under 64 MiB in
 all for the release build), and it serves the next request."""
 import concurrent.futures
 import socket
@@ -138,14 +138,15 @@ def test_huge_answers_are_refused_in_bounded_memory(huge):
     with concurrent.futures.ThreadPoolExecutor(50) as pool:
         results = list(pool.map(lambda w: run(w[1]), work))
     # Each answer is over its operation's cap (500), or, for chunked listings read while the memory
-    # for buffered answers (32 MiB by default) is held by others, refused at once (503 SlowDown,
+    # for buffered answers (16 MiB by default) is held by others, refused at once (503 SlowDown,
     # which SDKs retry).
     assert all(r in ((500, "InternalError"), (503, "SlowDown")) for r in results), results
     stated = [r for r, (how, _) in zip(results, work) if how == "stated"]
     assert set(stated) == {(500, "InternalError")}, stated
     peak = rss_mib(huge.proc.p.pid, "VmHWM")
     print(f"huge answers: peak RSS {peak:.1f} MiB, {before:.1f} MiB before the load")
-    # The release build idles near 11 MiB: 64 MiB in all leaves it about 50 for the load.
-    assert peak - before < 48, f"peak RSS {peak:.1f} MiB, {before:.1f} before the load"
+    # The release build idles near 11 MiB: 64 MiB in all leaves it 52 for the load (the shared memory for
+    # answers, 16 MiB, plus connection buffers and what the allocator keeps of freed pages).
+    assert peak - before < 52, f"peak RSS {peak:.1f} MiB, {before:.1f} before the load"
     # And the next request is served.
     c.head_object(Bucket="big", Key="health-check")
