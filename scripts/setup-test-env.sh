@@ -49,6 +49,15 @@ venv "$CACHE/venv-s3fs" s3fs==2026.9.0
 # what the main suite's boto3 does.
 venv "$CACHE/venv-crt" "boto3[crt]==1.44.5" pyarrow==26.0.1
 
+# ali-oss, Alibaba's Node SDK (tests/e2e/test_ali_oss.py), with the machine's Node.js and npm.
+NODE_DIR="$CACHE/node"
+if command -v npm >/dev/null 2>&1 && [ ! -f "$NODE_DIR/.stamp-ali-oss-6.23.0" ]; then
+  echo "setup: installing ali-oss 6.23.0 with npm" >&2
+  mkdir -p "$NODE_DIR"
+  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" ali-oss@6.23.0 >&2
+  touch "$NODE_DIR/.stamp-ali-oss-6.23.0"
+fi
+
 GARAGE_DIR="$CACHE/garage-2.5.0"
 if [ ! -x "$GARAGE_DIR/bin/garage" ]; then
   echo "setup: building Garage 2.5.0 (several minutes, once)" >&2

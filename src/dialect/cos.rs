@@ -18,6 +18,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "server-side-encryption-aws-kms-key-id",
         "server-side-encryption-cos-kms-key-id",
     )],
+    bucket_renames: &[],
     values: &[
         ("storage-class", "GLACIER", "ARCHIVE"),
         ("metadata-directive", "COPY", "Copy"),

@@ -272,6 +272,15 @@ impl Dialect {
         Some(format!("{}{}", v.prefix, suffix))
     }
 
+    /// `header_name` for a request on the bucket itself, where some clouds name a header otherwise.
+    pub fn bucket_header_name(self, neutral: &str) -> Option<String> {
+        let v = self.vocab();
+        match v.bucket_renames.iter().find(|(n, _)| *n == neutral) {
+            Some((_, w)) => Some(format!("{}{w}", v.prefix)),
+            None => self.header_name(neutral),
+        }
+    }
+
     /// Wire value -> neutral value for a header suffix.
     pub fn neutral_value<'a>(self, neutral_suffix: &str, value: &'a str) -> &'a str {
         for (s, n, w) in self.vocab().values {

@@ -18,6 +18,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
         "server-side-encryption-aws-kms-key-id",
         "server-side-encryption-kms-key-id",
     )],
+    bucket_renames: &[],
     values: &[
         ("storage-class", "STANDARD_IA", "WARM"),
         ("storage-class", "GLACIER", "COLD"),

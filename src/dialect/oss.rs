@@ -25,6 +25,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
         ),
     ],
     // Storage classes (0017-00000131): Standard, IA, Archive, ColdArchive, DeepColdArchive.
+    // Bucket ACLs are `x-oss-acl` (developer-reference/putbucketacl, PutBucket).
+    bucket_renames: &[("acl", "acl")],
     values: &[
         ("storage-class", "STANDARD", "Standard"),
         ("storage-class", "STANDARD_IA", "IA"),

@@ -16,6 +16,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     xmlns: "http://s3.amazonaws.com/doc/2006-03-01/",
     server: "AmazonS3",
     renames: &[],
+    bucket_renames: &[],
     values: &[],
     unsupported: &["traffic-limit", "server-side-encryption-context"],
     refused: &[],

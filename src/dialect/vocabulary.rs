@@ -24,6 +24,8 @@ pub struct Vocabulary {
     pub server: &'static str,
     /// Header suffixes that differ from the neutral (S3) suffix: (neutral, wire).
     pub renames: &'static [(&'static str, &'static str)],
+    /// Renames that hold on bucket requests instead (OSS: `x-oss-acl` there, `x-oss-object-acl` on objects).
+    pub bucket_renames: &'static [(&'static str, &'static str)],
     /// Header values that differ from the neutral (S3) value, per neutral suffix: (suffix, neutral, wire).
     pub values: &'static [(&'static str, &'static str, &'static str)],
     /// Neutral suffixes this dialect has no header for (dropped when rendering into it).

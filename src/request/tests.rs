@@ -363,3 +363,44 @@ fn a_v2_listing_goes_to_a_v1_backend_as_v1_and_multi_delete_gets_its_content_md5
     let e = verify_small_body(&f, b"<Other/>").unwrap_err();
     assert_eq!(e.code.as_str(), "BadDigest");
 }
+
+#[test]
+fn oss_names_a_bucket_acl_otherwise_than_an_object_acl() {
+    // PutBucketAcl and PutBucket take `x-oss-acl` (developer-reference/putbucketacl), objects
+    // `x-oss-object-acl` (manage-the-acl-of-an-object).
+    let text = r#"
+[server]
+inbound_auth = "none"
+[[backends]]
+name = "oss"
+dialect = "oss"
+endpoint = "http://oss-cn-hangzhou.aliyuncs.com"
+access_key = "BACKENDAK"
+secret_key = "backend-secret"
+[[routes]]
+bucket = "*"
+backend = "oss"
+"#;
+    let mut cfg = crate::config::parse(text, &|_| None).unwrap();
+    cfg.resolve().unwrap();
+    let put = |path, query| {
+        let inb = inbound(
+            "PUT",
+            path,
+            query,
+            &[("host", "h"), ("x-amz-acl", "public-read")],
+        );
+        match plan(&cfg, &inb, 1710506096) {
+            Ok(Plan::Forward(f)) => f,
+            _ => panic!("not forwarded"),
+        }
+    };
+    for (path, query) in [("/bkt", "acl"), ("/bkt", "")] {
+        let f = put(path, query);
+        assert_eq!(f.out.header("x-oss-acl"), Some("public-read"));
+        assert_eq!(f.out.header("x-oss-object-acl"), None);
+    }
+    let f = put("/bkt/k", "acl");
+    assert_eq!(f.out.header("x-oss-object-acl"), Some("public-read"));
+    assert_eq!(f.out.header("x-oss-acl"), None);
+}

@@ -198,6 +198,10 @@ pub(super) fn translate_request_headers(
             v.to_string()
         };
         if let Some((name, value)) = translate_header(client, to, k, &value) {
+            let name = match op {
+                Op::Bucket => to.bucket_header_name(&suffix).unwrap_or(name),
+                _ => name,
+            };
             let value = match to.accepted_value(&suffix, &value, op == Op::Bucket) {
                 Some(v) if v == value => value,
                 Some(v) => v.to_string(),

@@ -266,6 +266,14 @@ def oss_bucket_name(layer, r):
         return f"bucket {r.bucket!r} is not 3-63 lower-case letters, digits and hyphens"
 
 
+def oss_acl_header_scope(layer, r):
+    # PutBucket/PutBucketAcl read x-oss-acl (putbucketacl); objects x-oss-object-acl (manage-the-acl-of-an-object).
+    # The other header is not an error at OSS but is not applied: the layer refuses it so that a lost ACL shows.
+    wrong = "x-oss-acl" if r.key else "x-oss-object-acl"
+    if r.bucket and wrong in r.headers:
+        return f"{wrong} on a {'object' if r.key else 'bucket'} request, where OSS does not apply it"
+
+
 def oss_payload(layer, r):
     # V4 (0002-00000214): x-oss-content-sha256 is required and UNSIGNED-PAYLOAD is its only value.
     if r.headers.get("authorization", "").startswith("OSS4-HMAC-SHA256") \
@@ -288,6 +296,7 @@ OSS_RULES = [
     ("oss-storage-class", one_of("x-oss-storage-class", OSS_CLASSES), 400, "InvalidArgument"),
     ("oss-acl", one_of("x-oss-acl", OSS_BUCKET_ACLS), 400, "InvalidArgument"),
     ("oss-object-acl", one_of("x-oss-object-acl", OSS_OBJECT_ACLS), 400, "InvalidArgument"),
+    ("oss-acl-scope", oss_acl_header_scope, 400, "InvalidArgument"),
     # Layer strictness: OSS answers parts of the S3 API, but the gateway must speak native OSS.
     ("oss-foreign-header", foreign_headers("x-amz-", "x-obs-", "x-cos-"), 400, "InvalidArgument"),
     ("oss-customer-keys", oss_no_customer_keys, 400, "InvalidArgument"),

@@ -265,6 +265,8 @@ def test_oss_rules_refuse_what_oss_documents(bed):
             {"Host": OSS_HOST, "x-oss-storage-class": "STANDARD_IA"}, b"x")
     refused(bed, "oss", "oss-object-acl", 400, "InvalidArgument", "PUT", "/k",
             {"Host": OSS_HOST, "x-oss-object-acl": "bucket-owner-full-control"}, b"x")
+    refused(bed, "oss", "oss-acl-scope", 400, "InvalidArgument", "PUT", "/?acl",
+            {"Host": OSS_HOST, "x-oss-object-acl": "private"}, b"")
     refused(bed, "oss", "oss-foreign-header", 400, "InvalidArgument", "PUT", "/k",
             {"Host": OSS_HOST, "x-amz-acl": "private"}, b"x")
     refused(bed, "oss", "oss-customer-keys", 400, "InvalidArgument", "PUT", "/k",
