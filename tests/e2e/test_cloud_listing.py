@@ -2,7 +2,8 @@
 clouds (tests/e2e/rules.py): ListObjectsV2 over clouds that serve only the V1 listing (OBS obs_04_0022,
 COS 436/7734) pages through every key once, in Garage's order, for boto3's paginator, `aws s3 ls`,
 `aws s3 sync --delete` and minio; DeleteObjects with boto3's default checksums (no Content-MD5) deletes
-every key where OBS (obs_04_0086) and COS (436/8289) require Content-MD5. Every key is read back from
+every key where OBS (obs_04_0086), COS (436/8289) and OSS (DeleteMultipleObjects, 0016-00000606) require
+Content-MD5. OSS serves ListObjectsV2 itself (developer-reference/listobjectsv2): it is listed through too. Every key is read back from
 Garage itself."""
 import concurrent.futures
 import json
@@ -18,7 +19,7 @@ import pytest
 from clients import AwsCli, Boto3
 from conftest import BUCKETS, CACHE, CLIENT_AK, CLIENT_SK, garage_direct
 
-BACKENDS = ["obs", "cos", "s3"]
+BACKENDS = ["obs", "cos", "s3", "oss"]
 COUNT = 2600
 
 
@@ -190,7 +191,7 @@ def test_delete_objects_with_default_checksums_deletes_every_key(bed, backend):
     assert garage_listing(bed, bucket, prefix) == ([], [])
 
 
-@pytest.mark.parametrize("backend", ["obs", "cos"])
+@pytest.mark.parametrize("backend", ["obs", "cos", "oss"])
 def test_delete_objects_with_a_wrong_checksum_is_refused_and_deletes_nothing(bed, backend):
     bucket = BUCKETS[backend]
     prefix = f"mdel-bad-{uuid.uuid4().hex[:8]}/"

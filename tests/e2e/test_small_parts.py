@@ -1,5 +1,5 @@
 """Parts as small as the client's own cloud accepts, whatever the backend: a COS client's 1 MiB parts
-and an OBS client's 100 KiB parts are staged under a reserved prefix and merged at Complete into parts
+and an OBS or OSS client's 100 KiB parts are staged under a reserved prefix and merged at Complete into parts
 the backend accepts. Proven by the part layout Garage stores (every non-last part at least the backend
 dialect's minimum), not only by a 200."""
 import hashlib
@@ -14,7 +14,7 @@ from conftest import APPID, BUCKETS, CLIENT_AK, CLIENT_SK, Proxy, standin_config
 
 KiB, MiB = 1024, 1024 * 1024
 STAGING = ".dialect-proxy-staging/"
-MIN = {"s3": 5 * MiB, "cos": 1 * MiB, "obs": 100 * KiB}
+MIN = {"s3": 5 * MiB, "cos": 1 * MiB, "obs": 100 * KiB, "oss": 100 * KiB}
 
 
 def sha(b):
@@ -78,9 +78,10 @@ def test_cos_upload_file_with_its_defaults(bed, backend):
     assert set(all_staged(bed, BUCKETS[backend])) <= before
 
 
-@pytest.mark.parametrize("mode", ["obs-native", "obs-v2"])
+@pytest.mark.parametrize("mode", ["obs-native", "obs-v2", "oss-v1", "oss-v4"])
 @pytest.mark.parametrize("backend", ["s3", "cos"])
-def test_obs_100_kib_parts(bed, mode, backend):
+def test_100_kib_parts(bed, mode, backend):
+    """OBS and OSS take parts from 100 KB (obs_04_0099; OSS uploadpart): staged towards S3 and COS."""
     c = make(mode, bed["front"].url)
     data = os.urandom(60 * 100 * KiB + 777)
     key = f"small/{mode}-{uuid.uuid4().hex[:6]}.bin"
