@@ -75,6 +75,8 @@ pub struct Record {
     pub backend: Option<String>,
     /// Refused by signature verification (the code says why).
     pub verification_failed: bool,
+    /// Refused by the key's grant: the action it was not granted.
+    pub denied: Option<&'static str>,
     pub facts: Arc<Facts>,
 }
 
@@ -90,6 +92,7 @@ impl Default for Record {
             resource: String::new(),
             backend: None,
             verification_failed: false,
+            denied: None,
             facts: Arc::default(),
         }
     }
@@ -124,6 +127,9 @@ pub fn finish(r: &Record, o: &Outcome, format: Format, keys: bool) {
     });
     if r.verification_failed {
         metrics::verification_failed(dialect, noted.code.as_deref().unwrap_or("-"));
+    }
+    if let Some(action) = r.denied {
+        metrics::denied(dialect, action);
     }
     if format == Format::Off {
         return;

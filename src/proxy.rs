@@ -159,6 +159,10 @@ impl Gateway {
                 }
                 rec.resource = r.resource;
                 rec.verification_failed = r.verification;
+                if let Some((action, key)) = r.denied.map(|d| *d) {
+                    rec.access_key = Some(key);
+                    rec.denied = Some(action);
+                }
                 let facts = rec.facts.clone();
                 let answer = respond_error(
                     session,

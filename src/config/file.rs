@@ -105,6 +105,14 @@ pub(super) struct ClientEntry {
     pub(super) secret_key: Option<String>,
     pub(super) secret_key_env: Option<String>,
     pub(super) secret_key_file: Option<String>,
+    /// Client-visible buckets (globs) this key may use; none: all.
+    pub(super) buckets: Option<Vec<String>>,
+    /// Classes (`read`, `write`, `list`, `delete`) and operation names it may use; none: all.
+    pub(super) access: Option<Vec<String>>,
+    /// A token its requests must carry (header or presigned query).
+    pub(super) session_token: Option<String>,
+    pub(super) session_token_env: Option<String>,
+    pub(super) session_token_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +246,19 @@ pub(super) fn secret_of(
         (None, None, None) => Err("is required (or its _env or _file form)".into()),
         _ => Err("give one of the value, its _env variable or its _file, not several".into()),
     }
+}
+
+/// An optional secret: `None` when none of its three forms is given.
+pub(super) fn optional_secret(
+    s: SecretSource,
+    env: &dyn Fn(&str) -> Option<String>,
+    read: &dyn Fn(&str) -> std::io::Result<String>,
+    watched: &mut Vec<PathBuf>,
+) -> Result<Option<Secret>, String> {
+    if s.value.is_none() && s.env.is_none() && s.file.is_none() {
+        return Ok(None);
+    }
+    secret_of(s, env, read, watched).map(Some)
 }
 
 /// `scheme://host[:port][/]` -> (tls, Host value, bare host, port).

@@ -13,10 +13,20 @@ use std::time::Duration;
 
 mod backends;
 mod file;
+pub mod grant;
 mod server;
 mod validate;
 
+pub use grant::{Access, Action, Grant};
 pub use validate::{parse, parse_with};
+
+/// One `[[clients]]` key: its secret, what it may do, and the token its requests must carry.
+#[derive(Debug)]
+pub struct Client {
+    pub secret: Secret,
+    pub grant: Grant,
+    pub session_token: Option<Secret>,
+}
 
 /// Deadlines and retries for one backend.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -187,7 +197,7 @@ pub struct Config {
     /// Secret files read into this configuration: a change to one is a change of configuration.
     pub watched: Vec<PathBuf>,
     pub suffixes: Vec<String>,
-    pub clients: HashMap<String, Secret>,
+    pub clients: HashMap<String, Client>,
     pub backends: Vec<Backend>,
     pub routes: Vec<Route>,
 }

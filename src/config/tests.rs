@@ -142,7 +142,7 @@ fn secrets_come_from_files_which_are_watched() {
             &format!("secret_key_file = {:?}", backend.display().to_string()),
         );
     let c = parse(&text, &no_env).unwrap();
-    assert_eq!(c.clients["AK"].expose(), "client-secret");
+    assert_eq!(c.clients["AK"].secret.expose(), "client-secret");
     assert_eq!(c.backends[0].secret.expose(), "backend-secret");
     assert_eq!(c.watched, vec![client.clone(), backend.clone()]);
 
@@ -188,4 +188,29 @@ fn operations_settings_have_defaults_and_are_checked() {
         .iter()
         .any(|e| e.key == "server.access_log" && e.line == Some(4)));
     assert!(e.iter().any(|e| e.key == "server.shutdown_grace"));
+}
+
+#[test]
+fn grants_and_client_tokens_are_read_and_checked() {
+    let c = parse(GOOD, &no_env).unwrap();
+    assert_eq!(c.clients["AK"].grant, Grant::default());
+    assert!(c.clients["AK"].session_token.is_none());
+    let text = GOOD.replace(
+        "secret_key = \"SK\"",
+        "secret_key = \"SK\"\nbuckets = [\"team-*\"]\naccess = [\"read\", \"PutObject\"]\nsession_token_env = \"TOK\"",
+    );
+    let env = |n: &str| (n == "TOK").then(|| "t0k".to_string());
+    let c = parse(&text, &env).unwrap();
+    let g = &c.clients["AK"].grant;
+    assert_eq!(g.buckets.as_deref(), Some(&["team-*".to_string()][..]));
+    assert_eq!(
+        c.clients["AK"].session_token.as_ref().unwrap().expose(),
+        "t0k"
+    );
+    let bad = GOOD.replace(
+        "secret_key = \"SK\"",
+        "secret_key = \"SK\"\naccess = [\"admin\"]",
+    );
+    let errs = parse(&bad, &no_env).unwrap_err();
+    assert!(errs[0].key == "clients[0].access" && errs[0].message.contains("'admin'"));
 }

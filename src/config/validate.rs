@@ -73,10 +73,28 @@ pub fn parse_with(
                 "must not be empty".into(),
             );
         }
+        let grant = Grant::new(c.buckets.clone(), c.access.clone()).unwrap_or_else(|m| {
+            err(format!("clients[{i}].access"), t, "access", m);
+            Grant::default()
+        });
+        let token = SecretSource::new(
+            &c.session_token,
+            &c.session_token_env,
+            &c.session_token_file,
+        );
+        let session_token = optional_secret(token, env, read, &mut watched).unwrap_or_else(|m| {
+            err(format!("clients[{i}].session_token"), t, "session_token", m);
+            None
+        });
         let source = SecretSource::new(&c.secret_key, &c.secret_key_env, &c.secret_key_file);
         match secret_of(source, env, read, &mut watched) {
-            Ok(sk) => {
-                if clients.insert(c.access_key.clone(), sk).is_some() {
+            Ok(secret) => {
+                let client = Client {
+                    secret,
+                    grant,
+                    session_token,
+                };
+                if clients.insert(c.access_key.clone(), client).is_some() {
                     err(
                         format!("clients[{i}].access_key"),
                         t,

@@ -190,6 +190,23 @@ pub(super) fn verify_v2<'k>(
     };
     let key = secret(lookup, &ak)?;
     let query = decoded_query(req.raw_query, &[family.key_param, "Signature", "Expires"]);
+    // A presigned URL carries what would be `x-*` headers in its query (botocore moves
+    // `x-amz-security-token` there after signing it as a header): signed as headers.
+    let presigned = req.header("authorization").is_none();
+    let mut as_headers: Vec<(&str, &str)> = Vec::new();
+    if presigned {
+        as_headers.extend_from_slice(req.headers);
+        for (k, v) in &query {
+            if k.len() > prefix.len() && k[..prefix.len()].eq_ignore_ascii_case(prefix) {
+                as_headers.push((k.as_ref(), v.as_deref().unwrap_or("")));
+            }
+        }
+    }
+    let header_sets: &[&[(&str, &str)]] = if as_headers.len() > req.headers.len() {
+        &[&as_headers, req.headers]
+    } else {
+        &[req.headers]
+    };
     let path = match family.decoded_resource {
         true => sign::percent_decode_cow(req.raw_path),
         false => Cow::Borrowed(req.raw_path),
@@ -217,13 +234,16 @@ pub(super) fn verify_v2<'k>(
     };
     // Most flavors give the same string for a request: each string is tried once.
     let mut tried: Vec<String> = Vec::new();
-    for (flavor, &resource) in flavors.flat_map(|f| resources.iter().map(move |r| (f, r))) {
+    let shapes = flavors.flat_map(|f| resources.iter().map(move |r| (f, r)));
+    for ((flavor, &resource), &headers) in
+        shapes.flat_map(|fr| header_sets.iter().map(move |h| (fr, h)))
+    {
         let input = v2::V2Input {
             method: req.method,
             content_md5: req.header("content-md5").unwrap_or(""),
             content_type: req.header("content-type").unwrap_or(""),
             date: &date,
-            headers: req.headers,
+            headers,
             prefix,
             resource,
             query: &query,

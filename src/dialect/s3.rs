@@ -106,7 +106,14 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &[],
     form_encoded_query: false,
     encoding_sdk: None,
-    presign_params: &["X-Amz-*", "AWSAccessKeyId", "Signature", "Expires"],
+    // V2 presigned URLs carry the token lower-case (botocore HmacV1QueryAuth).
+    presign_params: &[
+        "X-Amz-*",
+        "AWSAccessKeyId",
+        "Signature",
+        "Expires",
+        "x-amz-security-token",
+    ],
     query_signatures: &["X-Amz-Signature", "Signature"],
     probe: None,
 };

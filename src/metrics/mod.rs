@@ -30,6 +30,14 @@ static VERIFICATION: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
     .expect("metric registers once")
 });
+static DENIED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register_int_counter_vec!(
+        "dialect_proxy_denied_total",
+        "Requests refused because the client's key is not granted the action, by dialect and action",
+        &["dialect", "action"]
+    )
+    .expect("metric registers once")
+});
 static RELOADS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     register_int_counter_vec!(
         "dialect_proxy_config_reloads_total",
@@ -140,6 +148,10 @@ pub fn error(d: Dialect, code: &str) {
 }
 pub fn failed_200(d: Dialect) {
     FAILED_200.with_label_values(&[d.name()]).inc();
+}
+
+pub fn denied(dialect: &str, action: &str) {
+    DENIED.with_label_values(&[dialect, action]).inc();
 }
 
 pub fn verification_failed(dialect: &str, reason: &str) {

@@ -12,6 +12,7 @@ pub use crate::model::Op;
 use crate::outbound::Outbound;
 use crate::sign;
 
+mod authorize;
 pub mod edge;
 mod inspect;
 mod outcome;
@@ -95,6 +96,7 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         resource: resource.to_string(),
         verification: false,
         op: None,
+        denied: None,
     };
 
     let host = inb.header("host").unwrap_or("");
@@ -141,23 +143,49 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
                 None
             },
         };
-        let v = auth::verify(&wire, &|ak| cfg.clients.get(ak), now, cfg.max_skew).map_err(|e| {
-            Rejection {
-                verification: true,
-                op: Some(classify(
-                    inb,
-                    target.bucket.is_some(),
-                    target.key.is_some(),
-                    guessed,
-                )),
-                ..reject(guessed, e, &resource)
-            }
+        let v = auth::verify(
+            &wire,
+            &|ak| cfg.clients.get(ak).map(|c| &c.secret),
+            now,
+            cfg.max_skew,
+        )
+        .map_err(|e| Rejection {
+            verification: true,
+            op: Some(classify(
+                inb,
+                target.bucket.is_some(),
+                target.key.is_some(),
+                guessed,
+            )),
+            ..reject(guessed, e, &resource)
         })?;
         (v.dialect, v.payload, Some(v.access_key))
     } else {
         (guessed, Payload::Unsigned, None)
     };
     let rej = |e: ApiError| reject(client, e, &resource);
+    let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
+    // What this key may do, checked before the route is looked up (a refusal tells nothing of it).
+    let grant = access_key
+        .as_deref()
+        .and_then(|ak| cfg.clients.get(ak))
+        .map(|c| &c.grant);
+    let deny = |e: ApiError, a: crate::config::Action| Rejection {
+        op: Some(op),
+        denied: Some(Box::new((a.name, access_key.clone().unwrap_or_default()))),
+        ..rej(e)
+    };
+    if let Some(t) = access_key
+        .as_deref()
+        .and_then(|ak| cfg.clients.get(ak))
+        .and_then(|c| c.session_token.as_ref())
+    {
+        authorize::session_token(inb, t).map_err(rej)?;
+    }
+    if let Some(g) = grant {
+        let a = authorize::action(op, inb);
+        authorize::check(g, target.bucket.as_deref(), a).map_err(|e| deny(e, a))?;
+    }
 
     let bucket = target.bucket.clone().unwrap_or_default();
     let routed = cfg
@@ -167,7 +195,6 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     if backend.starting() {
         return Err(rej(ApiError::unavailable("The backend is not ready")));
     }
-    let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
 
     let mut out = Outbound {
         method: inb.method.to_string(),
@@ -267,6 +294,11 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         let mut cp =
             copy::parse_copy_part(client, &inb.headers, &cfg.suffixes, encoded).map_err(rej)?;
         edge::bucket_name(&cp.source.bucket, client).map_err(rej)?;
+        if let Some(g) = grant {
+            // The source is read: a key that may write here may not copy what it cannot read.
+            let read = crate::config::Action::named("GetObject").expect("in the table");
+            authorize::check(g, Some(&cp.source.bucket), read).map_err(|e| deny(e, read))?;
+        }
         if op == Op::CopyObject && cp.range.is_some() {
             return Err(rej(ApiError::invalid_argument(
                 "A byte range applies only to Upload Part - Copy",

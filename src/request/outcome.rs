@@ -66,4 +66,6 @@ pub struct Rejection {
     pub verification: bool,
     /// The operation, where method and path already tell it (for the access line).
     pub op: Option<Op>,
+    /// Refused by the key's grant: the action it was not granted, and the key.
+    pub denied: Option<Box<(&'static str, String)>>,
 }

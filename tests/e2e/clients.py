@@ -17,12 +17,12 @@ class SdkError(Exception):
 class Boto3:
     name = "boto3"
 
-    def __init__(self, url, verify=None, checksums=True):
+    def __init__(self, url, verify=None, checksums=True, key=(CLIENT_AK, CLIENT_SK)):
         import boto3
         from botocore.config import Config
         extra = {} if checksums else {"request_checksum_calculation": "when_required",
                                       "response_checksum_validation": "when_required"}
-        self.c = boto3.client("s3", endpoint_url=url, aws_access_key_id=CLIENT_AK, aws_secret_access_key=CLIENT_SK,
+        self.c = boto3.client("s3", endpoint_url=url, aws_access_key_id=key[0], aws_secret_access_key=key[1],
                               region_name="us-east-1", verify=verify,
                               config=Config(s3={"addressing_style": "path"}, retries={"total_max_attempts": 1},
                                             **extra))
@@ -95,9 +95,9 @@ class Boto3:
 class AwsCli:
     name = "awscli"
 
-    def __init__(self, url):
+    def __init__(self, url, key=(CLIENT_AK, CLIENT_SK)):
         self.url = url
-        self.env = dict(os.environ, AWS_ACCESS_KEY_ID=CLIENT_AK, AWS_SECRET_ACCESS_KEY=CLIENT_SK,
+        self.env = dict(os.environ, AWS_ACCESS_KEY_ID=key[0], AWS_SECRET_ACCESS_KEY=key[1],
                         AWS_DEFAULT_REGION="us-east-1", AWS_MAX_ATTEMPTS="1", AWS_CONFIG_FILE="/dev/null",
                         AWS_SHARED_CREDENTIALS_FILE="/dev/null")
 
@@ -182,11 +182,11 @@ class AwsCli:
 class Obs:
     """esdk-obs-python; native=True signs `OBS ak:sig` with x-obs-* headers, else its default AWS V2 mode."""
 
-    def __init__(self, url, native):
+    def __init__(self, url, native, key=(CLIENT_AK, CLIENT_SK)):
         from obs import ObsClient
         self.name = "obs-native" if native else "obs-v2"
         kw = dict(signature="obs", path_style=True, client_mode="workflow") if native else {}
-        self.c = ObsClient(access_key_id=CLIENT_AK, secret_access_key=CLIENT_SK, server=url, max_retry_count=0, **kw)
+        self.c = ObsClient(access_key_id=key[0], secret_access_key=key[1], server=url, max_retry_count=0, **kw)
 
     def _check(self, r):
         if r.status >= 300:
@@ -258,10 +258,10 @@ class Obs:
 class Cos:
     name = "cos"
 
-    def __init__(self, url):
+    def __init__(self, url, key=(CLIENT_AK, CLIENT_SK)):
         from qcloud_cos import CosConfig, CosS3Client
         port = int(url.rsplit(":", 1)[1])
-        cfg = CosConfig(Region="ap-guangzhou", SecretId=CLIENT_AK, SecretKey=CLIENT_SK, Scheme="http",
+        cfg = CosConfig(Region="ap-guangzhou", SecretId=key[0], SecretKey=key[1], Scheme="http",
                         IP="127.0.0.1", Port=port)
         self.c = CosS3Client(cfg, retry=0)
 
@@ -342,15 +342,15 @@ class Oss:
     """oss2 2.19.1; v4=True signs `OSS4-HMAC-SHA256` (region cn-hangzhou), else `OSS ak:sig`. Path style on
     an IP endpoint, as oss2 addresses one. No SSE-C: OSS has none (the gateway refuses it, 501)."""
 
-    def __init__(self, url, v4):
+    def __init__(self, url, v4, key=(CLIENT_AK, CLIENT_SK)):
         import oss2
         self.name = "oss-v4" if v4 else "oss-v1"
         self.url, self.v4 = url, v4
         if v4:
-            provider = oss2.credentials.StaticCredentialsProvider(CLIENT_AK, CLIENT_SK)
+            provider = oss2.credentials.StaticCredentialsProvider(*key)
             self.auth = oss2.ProviderAuthV4(provider)
         else:
-            self.auth = oss2.Auth(CLIENT_AK, CLIENT_SK)
+            self.auth = oss2.Auth(*key)
         self.c = self
 
     def _b(self, b):
@@ -436,13 +436,13 @@ MODES = ["boto3", "awscli", "obs-native", "obs-v2", "cos", "oss-v1", "oss-v4"]
 SSE_C_MODES = [m for m in MODES if not m.startswith("oss")]
 
 
-def make(mode, url):
+def make(mode, url, key=(CLIENT_AK, CLIENT_SK)):
     return {
-        "boto3": lambda: Boto3(url),
-        "awscli": lambda: AwsCli(url),
-        "obs-native": lambda: Obs(url, True),
-        "obs-v2": lambda: Obs(url, False),
-        "cos": lambda: Cos(url),
-        "oss-v1": lambda: Oss(url, False),
-        "oss-v4": lambda: Oss(url, True),
+        "boto3": lambda: Boto3(url, key=key),
+        "awscli": lambda: AwsCli(url, key=key),
+        "obs-native": lambda: Obs(url, True, key=key),
+        "obs-v2": lambda: Obs(url, False, key=key),
+        "cos": lambda: Cos(url, key=key),
+        "oss-v1": lambda: Oss(url, False, key=key),
+        "oss-v4": lambda: Oss(url, True, key=key),
     }[mode]()

@@ -22,6 +22,12 @@ GARAGE = Path(os.environ.get("GARAGE_BIN", CACHE / "garage-2.5.0" / "bin" / "gar
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", CACHE / "venv")) / "bin"
 
 CLIENT_AK, CLIENT_SK = "AKCLIENTE2E0001", "client-secret-e2e-0001"
+# Keys with grants (test_grants.py): team A reads, writes and lists the S3 bucket; team B reads and lists the
+# OBS and S3 buckets and may delete objects by name. Neither may touch the other's tripwire buckets.
+TEAM_A = ("AKTEAMA00000001", "team-a-secret-0001")
+TEAM_B = ("AKTEAMB00000001", "team-b-secret-0001")
+# A key whose requests must carry a session token (test_grants.py).
+TOKEN_KEY = ("AKTOKEN00000001", "token-secret-0001", "FQoGZXIvYXdzEXAMPLEsessiontoken0001")
 OBS_AK, OBS_SK = "OBSSTANDIN0001", "obs-standin-secret"
 OSS_AK, OSS_SK = "LTAIOSSSTANDIN0001", "oss-standin-secret"
 COS_AK, COS_SK = "AKIDCOSSTANDIN0001", "cos-standin-secret"
@@ -313,6 +319,20 @@ copy_keepalive = "{int(KEEPALIVE * 1000)}ms"
 [[clients]]
 access_key = "{CLIENT_AK}"
 secret_key = "{CLIENT_SK}"
+[[clients]]
+access_key = "{TEAM_A[0]}"
+secret_key = "{TEAM_A[1]}"
+buckets = ["{BUCKETS['s3']}", "trip-a-*"]
+access = ["read", "write", "list"]
+[[clients]]
+access_key = "{TEAM_B[0]}"
+secret_key = "{TEAM_B[1]}"
+buckets = ["{BUCKETS['obs']}", "{BUCKETS['s3']}", "trip-b-*"]
+access = ["read", "list", "DeleteObject"]
+[[clients]]
+access_key = "{TOKEN_KEY[0]}"
+secret_key = "{TOKEN_KEY[1]}"
+session_token = "{TOKEN_KEY[2]}"
 [[backends]]
 name = "garage"
 dialect = "s3"
