@@ -7,6 +7,7 @@ pub mod auth;
 pub mod body;
 pub mod checksum;
 pub mod config;
+pub mod credentials;
 pub mod dates;
 pub mod dialect;
 pub mod documents;

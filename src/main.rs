@@ -281,6 +281,17 @@ fn load(text: &str, previous: Option<&config::Config>) -> Result<config::Config,
         b.host = addr.to_string();
         b.addr = Some(addr);
     }
+    // Fetched keys stay with a backend whose source is unchanged: a reload fetches nothing again.
+    for b in cfg.backends.iter_mut() {
+        let Some(live) = &b.live else { continue };
+        let kept = previous
+            .and_then(|p| p.backends.iter().find(|o| o.name == b.name))
+            .and_then(|o| o.live.clone())
+            .filter(|o| o.source == live.source && o.path == live.path);
+        if kept.is_some() {
+            b.live = kept;
+        }
+    }
     cfg.resolve().map_err(|e| vec![e.to_string()])?;
     Ok(cfg)
 }
@@ -336,6 +347,11 @@ fn serve(path: Option<PathBuf>, upgrade: bool) -> ExitCode {
             eprintln!("{name}: cannot watch for changes: {e}");
             return ExitCode::FAILURE;
         }
+    }
+    // Always running (a reload may add a backend whose keys are fetched); idle, it wakes once a second.
+    if let Err(e) = dialect_proxy::credentials::start(shared.clone()) {
+        eprintln!("{name}: cannot start the credentials refresher: {e}");
+        return ExitCode::FAILURE;
     }
     guard::return_memory_after_bursts();
     let keepalive = {

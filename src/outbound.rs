@@ -49,7 +49,19 @@ impl Outbound {
     /// Add the backend's authentication. `payload` is the hex SHA-256 of the body when it is known;
     /// `None` for a streamed body.
     pub fn sign(&mut self, b: &Backend, payload: Option<&str>, now: i64) {
-        for (k, v) in b.dialect.sign(self, &b.credentials(), payload, now) {
+        // Fetched keys, when the backend has them, as loaded now: a refresh swaps in a new set
+        // while this request keeps the one it signed with.
+        let live = b.live.as_ref().and_then(|l| l.current(now));
+        let c = match &live {
+            Some(k) => b.with_keys(k),
+            None => b.credentials(),
+        };
+        if let Some(token) = c.session_token {
+            // Every cloud names it `<prefix>security-token` and signs its own prefix's headers.
+            let name = [b.dialect.vocab().prefix, "security-token"].concat();
+            self.set_header(name, token.to_string());
+        }
+        for (k, v) in b.dialect.sign(self, &c, payload, now) {
             // Replaces what an earlier signing of this request (a retry) set.
             self.headers.retain(|(h, _)| *h != k);
             self.headers.push((k, v));

@@ -101,11 +101,30 @@ pub(super) fn backends_of(
                 }
             },
         };
-        let (access_key, secret) = if embedded.is_some()
-            && b.access_key.is_none()
-            && b.access_key_env.is_none()
-            && b.access_key_file.is_none()
-        {
+        let no_static_key =
+            b.access_key.is_none() && b.access_key_env.is_none() && b.access_key_file.is_none();
+        let live = live_of(b, global_timeouts).unwrap_or_else(|(f, m)| {
+            err(key(f), t, f, m);
+            None
+        });
+        if live.is_some() && !no_static_key {
+            err(
+                key("access_key"),
+                t,
+                "access_key",
+                "give static keys or web_identity/container_credentials, not both".into(),
+            );
+        }
+        let token = SecretSource::new(
+            &b.session_token,
+            &b.session_token_env,
+            &b.session_token_file,
+        );
+        let session_token = optional_secret(token, env, read, watched).unwrap_or_else(|m| {
+            err(key("session_token"), t, "session_token", m);
+            None
+        });
+        let (access_key, secret) = if (embedded.is_some() || live.is_some()) && no_static_key {
             (String::new(), Secret::new(""))
         } else {
             let ak = SecretSource::new(&b.access_key, &b.access_key_env, &b.access_key_file);
@@ -156,6 +175,8 @@ pub(super) fn backends_of(
             addressing,
             access_key,
             secret,
+            session_token,
+            live,
             embedded,
             ca,
             timeouts,
@@ -167,4 +188,50 @@ pub(super) fn backends_of(
         });
     }
     backends
+}
+
+/// The source of keys fetched while running, if the entry names one.
+fn live_of(
+    b: &BackendEntry,
+    timeouts: &Timeouts,
+) -> Result<Option<Arc<Live>>, (&'static str, String)> {
+    // The endpoint is reached like a backend: its own deadlines, the system's roots.
+    let endpoint = |url: &str, field: &'static str| {
+        let (base, path) = match url
+            .find("://")
+            .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
+        {
+            Some(at) => (&url[..at], url[at..].to_string()),
+            None => (url, "/".to_string()),
+        };
+        let (tls, host, sni, port) = parse_endpoint(base).map_err(|m| (field, m))?;
+        let mut e = Backend::render_only(Dialect::S3, &host, "us-east-1");
+        e.name = format!("{}-credentials", b.name);
+        (e.tls, e.sni, e.connect) = (tls, sni.clone(), format!("{sni}:{port}"));
+        e.addr = sni
+            .parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| (ip, port).into());
+        e.timeouts = timeouts.clone();
+        Ok::<_, (&'static str, String)>((e, path))
+    };
+    match (&b.web_identity, &b.container_credentials) {
+        (Some(_), Some(_)) => Err((
+            "web_identity",
+            "give web_identity or container_credentials, not both".into(),
+        )),
+        (Some(w), None) => {
+            let url = w
+                .sts_endpoint
+                .as_deref()
+                .unwrap_or("https://sts.amazonaws.com");
+            let (e, path) = endpoint(url, "web_identity")?;
+            Ok(Some(Live::new(KeySource::WebIdentity(w.clone()), e, path)))
+        }
+        (None, Some(c)) => {
+            let (e, path) = endpoint(&c.uri, "container_credentials")?;
+            Ok(Some(Live::new(KeySource::Container(c.clone()), e, path)))
+        }
+        (None, None) => Ok(None),
+    }
 }

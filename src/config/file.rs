@@ -140,6 +140,33 @@ pub(super) struct BackendEntry {
     pub(super) list_v2: Option<bool>,
     /// Whether it keeps S3's flexible checksums, when not its dialect's default.
     pub(super) checksums: Option<bool>,
+    /// A short-lived static credential's token (its value, `_env` or `_file`, re-read on change).
+    pub(super) session_token: Option<String>,
+    pub(super) session_token_env: Option<String>,
+    pub(super) session_token_file: Option<String>,
+    pub(super) web_identity: Option<WebIdentityEntry>,
+    pub(super) container_credentials: Option<ContainerEntry>,
+}
+
+/// Keys from `AssumeRoleWithWebIdentity` at an STS endpoint, for a token read from a file.
+#[derive(Deserialize, Clone, PartialEq, Eq, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct WebIdentityEntry {
+    pub token_file: String,
+    pub role_arn: String,
+    pub sts_endpoint: Option<String>,
+    pub session_name: Option<String>,
+    /// Requested lifetime of the keys (DurationSeconds); STS's default (one hour) when unset.
+    pub duration_secs: Option<u64>,
+}
+
+/// Keys from a container credentials endpoint (EKS Pod Identity, ECS), with an authorization
+/// token read from a file at each fetch.
+#[derive(Deserialize, Clone, PartialEq, Eq, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerEntry {
+    pub uri: String,
+    pub token_file: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -14,10 +14,13 @@ use std::time::Duration;
 mod backends;
 mod file;
 pub mod grant;
+pub mod live;
 mod server;
 mod validate;
 
+pub use file::{ContainerEntry, WebIdentityEntry};
 pub use grant::{Access, Action, Grant};
+pub use live::{KeySource, Keys, Live};
 pub use validate::{parse, parse_with};
 
 /// One `[[clients]]` key: its secret, what it may do, and the token its requests must carry.
@@ -83,6 +86,10 @@ pub struct Backend {
     pub addressing: Addressing,
     pub access_key: String,
     pub secret: Secret,
+    /// A static short-lived credential's token.
+    pub session_token: Option<Secret>,
+    /// Keys fetched and refreshed while running (web identity, container credentials).
+    pub live: Option<Arc<Live>>,
     pub embedded: Option<PathBuf>,
     /// Trust anchors for an https backend instead of the system roots.
     pub ca: Option<Arc<[WrappedX509]>>,
@@ -134,6 +141,8 @@ impl Backend {
             addressing: Addressing::Virtual,
             access_key: String::new(),
             secret: Secret::new(""),
+            session_token: None,
+            live: None,
             embedded: None,
             ca: None,
             timeouts: Timeouts::default(),
@@ -147,15 +156,30 @@ impl Backend {
 }
 
 impl Backend {
-    /// What its signer needs.
+    /// What its signer needs, with its static keys (live keys: `with_keys`).
     pub fn credentials(&self) -> crate::wire::Credentials<'_> {
         crate::wire::Credentials {
             access_key: &self.access_key,
             secret: &self.secret,
-            session_token: None,
+            session_token: self.session_token.as_ref().map(Secret::expose),
             region: &self.region,
             virtual_hosted: self.addressing == Addressing::Virtual,
         }
+    }
+
+    /// What its signer needs, with a set of fetched keys.
+    pub fn with_keys<'a>(&'a self, k: &'a Keys) -> crate::wire::Credentials<'a> {
+        crate::wire::Credentials {
+            access_key: &k.access_key,
+            secret: &k.secret,
+            session_token: k.session_token.as_ref().map(Secret::expose),
+            ..self.credentials()
+        }
+    }
+
+    /// Its keys are at hand (static, or fetched and not expired).
+    pub fn keys_ready(&self, now: i64) -> bool {
+        self.live.as_ref().is_none_or(|l| l.ready(now))
     }
 }
 

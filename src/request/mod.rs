@@ -195,6 +195,11 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     if backend.starting() {
         return Err(rej(ApiError::unavailable("The backend is not ready")));
     }
+    if !backend.keys_ready(now) {
+        return Err(rej(ApiError::unavailable(
+            "The backend's credentials are not available yet",
+        )));
+    }
 
     let mut out = Outbound {
         method: inb.method.to_string(),
@@ -312,6 +317,11 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         let source_backend = src_route.backend_index;
         // Customer keys where a side's cloud has none: refused, never dropped.
         let sse_c = "server-side-encryption-customer-algorithm";
+        if !cfg.backends[source_backend].keys_ready(now) {
+            return Err(rej(ApiError::unavailable(
+                "The copy source's backend credentials are not available yet",
+            )));
+        }
         let source_dialect = cfg.backends[source_backend].dialect;
         if (cp.sse_c.is_some() && backend.dialect.refuses(sse_c))
             || (cp.source_sse_c.is_some() && source_dialect.refuses(sse_c))
