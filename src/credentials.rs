@@ -176,13 +176,13 @@ pub fn sts_keys(body: &[u8]) -> Option<Keys> {
 pub fn container_keys(body: &[u8]) -> Option<Keys> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "PascalCase")]
-    struct Answer {
+    struct ContainerAnswer {
         access_key_id: String,
         secret_access_key: String,
         token: Option<String>,
         expiration: String,
     }
-    let a: Answer = serde_json::from_slice(body).ok()?;
+    let a: ContainerAnswer = serde_json::from_slice(body).ok()?;
     keys(
         a.access_key_id,
         a.secret_access_key,

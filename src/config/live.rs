@@ -1,5 +1,5 @@
 //! Backend keys that expire: where they come from, and the current ones, swapped in whole by the
-//! refresher (`crate::credentials`) while requests sign with whichever set they loaded.
+//! refresher (the `credentials` module) while requests sign with whichever set they loaded.
 
 use super::file::{ContainerEntry, WebIdentityEntry};
 use super::Backend;
