@@ -175,6 +175,8 @@ pub(super) struct RouteEntry {
     pub(super) bucket: String,
     pub(super) backend: String,
     pub(super) backend_bucket: Option<String>,
+    /// Unsigned requests allowed on this route: "read", "list" (default none).
+    pub(super) anonymous: Option<Vec<String>>,
 }
 
 /// PEM certificates from `path`, each checked to parse, ready for the TLS connector.

@@ -188,6 +188,8 @@ pub struct Route {
     pub bucket: String,
     pub backend: usize,
     pub backend_bucket: String,
+    /// What unsigned requests may do on it (read, list); empty: nothing.
+    pub anonymous: Vec<Access>,
 }
 
 #[derive(Debug)]
@@ -248,6 +250,7 @@ pub struct Routed<'a> {
     pub backend: &'a Backend,
     pub backend_index: usize,
     pub bucket: String,
+    pub anonymous: &'a [Access],
 }
 
 impl Config {
@@ -258,6 +261,7 @@ impl Config {
             .map(|r| Routed {
                 backend: &self.backends[r.backend],
                 backend_index: r.backend,
+                anonymous: &r.anonymous,
                 // The common forms first, without a substring search.
                 bucket: match r.backend_bucket.as_str() {
                     "{bucket}" => bucket.to_string(),

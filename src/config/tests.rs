@@ -214,3 +214,23 @@ fn grants_and_client_tokens_are_read_and_checked() {
     let errs = parse(&bad, &no_env).unwrap_err();
     assert!(errs[0].key == "clients[0].access" && errs[0].message.contains("'admin'"));
 }
+
+#[test]
+fn anonymous_routes_take_reads_and_listings_only() {
+    let text = GOOD.replace(
+        "bucket = \"*\"\nbackend = \"g\"",
+        "bucket = \"*\"\nbackend = \"g\"\nanonymous = [\"read\", \"list\"]",
+    );
+    let c = parse(&text, &no_env).unwrap();
+    assert_eq!(
+        c.route("x").unwrap().anonymous,
+        [Access::Read, Access::List]
+    );
+    assert!(c.route("cos-x").unwrap().anonymous.is_empty());
+    let bad = GOOD.replace(
+        "bucket = \"*\"\nbackend = \"g\"",
+        "bucket = \"*\"\nbackend = \"g\"\nanonymous = [\"write\"]",
+    );
+    let errs = parse(&bad, &no_env).unwrap_err();
+    assert_eq!(errs[0].key, "routes[1].anonymous");
+}

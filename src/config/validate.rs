@@ -120,8 +120,22 @@ pub fn parse_with(
     let mut routes = Vec::new();
     for (i, r) in file.routes.iter().enumerate() {
         let t = Some(("routes", i));
+        let mut anonymous = Vec::new();
+        for a in r.anonymous.iter().flatten() {
+            match a.as_str() {
+                "read" => anonymous.push(Access::Read),
+                "list" => anonymous.push(Access::List),
+                other => err(
+                    format!("routes[{i}].anonymous"),
+                    t,
+                    "anonymous",
+                    format!("'{other}' is not \"read\" or \"list\" (unsigned writes and deletes are never allowed)"),
+                ),
+            }
+        }
         match backends.iter().position(|b| b.name == r.backend) {
             Some(idx) => routes.push(Route {
+                anonymous,
                 bucket: r.bucket.clone(),
                 backend: idx,
                 backend_bucket: r

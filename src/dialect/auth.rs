@@ -55,6 +55,13 @@ pub fn detect(req: &WireRequest<'_>) -> Option<Scheme> {
     best.map(|(s, _)| s)
 }
 
+/// The request carries no signature at all (no scheme, no non-empty `Authorization`).
+pub fn unsigned(req: &WireRequest<'_>) -> bool {
+    req.header("authorization")
+        .is_none_or(|a| a.trim().is_empty())
+        && detect(req).is_none()
+}
+
 /// Verify the request. `lookup` maps an access key to its secret.
 pub fn verify<'k>(
     req: &WireRequest<'_>,

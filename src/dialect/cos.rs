@@ -116,6 +116,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &["delete", "lifecycle", "cors", "tagging", "restore"],
     form_encoded_query: true,
     encoding_sdk: None,
+    sdk_agents: &["cos-python-sdk-", "cos-nodejs-sdk-", "cos-java-sdk-", "cos-go-sdk-"],
     // 436/7778 (request signature: q-sign-algorithm, q-ak, q-sign-time, q-key-time, q-header-list,
     // q-url-param-list, q-signature)
     presign_params: &["q-*", "x-cos-security-token"],

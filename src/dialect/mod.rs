@@ -113,12 +113,18 @@ impl Dialect {
                 return d;
             }
         }
-        let host = headers
-            .iter()
-            .find(|(k, _)| *k == "host")
-            .map_or("", |(_, v)| *v);
+        let header = |name| {
+            headers
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map_or("", |(_, v)| *v)
+        };
+        let (host, agent) = (header("host"), header("user-agent"));
         others()
             .find(|d| d.vocab().host_markers.iter().any(|m| host.contains(m)))
+            .or_else(|| {
+                others().find(|d| d.vocab().sdk_agents.iter().any(|p| agent.starts_with(p)))
+            })
             .unwrap_or_default()
     }
 

@@ -111,6 +111,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
+    sdk_agents: &["obs-sdk-"],
     // obs_04_0011 (query authentication)
     presign_params: &["AccessKeyId", "Signature", "Expires", "x-obs-security-token"],
     query_signatures: &["Signature"],

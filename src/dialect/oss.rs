@@ -104,6 +104,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &["delete"],
     form_encoded_query: false,
     encoding_sdk: None,
+    sdk_agents: &["aliyun-sdk-", "alibabacloud-"],
     // V1 (document_detail/31952) and V4 (add-signatures-to-urls) presigned URLs.
     presign_params: &[
         "OSSAccessKeyId",

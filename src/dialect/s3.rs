@@ -106,6 +106,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &[],
     form_encoded_query: false,
     encoding_sdk: None,
+    sdk_agents: &[],
     // V2 presigned URLs carry the token lower-case (botocore HmacV1QueryAuth).
     presign_params: &[
         "X-Amz-*",

@@ -96,6 +96,9 @@ pub struct Vocabulary {
     pub form_encoded_query: bool,
     /// A User-Agent prefix of its SDK, which percent-encodes header values whatever it signs with.
     pub encoding_sdk: Option<&'static str>,
+    /// User-Agent prefixes of its SDKs: the dialect of an unsigned request with nothing else
+    /// to tell it (anonymous reads answered in the SDK's own shape).
+    pub sdk_agents: &'static [&'static str],
     /// The query parameters of its presigned URLs (credentials, signature, expiry, token): they
     /// never go upstream. A name ending in `*` stands for every name it starts.
     pub presign_params: &'static [&'static str],

@@ -1,8 +1,12 @@
 //! Per-client grants: the request's action, checked against the key's buckets and access before
 //! any backend is asked. A copy needs read on its source and write on its destination.
 
+use super::translate::classify;
 use super::Inbound;
-use crate::config::{Action, Grant};
+use crate::addressing::Target;
+use crate::auth::WireRequest;
+use crate::config::{Action, Client, Config, Grant};
+use crate::dialect::Dialect;
 use crate::error::ApiError;
 use crate::model::Op;
 
@@ -37,6 +41,43 @@ pub fn action(op: Op, inb: &Inbound) -> Action {
         access: crate::config::Access::Write,
         name,
     })
+}
+
+/// An unsigned request whose route lets anyone do what it asks (public assets and buckets):
+/// served with the gateway's own key.
+pub fn anonymous(
+    cfg: &Config,
+    wire: &WireRequest,
+    inb: &Inbound,
+    target: &Target,
+    guessed: Dialect,
+) -> bool {
+    crate::auth::unsigned(wire)
+        && target
+            .bucket
+            .as_deref()
+            .and_then(|b| cfg.route(b))
+            .is_some_and(|r| {
+                let op = classify(inb, true, target.key.is_some(), guessed);
+                r.anonymous.contains(&action(op, inb).access)
+            })
+}
+
+/// A verified key's own checks: the session token it must carry, then its grant for the
+/// request's action on `bucket`. Gives the grant, for the copy source's check.
+pub fn client<'c>(
+    entry: Option<&'c Client>,
+    inb: &Inbound,
+    op: Op,
+    bucket: Option<&str>,
+) -> Result<Option<&'c Grant>, (ApiError, Option<Action>)> {
+    let Some(c) = entry else { return Ok(None) };
+    if let Some(t) = &c.session_token {
+        session_token(inb, t).map_err(|e| (e, None))?;
+    }
+    let a = action(op, inb);
+    check(&c.grant, bucket, a).map_err(|e| (e, Some(a)))?;
+    Ok(Some(&c.grant))
 }
 
 /// `Ok` when the grant allows `a` on `bucket` (`None`: the service itself).

@@ -131,18 +131,19 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         }
     }
 
-    let (client, payload, access_key) = if cfg.verify {
-        let wire = WireRequest {
-            method: inb.method,
-            raw_path: inb.raw_path,
-            raw_query: inb.raw_query,
-            headers: &inb.headers,
-            host_bucket: if target.virtual_host {
-                host_bucket.as_deref()
-            } else {
-                None
-            },
-        };
+    let wire = WireRequest {
+        method: inb.method,
+        raw_path: inb.raw_path,
+        raw_query: inb.raw_query,
+        headers: &inb.headers,
+        host_bucket: if target.virtual_host {
+            host_bucket.as_deref()
+        } else {
+            None
+        },
+    };
+    let anonymous = cfg.verify && authorize::anonymous(cfg, &wire, inb, &target, guessed);
+    let (client, payload, access_key) = if cfg.verify && !anonymous {
         let v = auth::verify(
             &wire,
             &|ak| cfg.clients.get(ak).map(|c| &c.secret),
@@ -166,26 +167,19 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
     let rej = |e: ApiError| reject(client, e, &resource);
     let op = classify(inb, target.bucket.is_some(), target.key.is_some(), client);
     // What this key may do, checked before the route is looked up (a refusal tells nothing of it).
-    let grant = access_key
-        .as_deref()
-        .and_then(|ak| cfg.clients.get(ak))
-        .map(|c| &c.grant);
+    let client_entry = access_key.as_deref().and_then(|ak| cfg.clients.get(ak));
+    let grant = authorize::client(client_entry, inb, op, target.bucket.as_deref()).map_err(
+        |(e, denied)| Rejection {
+            op: Some(op),
+            denied: denied.map(|a| Box::new((a.name, access_key.clone().unwrap_or_default()))),
+            ..rej(e)
+        },
+    )?;
     let deny = |e: ApiError, a: crate::config::Action| Rejection {
         op: Some(op),
         denied: Some(Box::new((a.name, access_key.clone().unwrap_or_default()))),
         ..rej(e)
     };
-    if let Some(t) = access_key
-        .as_deref()
-        .and_then(|ak| cfg.clients.get(ak))
-        .and_then(|c| c.session_token.as_ref())
-    {
-        authorize::session_token(inb, t).map_err(rej)?;
-    }
-    if let Some(g) = grant {
-        let a = authorize::action(op, inb);
-        authorize::check(g, target.bucket.as_deref(), a).map_err(|e| deny(e, a))?;
-    }
 
     let bucket = target.bucket.clone().unwrap_or_default();
     let routed = cfg

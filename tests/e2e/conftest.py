@@ -32,6 +32,9 @@ OBS_AK, OBS_SK = "OBSSTANDIN0001", "obs-standin-secret"
 OSS_AK, OSS_SK = "LTAIOSSSTANDIN0001", "oss-standin-secret"
 COS_AK, COS_SK = "AKIDCOSSTANDIN0001", "cos-standin-secret"
 APPID = "1250000000"
+# Public reads (test_anonymous.py): "pub-*" takes unsigned reads and listings, "pubr-*" unsigned reads only,
+# both served from this Garage bucket.
+PUBLIC_BUCKET = f"pub-s3-{APPID}"
 # Client-visible bucket per backend dialect (COS clients need an appid suffix, so every bucket has one).
 BUCKETS = {"s3": f"via-s3-{APPID}", "obs": f"via-obs-{APPID}", "cos": f"via-cos-{APPID}",
            "oss": f"via-oss-{APPID}"}
@@ -411,6 +414,15 @@ secret_key = "unused"
 timeouts = {{ idle = "30s", total = "60s" }}
 min_part_size = 102400
 [[routes]]
+bucket = "pub-*"
+backend = "garage"
+anonymous = ["read", "list"]
+[[routes]]
+bucket = "pubr-*"
+backend = "garage"
+backend_bucket = "{PUBLIC_BUCKET}"
+anonymous = ["read"]
+[[routes]]
 bucket = "fault-*"
 backend = "faults"
 [[routes]]
@@ -455,7 +467,7 @@ def bed():
     try:
         garage = Garage(work)
         started.append(garage)
-        for b in list(BUCKETS.values()) + list(SRC_BUCKETS.values()):
+        for b in list(BUCKETS.values()) + list(SRC_BUCKETS.values()) + [PUBLIC_BUCKET]:
             garage.bucket(b)
         garage2 = Garage(work, "garage2")
         started.append(garage2)
