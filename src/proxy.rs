@@ -179,6 +179,22 @@ impl Gateway {
                 response::finish(client, &mut headers, &rec.request_id);
                 respond(session, status, headers, None, true).await?;
             }
+            Ok(Plan::ListBuckets(client, access_key)) => {
+                rec.client = Some(client);
+                rec.access_key.clone_from(&access_key);
+                rec.op = "ListBuckets";
+                rec.resource = "/".into();
+                let work = forward::buckets::list(
+                    &self.upstream,
+                    session,
+                    &cfg,
+                    client,
+                    access_key.as_deref(),
+                    &rec.request_id,
+                    ctx.head,
+                );
+                access::within(rec.facts.clone(), work).await?;
+            }
             Ok(Plan::Forward(f)) => {
                 rec.client = Some(f.client);
                 rec.access_key.clone_from(&f.access_key);

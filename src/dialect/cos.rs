@@ -117,6 +117,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     form_encoded_query: true,
     encoding_sdk: None,
     sdk_agents: &["cos-python-sdk-", "cos-nodejs-sdk-", "cos-java-sdk-", "cos-go-sdk-"],
+    // GET Service entries carry BucketType, cos (436/8291).
+    bucket_entry: &[("BucketType", "cos")],
     // 436/7778 (request signature: q-sign-algorithm, q-ak, q-sign-time, q-key-time, q-header-list,
     // q-url-param-list, q-signature)
     presign_params: &["q-*", "x-cos-security-token"],
@@ -250,22 +252,37 @@ fn verify_cos<'k>(
             .map(|(_, v)| sign::uri_encode(v))
             .unwrap_or_default()
     };
-    let hh: Vec<String> = header_list
-        .iter()
-        .map(|n| format!("{n}={}", lookup_header(n)))
-        .collect();
-    let http = cos::http_string(
-        req.method,
-        &sign::percent_decode(req.raw_path),
-        &hp.join("&"),
-        &hh.join("&"),
-    );
-    let sts = cos::string_to_sign(key_time, &http);
-    let mine = cos::signature(&cos::sign_key(key.expose(), key_time), &sts);
-    if !sign::same_signature(&mine, &sig.to_ascii_lowercase()) {
-        return Err(ApiError::signature_mismatch().with_detail(http));
+    let http_with = |host: &str| {
+        let hh: Vec<String> = header_list
+            .iter()
+            .map(|n| match *n {
+                "host" => format!("host={}", sign::uri_encode(host)),
+                _ => format!("{n}={}", lookup_header(n)),
+            })
+            .collect();
+        cos::http_string(
+            req.method,
+            &sign::percent_decode(req.raw_path),
+            &hp.join("&"),
+            &hh.join("&"),
+        )
+    };
+    let host = req.header("host").unwrap_or("");
+    // cos-python-sdk-v5 signs the host name without its port where it sets none itself (its
+    // `ServiceDomain` for GET Service): a real COS host never has one, a gateway's may.
+    let bare = super::hosts::strip_port(host);
+    let hosts: &[&str] = if bare.len() < host.len() { &[host, bare] } else { &[host] };
+    let signing_key = cos::sign_key(key.expose(), key_time);
+    let mut first = None;
+    for h in hosts {
+        let http = http_with(h);
+        let sts = cos::string_to_sign(key_time, &http);
+        if sign::same_signature(&cos::signature(&signing_key, &sts), &sig.to_ascii_lowercase()) {
+            return Ok((ak, Payload::Unsigned));
+        }
+        first.get_or_insert(http);
     }
-    Ok((ak, Payload::Unsigned))
+    Err(ApiError::signature_mismatch().with_detail(first.unwrap_or_default()))
 }
 
 /// `q-sign-algorithm=sha1` header authentication for a request to a COS service.

@@ -112,6 +112,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
     sdk_agents: &["obs-sdk-"],
+    // ListBuckets entries carry BucketType, OBJECT for object buckets (obs_04_0020).
+    bucket_entry: &[("BucketType", "OBJECT")],
     // obs_04_0011 (query authentication)
     presign_params: &["AccessKeyId", "Signature", "Expires", "x-obs-security-token"],
     query_signatures: &["Signature"],

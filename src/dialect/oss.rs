@@ -105,6 +105,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     form_encoded_query: false,
     encoding_sdk: None,
     sdk_agents: &["aliyun-sdk-", "alibabacloud-"],
+    // oss2 (xml_utils.parse_list_buckets) requires these in every entry (ListBuckets page).
+    bucket_entry: &[("ExtranetEndpoint", ""), ("IntranetEndpoint", ""), ("StorageClass", "Standard")],
     // V1 (document_detail/31952) and V4 (add-signatures-to-urls) presigned URLs.
     presign_params: &[
         "OSSAccessKeyId",

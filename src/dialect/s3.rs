@@ -107,6 +107,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     form_encoded_query: false,
     encoding_sdk: None,
     sdk_agents: &[],
+    bucket_entry: &[],
     // V2 presigned URLs carry the token lower-case (botocore HmacV1QueryAuth).
     presign_params: &[
         "X-Amz-*",

@@ -99,6 +99,9 @@ pub struct Vocabulary {
     /// User-Agent prefixes of its SDKs: the dialect of an unsigned request with nothing else
     /// to tell it (anonymous reads answered in the SDK's own shape).
     pub sdk_agents: &'static [&'static str],
+    /// Elements its SDKs require in a ListBuckets entry beyond name, date and location:
+    /// (element, value) as the gateway renders its own answer.
+    pub bucket_entry: &'static [(&'static str, &'static str)],
     /// The query parameters of its presigned URLs (credentials, signature, expiry, token): they
     /// never go upstream. A name ending in `*` stands for every name it starts.
     pub presign_params: &'static [&'static str],

@@ -12,6 +12,7 @@ use crate::body::BodyCheck;
 use crate::outbound::Outbound;
 
 mod across;
+pub mod buckets;
 mod complete;
 mod download;
 mod relay;

@@ -181,6 +181,9 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         ..rej(e)
     };
 
+    if op == Op::ListBuckets {
+        return Ok(Plan::ListBuckets(client, access_key));
+    }
     let bucket = target.bucket.clone().unwrap_or_default();
     let routed = cfg
         .route(&bucket)

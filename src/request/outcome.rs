@@ -54,6 +54,8 @@ pub enum Plan {
     /// Answer without the backend: (status, headers).
     Local(Dialect, u16, Headers),
     Forward(Box<Forward>),
+    /// ListBuckets, answered by the gateway from every backend: (client, verified key).
+    ListBuckets(Dialect, Option<String>),
 }
 
 /// A refusal, with the dialect to render it in.

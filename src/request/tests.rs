@@ -281,7 +281,7 @@ backend = "s3"
 fn planned(inb: &Inbound) -> Result<Box<Forward>, Rejection> {
     match plan(&config(), inb, 1710506096) {
         Ok(Plan::Forward(f)) => Ok(f),
-        Ok(Plan::Local(..)) => panic!("answered locally"),
+        Ok(Plan::Local(..) | Plan::ListBuckets(..)) => panic!("answered locally"),
         Err(r) => Err(r),
     }
 }

@@ -11,7 +11,7 @@ mod timestamps;
 
 pub use copy::render_complete_result;
 pub use copy::{complete_etag, copy_result, render_copy_result, CopyResult};
-pub use read::{list_parts_page, listed_objects, texts, Listed, PartsPage};
+pub use read::{list_parts_page, listed_buckets, listed_objects, texts, Listed, PartsPage};
 pub use rewrite::{add_missing, map_texts, rewrite_namespace, strip_elements, whole_second_dates};
 pub use timestamps::{normalize_timestamp, timestamp_now};
 

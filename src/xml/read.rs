@@ -88,3 +88,39 @@ pub fn list_parts_page(body: &[u8]) -> PartsPage {
         .filter(|_| truncated);
     PartsPage { parts, next_marker }
 }
+
+/// The `Bucket` entries of a ListAllMyBucketsResult: (name, creation date); `None` if it cannot
+/// be read or is not that document.
+pub fn listed_buckets(body: &[u8]) -> Option<Vec<(String, String)>> {
+    let mut r = Reader::from_reader(body.trim_ascii_start());
+    r.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let (mut out, mut root) = (Vec::new(), false);
+    let mut current: Option<(String, String)> = None;
+    let mut field = Vec::new();
+    loop {
+        match r.read_event_into(&mut buf).ok()? {
+            Event::Start(e) if e.local_name().as_ref() == b"ListAllMyBucketsResult" => root = true,
+            Event::Start(e) if e.local_name().as_ref() == b"Bucket" => {
+                current = Some(Default::default())
+            }
+            Event::Start(e) => field = e.local_name().as_ref().to_vec(),
+            Event::Text(t) => {
+                if let Some(c) = current.as_mut() {
+                    let text = t.unescape().ok()?.into_owned();
+                    match field.as_slice() {
+                        b"Name" => c.0 = text,
+                        b"CreationDate" => c.1 = text,
+                        _ => {}
+                    }
+                }
+            }
+            Event::End(e) if e.local_name().as_ref() == b"Bucket" => out.extend(current.take()),
+            Event::End(_) => field.clear(),
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    root.then_some(out)
+}

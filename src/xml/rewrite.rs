@@ -41,13 +41,18 @@ pub fn rewrite_namespace(body: &[u8], to: Dialect) -> Option<Vec<u8>> {
 
 /// Replace the text of every element named one of `names` by `f(name, text)` where it gives a
 /// new one. `None` when the body is not XML or nothing changed.
-/// Document dates (`LastModified`, `Initiated`) at whole seconds, `YYYY-MM-DDTHH:MM:SS.000Z`.
+/// Document dates (`LastModified`, `Initiated`, `CreationDate`) at whole seconds,
+/// `YYYY-MM-DDTHH:MM:SS.000Z`.
 pub fn whole_second_dates(body: &[u8]) -> Option<Vec<u8>> {
-    map_texts(body, &["LastModified", "Initiated"], |_, v| {
-        let n = super::timestamps::normalize_timestamp(v);
-        let whole = format!("{}.000Z", n.get(..19)?);
-        (whole != v && n.len() == 24).then_some(whole)
-    })
+    map_texts(
+        body,
+        &["LastModified", "Initiated", "CreationDate"],
+        |_, v| {
+            let n = super::timestamps::normalize_timestamp(v);
+            let whole = format!("{}.000Z", n.get(..19)?);
+            (whole != v && n.len() == 24).then_some(whole)
+        },
+    )
 }
 
 /// Give every `parent` element a `name` child holding `value` where it has none (appended last).
