@@ -9,7 +9,8 @@ from clients import SdkError, make
 from conftest import BIN, ROOT, Proc, free_port, port_open, wait_until
 
 CONF_ENV = {k: "x" for k in ["DIALECT_PROXY_CLIENT_SECRET", "GARAGE_KEY_ID", "GARAGE_SECRET", "APP_TEAM_SECRET",
-                             "OBS_AK", "OBS_SK", "COS_SECRET_ID", "COS_SECRET_KEY", "YC_KEY_ID", "YC_SECRET"]}
+                             "OBS_AK", "OBS_SK", "COS_SECRET_ID", "COS_SECRET_KEY", "YC_KEY_ID", "YC_SECRET",
+                             "TEAM_A_SECRET", "REPORTS_SECRET", "REPORTS_TOKEN", "OBS_SECURITY_TOKEN"]}
 
 
 def run(*args, env=None):
