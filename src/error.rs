@@ -38,6 +38,7 @@ macro_rules! codes {
 
 codes! {
     AccessDenied = 403,
+    AccessForbidden = 403,
     InvalidAccessKeyId = 403,
     SignatureDoesNotMatch = 403,
     RequestTimeTooSkewed = 403,

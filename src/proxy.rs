@@ -141,7 +141,7 @@ impl Gateway {
         let rec = &mut ctx.record;
         rec.request_id = new_request_id();
         let mut lossy = Vec::new();
-        let (planned, expects_continue) = {
+        let (planned, expects_continue, cors) = {
             let inb = inbound(session.req_header(), &mut lossy);
             ctx.head = inb.method == "HEAD";
             rec.method.clear();
@@ -149,7 +149,9 @@ impl Gateway {
             let expects_continue = inb
                 .header("expect")
                 .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
-            (request::plan(&cfg, &inb, now()), expects_continue)
+            // Every answer to an allowed cross-origin request carries its CORS headers.
+            let cors = request::cors::answer_headers(&cfg, &inb);
+            (request::plan(&cfg, &inb, now()), expects_continue, cors)
         };
         match planned {
             Err(r) => {
@@ -172,12 +174,13 @@ impl Gateway {
                     &rec.request_id,
                     ctx.head,
                 );
-                access::within(facts, answer).await?;
+                access::within(facts, response::with_headers(cors.clone(), answer)).await?;
             }
             Ok(Plan::Local(client, status, mut headers)) => {
                 rec.client = Some(client);
                 response::finish(client, &mut headers, &rec.request_id);
-                respond(session, status, headers, None, true).await?;
+                response::with_headers(cors.clone(), respond(session, status, headers, None, true))
+                    .await?;
             }
             Ok(Plan::ListBuckets(client, access_key)) => {
                 rec.client = Some(client);
@@ -193,7 +196,11 @@ impl Gateway {
                     &rec.request_id,
                     ctx.head,
                 );
-                access::within(rec.facts.clone(), work).await?;
+                access::within(
+                    rec.facts.clone(),
+                    response::with_headers(cors.clone(), work),
+                )
+                .await?;
             }
             Ok(Plan::Forward(f)) => {
                 rec.client = Some(f.client);
@@ -208,7 +215,7 @@ impl Gateway {
                 // Boxed inside: this state stays small, so pingora's per-request moves of it are cheap.
                 let work =
                     forward::forward(&self.upstream, session, &cfg, f, &rec.request_id, ctx.head);
-                access::within(rec.facts.clone(), work).await?;
+                access::within(rec.facts.clone(), response::with_headers(cors, work)).await?;
             }
         }
         Ok(())

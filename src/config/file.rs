@@ -177,6 +177,26 @@ pub(super) struct RouteEntry {
     pub(super) backend_bucket: Option<String>,
     /// Unsigned requests allowed on this route: "read", "list" (default none).
     pub(super) anonymous: Option<Vec<String>>,
+    pub(super) cors: Option<Cors>,
+}
+
+/// Cross-origin access from browsers to a route's buckets.
+#[derive(Deserialize, Clone, Debug, Default, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Cors {
+    /// Origins (`https://app.example`, `*`, or one `*` inside: `https://*.example`).
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    /// Request headers a browser may send (`*`: any).
+    #[serde(default)]
+    pub allowed_headers: Vec<String>,
+    /// Answer headers a browser script may read, beyond the ETag and request id always exposed.
+    #[serde(default)]
+    pub expose_headers: Vec<String>,
+    pub max_age_secs: Option<u64>,
+    /// Cookies and credentials allowed (`Access-Control-Allow-Credentials: true`).
+    #[serde(default)]
+    pub allow_credentials: bool,
 }
 
 /// PEM certificates from `path`, each checked to parse, ready for the TLS connector.

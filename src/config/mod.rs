@@ -18,7 +18,7 @@ pub mod live;
 mod server;
 mod validate;
 
-pub use file::{ContainerEntry, WebIdentityEntry};
+pub use file::{ContainerEntry, Cors, WebIdentityEntry};
 pub use grant::{Access, Action, Grant};
 pub use live::{KeySource, Keys, Live};
 pub use validate::{parse, parse_with};
@@ -190,6 +190,7 @@ pub struct Route {
     pub backend_bucket: String,
     /// What unsigned requests may do on it (read, list); empty: nothing.
     pub anonymous: Vec<Access>,
+    pub cors: Option<Cors>,
 }
 
 #[derive(Debug)]
@@ -251,6 +252,7 @@ pub struct Routed<'a> {
     pub backend_index: usize,
     pub bucket: String,
     pub anonymous: &'a [Access],
+    pub cors: Option<&'a Cors>,
 }
 
 impl Config {
@@ -262,6 +264,7 @@ impl Config {
                 backend: &self.backends[r.backend],
                 backend_index: r.backend,
                 anonymous: &r.anonymous,
+                cors: r.cors.as_ref(),
                 // The common forms first, without a substring search.
                 bucket: match r.backend_bucket.as_str() {
                     "{bucket}" => bucket.to_string(),

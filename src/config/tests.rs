@@ -234,3 +234,18 @@ fn anonymous_routes_take_reads_and_listings_only() {
     let errs = parse(&bad, &no_env).unwrap_err();
     assert_eq!(errs[0].key, "routes[1].anonymous");
 }
+
+#[test]
+fn cors_rules_are_read_and_checked() {
+    let rule = "cors = { allowed_origins = [\"https://app.example\"], allowed_methods = [\"GET\", \"PUT\"], max_age_secs = 600 }";
+    let text = GOOD.replace(
+        "bucket = \"*\"\nbackend = \"g\"",
+        &format!("bucket = \"*\"\nbackend = \"g\"\n{rule}"),
+    );
+    let c = parse(&text, &no_env).unwrap();
+    let cors = c.route("x").unwrap().cors.unwrap();
+    assert_eq!(cors.allowed_methods, ["GET", "PUT"]);
+    assert_eq!(cors.max_age_secs, Some(600));
+    let bad = text.replace("\"PUT\"]", "\"PATCH\"]");
+    assert_eq!(parse(&bad, &no_env).unwrap_err()[0].key, "routes[1].cors");
+}

@@ -133,9 +133,24 @@ pub fn parse_with(
                 ),
             }
         }
+        if let Some(c) = &r.cors {
+            let bad = c
+                .allowed_methods
+                .iter()
+                .find(|m| !matches!(m.as_str(), "GET" | "PUT" | "POST" | "DELETE" | "HEAD"));
+            if let Some(m) = bad {
+                let msg = format!("'{m}' is not one of GET, PUT, POST, DELETE, HEAD");
+                err(format!("routes[{i}].cors"), t, "cors", msg);
+            }
+            if c.allowed_origins.is_empty() || c.allowed_methods.is_empty() {
+                let msg = "allowed_origins and allowed_methods must not be empty".to_string();
+                err(format!("routes[{i}].cors"), t, "cors", msg);
+            }
+        }
         match backends.iter().position(|b| b.name == r.backend) {
             Some(idx) => routes.push(Route {
                 anonymous,
+                cors: r.cors.clone(),
                 bucket: r.bucket.clone(),
                 backend: idx,
                 backend_bucket: r

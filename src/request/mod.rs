@@ -13,6 +13,7 @@ use crate::outbound::Outbound;
 use crate::sign;
 
 mod authorize;
+pub mod cors;
 pub mod edge;
 mod inspect;
 mod outcome;
@@ -124,6 +125,12 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         }
     }
 
+    // A browser's preflight: answered from the route's CORS rule, no signature, no backend.
+    if inb.method == "OPTIONS" {
+        return cors::preflight(cfg, inb, target.bucket.as_deref())
+            .map(|h| Plan::Local(guessed, 200, h))
+            .map_err(|e| reject(guessed, e, &resource));
+    }
     // An SDK that probes the signature type anonymously (OBS's) is answered here.
     if inb.method == "HEAD" && target.key.is_none() {
         if let Some((d, header)) = Dialect::probe(|p| inb.query_has(p)) {

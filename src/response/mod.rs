@@ -11,7 +11,8 @@ mod keepalive;
 mod write;
 pub use keepalive::{answer as keep_alive, KeepAlive, Reply};
 pub use write::{
-    client_gone, error_document, hung_up, respond, respond_error, response_header, Origin,
+    client_gone, error_document, hung_up, respond, respond_error, response_header, with_headers,
+    Origin,
 };
 
 /// Response headers that are the transport's business, or replaced by the proxy.

@@ -46,8 +46,28 @@ pub fn error_document(
     xml::render_error(client, err, resource, request_id).into_bytes()
 }
 
+tokio::task_local! {
+    /// Headers every answer of the current request carries (CORS), set by the request's scope.
+    static EXTRA: Option<Headers>;
+}
+
+/// `fut` with `extra` added to each answer header it writes (replacing any the backend sent under
+/// the same `access-control-` names).
+pub fn with_headers<F: std::future::Future>(
+    extra: Option<Headers>,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> {
+    EXTRA.scope(extra, fut)
+}
+
 /// The answer's head, taking the header pairs over (their strings become the header bytes).
-pub fn response_header(status: u16, headers: Headers) -> Result<ResponseHeader> {
+pub fn response_header(status: u16, mut headers: Headers) -> Result<ResponseHeader> {
+    let _ = EXTRA.try_with(|extra| {
+        if let Some(extra) = extra {
+            headers.retain(|(k, _)| !k.starts_with("access-control-") && k != "vary");
+            headers.extend(extra.iter().cloned());
+        }
+    });
     if headers.iter().any(|(k, _)| super::needs_case_map(k)) {
         let mut h = ResponseHeader::build(status, Some(headers.len() + 2))?;
         for (k, v) in headers {

@@ -17,7 +17,8 @@ class SdkError(Exception):
 class Boto3:
     name = "boto3"
 
-    def __init__(self, url, verify=None, checksums=True, key=(CLIENT_AK, CLIENT_SK)):
+    def __init__(self, url, verify=None, checksums=True, key=None):
+        key = key or (CLIENT_AK, CLIENT_SK)  # read now: tests swap the module's keys
         import boto3
         from botocore.config import Config
         extra = {} if checksums else {"request_checksum_calculation": "when_required",
@@ -95,7 +96,8 @@ class Boto3:
 class AwsCli:
     name = "awscli"
 
-    def __init__(self, url, key=(CLIENT_AK, CLIENT_SK)):
+    def __init__(self, url, key=None):
+        key = key or (CLIENT_AK, CLIENT_SK)  # read now: tests swap the module's keys
         self.url = url
         self.env = dict(os.environ, AWS_ACCESS_KEY_ID=key[0], AWS_SECRET_ACCESS_KEY=key[1],
                         AWS_DEFAULT_REGION="us-east-1", AWS_MAX_ATTEMPTS="1", AWS_CONFIG_FILE="/dev/null",
@@ -182,7 +184,8 @@ class AwsCli:
 class Obs:
     """esdk-obs-python; native=True signs `OBS ak:sig` with x-obs-* headers, else its default AWS V2 mode."""
 
-    def __init__(self, url, native, key=(CLIENT_AK, CLIENT_SK)):
+    def __init__(self, url, native, key=None):
+        key = key or (CLIENT_AK, CLIENT_SK)  # read now: tests swap the module's keys
         from obs import ObsClient
         self.name = "obs-native" if native else "obs-v2"
         kw = dict(signature="obs", path_style=True, client_mode="workflow") if native else {}
@@ -258,7 +261,8 @@ class Obs:
 class Cos:
     name = "cos"
 
-    def __init__(self, url, key=(CLIENT_AK, CLIENT_SK)):
+    def __init__(self, url, key=None):
+        key = key or (CLIENT_AK, CLIENT_SK)  # read now: tests swap the module's keys
         from qcloud_cos import CosConfig, CosS3Client
         port = int(url.rsplit(":", 1)[1])
         cfg = CosConfig(Region="ap-guangzhou", SecretId=key[0], SecretKey=key[1], Scheme="http",
@@ -342,7 +346,8 @@ class Oss:
     """oss2 2.19.1; v4=True signs `OSS4-HMAC-SHA256` (region cn-hangzhou), else `OSS ak:sig`. Path style on
     an IP endpoint, as oss2 addresses one. No SSE-C: OSS has none (the gateway refuses it, 501)."""
 
-    def __init__(self, url, v4, key=(CLIENT_AK, CLIENT_SK)):
+    def __init__(self, url, v4, key=None):
+        key = key or (CLIENT_AK, CLIENT_SK)  # read now: tests swap the module's keys
         import oss2
         self.name = "oss-v4" if v4 else "oss-v1"
         self.url, self.v4 = url, v4
@@ -436,7 +441,7 @@ MODES = ["boto3", "awscli", "obs-native", "obs-v2", "cos", "oss-v1", "oss-v4"]
 SSE_C_MODES = [m for m in MODES if not m.startswith("oss")]
 
 
-def make(mode, url, key=(CLIENT_AK, CLIENT_SK)):
+def make(mode, url, key=None):
     return {
         "boto3": lambda: Boto3(url, key=key),
         "awscli": lambda: AwsCli(url, key=key),
