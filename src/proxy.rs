@@ -182,6 +182,21 @@ impl Gateway {
                 response::with_headers(cors.clone(), respond(session, status, headers, None, true))
                     .await?;
             }
+            Ok(Plan::PostObject(p)) => {
+                rec.client = Some(p.client);
+                rec.op = "PostObject";
+                rec.resource.clone_from(&p.resource);
+                if expects_continue {
+                    session.write_continue_response().await?;
+                }
+                let work =
+                    forward::post::post_object(&self.upstream, session, &cfg, &p, &rec.request_id);
+                access::within(
+                    rec.facts.clone(),
+                    response::with_headers(cors.clone(), work),
+                )
+                .await?;
+            }
             Ok(Plan::ListBuckets(client, access_key)) => {
                 rec.client = Some(client);
                 rec.access_key.clone_from(&access_key);

@@ -15,6 +15,7 @@ mod across;
 pub mod buckets;
 mod complete;
 mod download;
+pub mod post;
 mod relay;
 mod staged;
 mod upload;

@@ -15,7 +15,10 @@ use crate::sign;
 mod authorize;
 pub mod cors;
 pub mod edge;
+pub mod form;
+mod inbound;
 mod inspect;
+pub use inbound::Inbound;
 mod outcome;
 mod side;
 pub mod staging;
@@ -24,67 +27,13 @@ mod translate;
 
 pub use inspect::guess_dialect;
 use inspect::{body_checksum, check_sse, checksum_header, encoded_values, has_sse_c};
-pub use outcome::{CrossCopy, Forward, Plan, Rejection};
+pub use outcome::{CrossCopy, Forward, Plan, PostForm, Rejection};
 pub use side::{
     completed_answer, completed_head, list_parts_request, multipart_etag, require_md5,
     rewrite_small_body, source_get, source_head, source_metadata, too_small, verify_small_body,
     whole_object_md5,
 };
 use translate::{classify, is_auth_param, translate_request_headers, EMPTY_MEANS_ABSENT};
-
-/// The request line and headers as received, borrowed from the parsed head.
-pub struct Inbound<'a> {
-    pub method: &'a str,
-    pub raw_path: &'a str,
-    pub raw_query: &'a str,
-    /// (lower-case name, value) in received order.
-    pub headers: Vec<(&'a str, &'a str)>,
-    /// Query parameters as (raw name, raw value), split once.
-    params: Vec<(&'a str, Option<&'a str>)>,
-}
-
-impl<'a> Inbound<'a> {
-    pub fn new(
-        method: &'a str,
-        raw_path: &'a str,
-        raw_query: &'a str,
-        headers: Vec<(&'a str, &'a str)>,
-    ) -> Self {
-        let params = sign::split_query(raw_query).collect();
-        Inbound {
-            method,
-            raw_path,
-            raw_query,
-            headers,
-            params,
-        }
-    }
-
-    /// Whether every query parameter satisfies `f` (true for no parameters).
-    fn params_all(&self, f: impl Fn(&str) -> bool) -> bool {
-        self.params.iter().all(|(k, _)| f(k))
-    }
-
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
-    }
-    /// Whether a query parameter's name satisfies `f`.
-    fn has_param(&self, f: impl Fn(&str) -> bool) -> bool {
-        self.params.iter().any(|(k, _)| f(k))
-    }
-    fn query_has(&self, name: &str) -> bool {
-        self.params.iter().any(|(k, _)| *k == name)
-    }
-    fn query_get(&self, name: &str) -> Option<std::borrow::Cow<'a, str>> {
-        self.params
-            .iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| sign::percent_decode_cow(v.unwrap_or("")))
-    }
-}
 
 /// Largest part (and single PUT) every dialect accepts.
 const MAX_PART: u64 = 5 << 30;
@@ -130,6 +79,16 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
         return cors::preflight(cfg, inb, target.bucket.as_deref())
             .map(|h| Plan::Local(guessed, 200, h))
             .map_err(|e| reject(guessed, e, &resource));
+    }
+    // A browser's form upload carries its signature in its fields, read as the body arrives.
+    if let Some(p) = form::plan(
+        inb,
+        target.bucket.as_ref(),
+        target.key.is_some(),
+        guessed,
+        &resource,
+    ) {
+        return Ok(p);
     }
     // An SDK that probes the signature type anonymously (OBS's) is answered here.
     if inb.method == "HEAD" && target.key.is_none() {
@@ -396,3 +355,5 @@ pub fn plan(cfg: &Config, inb: &Inbound, now: i64) -> Result<Plan, Rejection> {
 mod tests;
 #[cfg(test)]
 mod tests_checksums;
+#[cfg(test)]
+mod tests_form;

@@ -56,6 +56,20 @@ pub enum Plan {
     Forward(Box<Forward>),
     /// ListBuckets, answered by the gateway from every backend: (client, verified key).
     ListBuckets(Dialect, Option<String>),
+    /// A browser's form upload: verified from its own fields once they are read.
+    PostObject(Box<PostForm>),
+}
+
+/// A POST Object form to read: the client's dialect as guessed (until its fields tell), the
+/// bucket, the form's boundary and length, and the host it was sent to.
+#[derive(Debug, Clone)]
+pub struct PostForm {
+    pub client: Dialect,
+    pub bucket: String,
+    pub boundary: String,
+    pub length: Option<u64>,
+    pub resource: String,
+    pub host: String,
 }
 
 /// A refusal, with the dialect to render it in.

@@ -281,7 +281,9 @@ backend = "s3"
 fn planned(inb: &Inbound) -> Result<Box<Forward>, Rejection> {
     match plan(&config(), inb, 1710506096) {
         Ok(Plan::Forward(f)) => Ok(f),
-        Ok(Plan::Local(..) | Plan::ListBuckets(..)) => panic!("answered locally"),
+        Ok(Plan::Local(..) | Plan::ListBuckets(..) | Plan::PostObject(..)) => {
+            panic!("answered locally")
+        }
         Err(r) => Err(r),
     }
 }
