@@ -49,13 +49,25 @@ venv "$CACHE/venv-s3fs" s3fs==2026.9.0
 # what the main suite's boto3 does.
 venv "$CACHE/venv-crt" "boto3[crt]==1.44.5" pyarrow==26.0.1
 
-# ali-oss, Alibaba's Node SDK (tests/e2e/test_ali_oss.py), with the machine's Node.js and npm.
+# ali-oss, Alibaba's Node SDK (tests/e2e/test_ali_oss.py), and playwright-core to drive Chromium
+# (tests/e2e/test_browser.py), with the machine's Node.js and npm.
 NODE_DIR="$CACHE/node"
-if command -v npm >/dev/null 2>&1 && [ ! -f "$NODE_DIR/.stamp-ali-oss-6.23.0" ]; then
-  echo "setup: installing ali-oss 6.23.0 with npm" >&2
+NODE_PACKAGES="ali-oss@6.23.0 playwright-core@1.57.0"
+NODE_STAMP="$NODE_DIR/.stamp-$(printf '%s' "$NODE_PACKAGES" | sha1sum | cut -c1-12)"
+if command -v npm >/dev/null 2>&1 && [ ! -f "$NODE_STAMP" ]; then
+  echo "setup: installing $NODE_PACKAGES with npm" >&2
   mkdir -p "$NODE_DIR"
-  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" ali-oss@6.23.0 >&2
-  touch "$NODE_DIR/.stamp-ali-oss-6.23.0"
+  # shellcheck disable=SC2086
+  npm install --silent --no-audit --no-fund --prefix "$NODE_DIR" $NODE_PACKAGES >&2
+  touch "$NODE_STAMP"
+fi
+
+# Debian's Chromium for the browser test (playwright-core never downloads a browser here).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 
 GARAGE_DIR="$CACHE/garage-2.5.0"

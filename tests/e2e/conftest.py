@@ -437,17 +437,19 @@ backend = "stub"
 [[routes]]
 bucket = "*-s3-*"
 backend = "garage"
-cors = {{ allowed_origins = ["http://app.example", "https://*.example.org"], allowed_methods = ["GET", "PUT", "POST", "HEAD", "DELETE"], allowed_headers = ["*"], expose_headers = ["x-amz-version-id"], max_age_secs = 600 }}
+cors = {{ allowed_origins = ["http://app.example", "https://*.example.org", "http://127.0.0.1:*"], allowed_methods = ["GET", "PUT", "POST", "HEAD", "DELETE"], allowed_headers = ["*"], expose_headers = ["x-amz-version-id"], max_age_secs = 600 }}
 [[routes]]
 bucket = "*-obs-*"
 backend = "obs"
-cors = {{ allowed_origins = ["http://app.example"], allowed_methods = ["GET", "PUT"], allowed_headers = ["content-type", "x-obs-*"], allow_credentials = true }}
+cors = {{ allowed_origins = ["http://app.example", "http://127.0.0.1:*"], allowed_methods = ["GET", "PUT", "POST"], allowed_headers = ["content-type", "x-obs-*"], allow_credentials = true }}
 [[routes]]
 bucket = "*-cos-*"
 backend = "cos"
+cors = {{ allowed_origins = ["http://127.0.0.1:*"], allowed_methods = ["GET", "PUT", "POST"], allowed_headers = ["*"] }}
 [[routes]]
 bucket = "*-oss-*"
 backend = "oss"
+cors = {{ allowed_origins = ["http://127.0.0.1:*"], allowed_methods = ["GET", "PUT", "POST"], allowed_headers = ["*"] }}
 [[routes]]
 bucket = "ver-*"
 backend = "moto"
