@@ -41,6 +41,22 @@ def v2_signed(policy, ak_field, sig_field):
     return {ak_field: CLIENT_AK, "policy": b64, sig_field: sig}
 
 
+def oss4_signed(policy, region="cn-hangzhou"):
+    """OSS V4 form (signature-version-4-recommend): hex HMAC-SHA256 of the base64 policy with the OSS4 key."""
+    now = datetime.now(timezone.utc)
+    day, stamp = now.strftime("%Y%m%d"), now.strftime("%Y%m%dT%H%M%SZ")
+    credential = f"{CLIENT_AK}/{day}/{region}/oss/aliyun_v4_request"
+    policy = dict(policy, conditions=policy["conditions"] + [
+        {"x-oss-signature-version": "OSS4-HMAC-SHA256"}, {"x-oss-credential": credential}, {"x-oss-date": stamp}])
+    b64 = base64.b64encode(json.dumps(policy).encode()).decode()
+    key = ("aliyun_v4" + CLIENT_SK).encode()
+    for part in (day, region, "oss", "aliyun_v4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(key, b64.encode(), hashlib.sha256).hexdigest()
+    return {"x-oss-signature-version": "OSS4-HMAC-SHA256", "x-oss-credential": credential, "x-oss-date": stamp,
+            "policy": b64, "x-oss-signature": sig}
+
+
 def cos_signed(policy):
     text = json.dumps(policy)
     key_time = f"{int(time.time()) - 60};{int(time.time()) + 600}"
@@ -90,12 +106,14 @@ def test_obs_sdk_post_signature(bed, backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_cos_and_oss_forms(bed, backend):
+def test_cos_and_oss_v1_v4_forms(bed, backend):
     b = BUCKETS[backend]
-    for dialect in ("cos", "oss"):
-        key = f"post/{dialect}/{uuid.uuid4().hex[:6]}.txt"
+    for scheme in ("cos", "oss", "oss4"):
+        dialect = scheme.rstrip("4")
+        key = f"post/{scheme}/{uuid.uuid4().hex[:6]}.txt"
         policy = {"expiration": expiry(), "conditions": [{"bucket": b}, ["eq", "$key", key]]}
-        fields = cos_signed(policy) if dialect == "cos" else v2_signed(policy, "OSSAccessKeyId", "Signature")
+        fields = {"cos": cos_signed, "oss4": oss4_signed}.get(
+            scheme, lambda p: v2_signed(p, "OSSAccessKeyId", "Signature"))(policy)
         fields.update({"key": key, "x-%s-meta-who" % dialect: "form"})
         data = b"from a form " * 1000
         r = post(f"{bed['front'].url}/{b}", fields, data)
@@ -145,6 +163,19 @@ def test_hostile_forms_are_refused_and_nothing_is_stored(bed):
     refused(requests.post(url, files=parts, timeout=30), 400, "MalformedPOSTRequest")
     for k in ["expired", "tampered", "elsewhere", "sig", "large", "extra", "nofile", "after"]:
         assert stored(bed, b, f"post/bad/{k}") is None, k
+    # Towards a route whose backend is a tripwire: each refusal comes within a second, nothing is sent.
+    before, trip = bed["trip"].count, f"{bed['front'].url}/trip-post-1250000000"
+    for mutate in (lambda f: f.update(signature=base64.b64encode(b"1" * 20).decode()),
+                   lambda f: f.update(key="post/elsewhere"),
+                   lambda f: f.pop("policy")):
+        policy = {"expiration": expiry(), "conditions": [{"bucket": "trip-post-1250000000"},
+                                                         ["eq", "$key", "post/k"]]}
+        f = {"key": "post/k", **v2_signed(policy, "AWSAccessKeyId", "signature")}
+        mutate(f)
+        started = time.monotonic()
+        r = post(trip, f, b"x" * 1000)
+        assert r.status_code in (400, 403) and time.monotonic() - started < 1, r.text
+    assert bed["trip"].count == before
 
 
 def test_redirect_after_upload(bed):
