@@ -9,7 +9,8 @@ cargo test --all-targets
 cargo build --release
 for f in conf/*.toml; do
   DIALECT_PROXY_CLIENT_SECRET=x GARAGE_KEY_ID=x GARAGE_SECRET=x APP_TEAM_SECRET=x OBS_AK=x OBS_SK=x \
-  COS_SECRET_ID=x COS_SECRET_KEY=x YC_KEY_ID=x YC_SECRET=x target/release/dialect-proxy check --config "$f"
+  COS_SECRET_ID=x COS_SECRET_KEY=x YC_KEY_ID=x YC_SECRET=x \
+  TEAM_A_SECRET=x REPORTS_SECRET=x REPORTS_TOKEN=x OBS_SECURITY_TOKEN=x target/release/dialect-proxy check --config "$f"
 done
 if target/release/dialect-proxy check --config tests/conf-broken/bad-dialect.toml; then
   echo "check accepted a broken configuration" >&2
