@@ -3,7 +3,7 @@
 use super::auth::{secret, Payload, WireRequest};
 use super::cloud::{Claim, Cloud, Lookup, Scheme};
 use super::wire::{Credentials, Headers, Outbound};
-use super::{Dialect, VirtualHost, Vocabulary};
+use super::{Dialect, FormScheme, FormSigning, VirtualHost, Vocabulary};
 use crate::error::ApiError;
 use crate::sign::{self, cos, Secret};
 
@@ -119,6 +119,13 @@ pub const VOCAB: Vocabulary = Vocabulary {
     sdk_agents: &["cos-python-sdk-", "cos-nodejs-sdk-", "cos-java-sdk-", "cos-go-sdk-"],
     // GET Service entries carry BucketType, cos (436/8291).
     bucket_entry: &[("BucketType", "cos")],
+    // POST Object (436/14690, "签名保护"): q-ak, q-key-time, q-signature over SHA1(policy).
+    form_signing: &[FormSigning {
+        key_field: "q-ak",
+        signature_field: "q-signature",
+        scheme: FormScheme::Cos,
+        every_field: false,
+    }],
     // 436/7778 (request signature: q-sign-algorithm, q-ak, q-sign-time, q-key-time, q-header-list,
     // q-url-param-list, q-signature)
     presign_params: &["q-*", "x-cos-security-token"],

@@ -9,7 +9,7 @@ pub mod reframe;
 mod v4;
 mod vocabulary;
 pub use crate::wire;
-pub use vocabulary::{VirtualHost, Vocabulary};
+pub use vocabulary::{FormScheme, FormSigning, VirtualHost, Vocabulary};
 
 use crate::model::Field;
 use serde::Deserialize;

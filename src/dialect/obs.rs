@@ -3,7 +3,7 @@
 use super::auth::{self, Payload, WireRequest};
 use super::cloud::{Claim, Cloud, Lookup, Scheme};
 use super::wire::{Credentials, Headers, Outbound};
-use super::{Dialect, VirtualHost, Vocabulary};
+use super::{Dialect, FormScheme, FormSigning, VirtualHost, Vocabulary};
 use crate::error::ApiError;
 use crate::sign::v2;
 
@@ -114,6 +114,13 @@ pub const VOCAB: Vocabulary = Vocabulary {
     sdk_agents: &["obs-sdk-"],
     // ListBuckets entries carry BucketType, OBJECT for object buckets (obs_04_0020).
     bucket_entry: &[("BucketType", "OBJECT")],
+    // POST upload (obs_04_0012): base64 HMAC-SHA1 of the base64 policy.
+    form_signing: &[FormSigning {
+        key_field: "accesskeyid",
+        signature_field: "signature",
+        scheme: FormScheme::HmacSha1,
+        every_field: false,
+    }],
     // obs_04_0011 (query authentication)
     presign_params: &["AccessKeyId", "Signature", "Expires", "x-obs-security-token"],
     query_signatures: &["Signature"],

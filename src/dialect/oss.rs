@@ -3,7 +3,7 @@
 use super::auth::{self, check_skew, query_value, secret, Payload, WireRequest};
 use super::cloud::{Claim, Cloud, Lookup, Scheme};
 use super::wire::{Credentials, Headers, Outbound};
-use super::{Dialect, VirtualHost, Vocabulary};
+use super::{Dialect, FormScheme, FormSigning, VirtualHost, Vocabulary};
 use crate::dates::{format_amz_date, parse_amz_date};
 use crate::error::ApiError;
 use crate::sign::{self, oss4, sigv4, v2};
@@ -107,6 +107,21 @@ pub const VOCAB: Vocabulary = Vocabulary {
     sdk_agents: &["aliyun-sdk-", "alibabacloud-"],
     // oss2 (xml_utils.parse_list_buckets) requires these in every entry (ListBuckets page).
     bucket_entry: &[("ExtranetEndpoint", ""), ("IntranetEndpoint", ""), ("StorageClass", "Standard")],
+    // PostObject V4 (signature-version-4-recommend) and V1 (signature-version-1).
+    form_signing: &[
+        FormSigning {
+            key_field: "x-oss-credential",
+            signature_field: "x-oss-signature",
+            scheme: FormScheme::SigV4(&oss4::PARAMS),
+            every_field: false,
+        },
+        FormSigning {
+            key_field: "ossaccesskeyid",
+            signature_field: "signature",
+            scheme: FormScheme::HmacSha1,
+            every_field: false,
+        },
+    ],
     // V1 (document_detail/31952) and V4 (add-signatures-to-urls) presigned URLs.
     presign_params: &[
         "OSSAccessKeyId",

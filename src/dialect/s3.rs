@@ -3,7 +3,7 @@
 use super::auth::{self, Payload, WireRequest};
 use super::cloud::{Claim, Cloud, Lookup, Scheme};
 use super::wire::{Credentials, Headers, Outbound};
-use super::{Dialect, VirtualHost, Vocabulary};
+use super::{Dialect, FormScheme, FormSigning, VirtualHost, Vocabulary};
 use crate::dates::format_amz_date;
 use crate::error::ApiError;
 use crate::sign::{self, sigv4};
@@ -108,6 +108,21 @@ pub const VOCAB: Vocabulary = Vocabulary {
     encoding_sdk: None,
     sdk_agents: &[],
     bucket_entry: &[],
+    // POST policy: SigV4 (sigv4-HTTPPOSTConstructPolicy) and V2 (HTTPPOSTForms).
+    form_signing: &[
+        FormSigning {
+            key_field: "x-amz-credential",
+            signature_field: "x-amz-signature",
+            scheme: FormScheme::SigV4(&crate::sign::sigv4::AWS),
+            every_field: true,
+        },
+        FormSigning {
+            key_field: "awsaccesskeyid",
+            signature_field: "signature",
+            scheme: FormScheme::HmacSha1,
+            every_field: true,
+        },
+    ],
     // V2 presigned URLs carry the token lower-case (botocore HmacV1QueryAuth).
     presign_params: &[
         "X-Amz-*",

@@ -11,6 +11,29 @@ pub struct VirtualHost {
     pub service_prefix: bool,
 }
 
+/// How a browser form (POST Object) of this cloud is signed: the fields naming the key and the
+/// signature, and what the signature is over the base64 policy.
+#[derive(Clone, Copy, Debug)]
+pub struct FormSigning {
+    /// Lower-case field names.
+    pub key_field: &'static str,
+    pub signature_field: &'static str,
+    pub scheme: FormScheme,
+    /// Every form field must be named by a policy condition (S3's rule; the others check
+    /// conditions only).
+    pub every_field: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum FormScheme {
+    /// Hex HMAC-SHA256 with the SigV4-family key of the credential's scope.
+    SigV4(&'static crate::sign::sigv4::Params),
+    /// Base64 HMAC-SHA1(secret, policy).
+    HmacSha1,
+    /// COS: hex HMAC-SHA1(hex HMAC-SHA1(secret, q-key-time), hex SHA1(policy JSON)).
+    Cos,
+}
+
 /// Everything that differs between dialects on the wire, as data.
 pub struct Vocabulary {
     pub name: &'static str,
@@ -102,6 +125,8 @@ pub struct Vocabulary {
     /// Elements its SDKs require in a ListBuckets entry beyond name, date and location:
     /// (element, value) as the gateway renders its own answer.
     pub bucket_entry: &'static [(&'static str, &'static str)],
+    /// Its POST Object form signatures.
+    pub form_signing: &'static [FormSigning],
     /// The query parameters of its presigned URLs (credentials, signature, expiry, token): they
     /// never go upstream. A name ending in `*` stands for every name it starts.
     pub presign_params: &'static [&'static str],

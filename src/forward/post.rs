@@ -224,7 +224,7 @@ fn prepare(
     }
     let range = signed
         .policy
-        .check(form, &p.bucket, client == crate::dialect::Dialect::S3)
+        .check(form, &p.bucket, signed.every_field)
         .map_err(err)?;
     let key = form::object_key(form).map_err(err)?;
     let suffix = p.boundary.len() as u64 + 8;

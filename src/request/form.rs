@@ -9,7 +9,7 @@
 //! (signature-version-4-recommend); COS `q-signature` = hex HMAC-SHA1(HMAC-SHA1(secret,
 //! q-key-time), SHA1(policy JSON)) (POST Object 436/14690, "签名保护").
 
-use crate::dialect::Dialect;
+use crate::dialect::{Dialect, FormScheme, FormSigning};
 use crate::error::ApiError;
 use crate::sign::Secret;
 
@@ -137,19 +137,18 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// A verified form: who signed it, in which dialect, and what its policy allows.
 pub struct Signed {
     pub client: Dialect,
+    /// Its cloud requires every field to be named by the policy.
+    pub every_field: bool,
     pub access_key: String,
     pub policy: Policy,
 }
 
-/// The signing fields of each form shape: (dialect, access-key field, signature field).
-const SHAPES: &[(Dialect, &str, &str)] = &[
-    (Dialect::S3, "x-amz-credential", "x-amz-signature"),
-    (Dialect::S3, "awsaccesskeyid", "signature"),
-    (Dialect::Obs, "accesskeyid", "signature"),
-    (Dialect::Cos, "q-ak", "q-signature"),
-    (Dialect::Oss, "x-oss-credential", "x-oss-signature"),
-    (Dialect::Oss, "ossaccesskeyid", "signature"),
-];
+/// Each cloud's form signings, in the order they are tried.
+fn signings() -> impl Iterator<Item = (Dialect, &'static FormSigning)> {
+    Dialect::ALL
+        .into_iter()
+        .flat_map(|d| d.vocab().form_signing.iter().map(move |f| (d, f)))
+}
 
 /// Verify the form's signature over its policy with the client's key.
 pub fn verify<'k>(
@@ -157,14 +156,14 @@ pub fn verify<'k>(
     lookup: &dyn Fn(&str) -> Option<&'k Secret>,
     now: i64,
 ) -> Result<Signed, ApiError> {
-    let Some(&(client, key_field, sig_field)) = SHAPES
-        .iter()
-        .find(|(_, k, s)| form.get(k).is_some() && form.get(s).is_some())
+    let Some((client, signing)) = signings()
+        .find(|(_, f)| form.get(f.key_field).is_some() && form.get(f.signature_field).is_some())
     else {
         return Err(ApiError::access_denied(
             "The form carries no signature the gateway knows",
         ));
     };
+    let (key_field, sig_field) = (signing.key_field, signing.signature_field);
     let policy_b64 = form
         .get("policy")
         .ok_or_else(|| malformed("The form has no policy"))?;
@@ -174,28 +173,22 @@ pub fn verify<'k>(
     let given = form.get(sig_field).unwrap_or("");
     let json = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, policy_b64)
         .map_err(|_| malformed("The policy is not base64"))?;
-    let mine = match (client, key_field) {
-        (Dialect::S3, "x-amz-credential") | (Dialect::Oss, "x-oss-credential") => {
-            let p = if client == Dialect::S3 {
-                &crate::sign::sigv4::AWS
-            } else {
-                &crate::sign::oss4::PARAMS
-            };
+    let (mine, given) = match signing.scheme {
+        FormScheme::SigV4(p) => {
             let scope = credential.split_once('/').map_or("", |(_, s)| s);
-            secret.sigv4_signature(p, scope, policy_b64)
+            let mine = secret.sigv4_signature(p, scope, policy_b64);
+            (mine, given.to_ascii_lowercase())
         }
-        (Dialect::Cos, _) => {
+        FormScheme::Cos => {
             let key_time = form.get("q-key-time").unwrap_or("");
             let sk = crate::sign::cos::sign_key(secret.expose(), key_time);
             let hash = hex::encode(<sha1::Sha1 as sha1::Digest>::digest(&json));
-            crate::sign::cos::signature(&sk, &hash)
+            (
+                crate::sign::cos::signature(&sk, &hash),
+                given.to_ascii_lowercase(),
+            )
         }
-        _ => secret.v2_signature(policy_b64),
-    };
-    let given = if matches!(client, Dialect::Cos) || key_field.ends_with("credential") {
-        given.to_ascii_lowercase()
-    } else {
-        given.to_string()
+        FormScheme::HmacSha1 => (secret.v2_signature(policy_b64), given.to_string()),
     };
     if !crate::sign::same_signature(&mine, &given) {
         return Err(ApiError::signature_mismatch());
@@ -203,6 +196,7 @@ pub fn verify<'k>(
     let policy = Policy::parse(&json, now)?;
     Ok(Signed {
         client,
+        every_field: signing.every_field,
         access_key,
         policy,
     })
@@ -216,7 +210,7 @@ pub struct Policy {
 
 /// Fields no condition needs to name (the signature's own, and S3's `x-ignore-`).
 fn exempt(name: &str) -> bool {
-    SHAPES.iter().any(|(_, _, s)| *s == name)
+    signings().any(|(_, f)| f.signature_field == name)
         || matches!(name, "policy" | "file")
         || name.starts_with("x-ignore-")
 }
@@ -318,7 +312,7 @@ impl Policy {
 
 /// Signing inputs the policy names or not, as each cloud documents (their SDKs list them).
 fn credential_field(k: &str) -> bool {
-    SHAPES.iter().any(|(_, key, _)| *key == k)
+    signings().any(|(_, f)| f.key_field == k)
         || matches!(
             k,
             "x-amz-algorithm"
