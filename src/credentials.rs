@@ -37,7 +37,7 @@ pub fn start(shared: Arc<ArcSwap<Config>>) -> std::io::Result<()> {
                     let cfg = shared.load_full();
                     for b in &cfg.backends {
                         let Some(live) = &b.live else { continue };
-                        let now = unix_now();
+                        let now = crate::dates::unix_now();
                         if !live.due(now) {
                             continue;
                         }
@@ -45,14 +45,14 @@ pub fn start(shared: Arc<ArcSwap<Config>>) -> std::io::Result<()> {
                             Ok(keys) => {
                                 tracing::info!(backend = %b.name, access_key = %keys.access_key, expires = keys.expires, "backend credentials fetched");
                                 failures.remove(&b.name);
-                                live.store(keys, unix_now());
+                                live.store(keys, crate::dates::unix_now());
                             }
                             Err(why) => {
                                 let n = failures.entry(b.name.clone()).or_default();
                                 *n += 1;
                                 let wait = 1i64 << (*n).min(5);
                                 tracing::warn!(backend = %b.name, error = %why, retry_in_secs = wait, "backend credentials not fetched");
-                                live.retry_in(unix_now(), wait);
+                                live.retry_in(crate::dates::unix_now(), wait);
                             }
                         }
                     }
@@ -61,13 +61,6 @@ pub fn start(shared: Arc<ArcSwap<Config>>) -> std::io::Result<()> {
             })
         })?;
     Ok(())
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 /// One fetch. Errors name what failed, never a token or a key.

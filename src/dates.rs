@@ -49,3 +49,11 @@ pub fn format_amz_date(t: i64) -> String {
     s.push('Z');
     s
 }
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

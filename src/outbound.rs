@@ -38,7 +38,7 @@ impl Outbound {
         b: &'a Backend,
         payload: Option<&'a str>,
     ) -> impl Fn(&mut Outbound) + Sync + 'a {
-        move |out: &mut Outbound| out.sign(b, payload, now())
+        move |out: &mut Outbound| out.sign(b, payload, crate::dates::unix_now())
     }
 
     /// The signing step for a request without a body.
@@ -67,11 +67,4 @@ impl Outbound {
             self.headers.push((k, v));
         }
     }
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

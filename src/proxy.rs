@@ -44,13 +44,6 @@ pub struct Ctx {
     head: bool,
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// 16 upper-case hex digits (as OBS and COS request ids look).
 fn new_request_id() -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -151,7 +144,11 @@ impl Gateway {
                 .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"));
             // Every answer to an allowed cross-origin request carries its CORS headers.
             let cors = request::cors::answer_headers(&cfg, &inb);
-            (request::plan(&cfg, &inb, now()), expects_continue, cors)
+            (
+                request::plan(&cfg, &inb, crate::dates::unix_now()),
+                expects_continue,
+                cors,
+            )
         };
         match planned {
             Err(r) => {

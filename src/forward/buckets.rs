@@ -68,7 +68,7 @@ async fn gather(
     let mut out = BTreeMap::new();
     for i in backends {
         let b = &cfg.backends[i];
-        if b.starting() || !b.keys_ready(now()) {
+        if b.starting() || !b.keys_ready(crate::dates::unix_now()) {
             return Err(ApiError::unavailable(
                 "A backend's buckets cannot be listed now",
             ));
@@ -156,11 +156,4 @@ fn render(client: Dialect, owner: &str, buckets: &BTreeMap<String, (String, Stri
     }
     s.push_str("</Buckets></ListAllMyBucketsResult>");
     s
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

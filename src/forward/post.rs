@@ -195,9 +195,7 @@ fn prepare(
     form: &Form,
     start: usize,
 ) -> std::result::Result<Prepared, (crate::dialect::Dialect, ApiError)> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
+    let now = crate::dates::unix_now();
     let signed = form::verify(form, &|ak| cfg.clients.get(ak).map(|c| &c.secret), now)
         .map_err(|e| (p.client, e))?;
     let client = signed.client;
