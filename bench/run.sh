@@ -5,6 +5,8 @@
 #   bench/run.sh requests     per-request cost versus nginx proxy_pass and a do-nothing pingora proxy
 #                             (requests/s, latency at half load, instructions per request; installs
 #                             nginx, wrk and valgrind from Debian when missing)
+#   bench/run.sh peers        against s3s-proxy 0.14.1 over one Garage: requests/s, latency, CPU per
+#                             request, 512 MiB GET and PUT, peak RSS (builds s3s-proxy into the cache once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup-test-env.sh | grep '^CACHE=')"
@@ -31,6 +33,19 @@ case "${1:-}" in
       apt-get install -y -qq "${missing[@]}" >/dev/null
     fi
     cargo build --release --examples
+    ;;
+  peers)
+    script=bench/peers.py
+    shift
+    if ! command -v wrk >/dev/null 2>&1; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq >/dev/null
+      apt-get install -y -qq wrk >/dev/null
+    fi
+    if [ ! -x "$CACHE/s3s-proxy-0.14.1/bin/s3s-proxy" ]; then
+      echo "bench: building s3s-proxy 0.14.1 (several minutes, once)" >&2
+      cargo install s3s-proxy --version 0.14.1 --locked --root "$CACHE/s3s-proxy-0.14.1" >&2
+    fi
     ;;
 esac
 cargo build --release

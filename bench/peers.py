@@ -1,0 +1,235 @@
+"""dialect-proxy against a Rust peer doing the same job: s3s-proxy 0.14.1 (the s3s project's re-signing S3
+proxy over aws-sdk-s3), both S3 in -> S3 out in front of the same Garage, measured in one run, interleaved
+(A B A B). The pair is the only one s3s-proxy can do.
+
+Per operation (SigV4 header-signed as the SDKs send them, with the payload's hash; wrk replays each
+signed request while its date is within the clock skew): GetObject 4 KiB, PutObject 4 KiB (with its
+CRC32 header, as boto3 sends it), ListObjectsV2 (100 keys), UploadPartCopy (4 KiB source). HeadObject
+is left out: wrk waits for the body a HEAD answer's Content-Length announces, and never completes one: requests/s at saturation
+(wrk -t1 -c32) with its p50/p99 from wrk's latency distribution, and each proxy's CPU time per request
+(user + system from /proc). Then a 512 MiB GET and PUT through each (curl), against Garage direct. Peak RSS
+(VmHWM) of each proxy at the end. Garage direct stays in the table as the floor.
+
+Usage: bash bench/run.sh peers   (builds s3s-proxy into the cache once)
+Environment: BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 2), BIG_MIB (default 512).
+"""
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+from conftest import CACHE, Garage, Proc, free_port, port_open, wait_until  # noqa: E402
+
+BIN = ROOT / "target" / "release" / "dialect-proxy"
+S3S = Path(os.environ.get("S3S_PROXY", CACHE / "s3s-proxy-0.14.1" / "bin" / "s3s-proxy"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+BIG_MIB = int(os.environ.get("BIG_MIB", "512"))
+AK, SK = "AKBENCHPEER", "bench-peer-secret"
+BUCKET = "peers"
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def peak_rss_mib(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def client(url, ak, sk):
+    import boto3
+    from botocore.config import Config
+    return boto3.client("s3", endpoint_url=url, aws_access_key_id=ak, aws_secret_access_key=sk,
+                        region_name="garage", config=Config(signature_version="s3v4",
+                                                            s3={"addressing_style": "path"}))
+
+
+def wrk(url, lua, work):
+    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{max(1, round(SECONDS))}s", "--latency", "-s", str(lua), url],
+                         capture_output=True, text=True, timeout=SECONDS * 4 + 30).stdout
+    if "Non-2xx" in out or "Socket errors" in out:
+        raise RuntimeError(f"wrk saw failures at {url.split('?')[0]}:\n{out}")
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    if total == 0:
+        raise RuntimeError(f"wrk completed no request at {url.split('?')[0]}:\n{out}")
+
+    def pct(p):
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)", out)
+        v, unit = float(m.group(1)), m.group(2)
+        return v * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+    return rps, total, pct(50), pct(99)
+
+
+def lua(work, name, method, headers=None, body=None):
+    p = work / f"{name}.lua"
+    lines = [f'wrk.method = "{method}"']
+    for k, v in (headers or {}).items():
+        lines.append(f'wrk.headers["{k}"] = "{v}"')
+    if body:
+        lines.append(f'wrk.body = string.rep("x", {body})')
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def signed(url, ak, sk, method, path, query="", headers=None, body=b""):
+    """A SigV4 header-signed request (payload hash included), as SDKs send them; replayed by wrk while its
+    date is within the clock skew both proxies allow."""
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+    import base64
+    import zlib
+    full = f"{url}{path}" + (f"?{query}" if query else "")
+    headers = dict(headers or {})
+    if body:
+        # As boto3 sends a PutObject by default (CRC32 in a header). Without it aws-sdk-s3 inside
+        # s3s-proxy streams the body aws-chunked with a trailer, which Garage refuses.
+        headers["x-amz-checksum-crc32"] = base64.b64encode(zlib.crc32(body).to_bytes(4, "big")).decode()
+        headers["x-amz-sdk-checksum-algorithm"] = "CRC32"
+    req = AWSRequest(method=method, url=full, data=body, headers=headers)
+    S3SigV4Auth(Credentials(ak, sk), "s3", "garage").add_auth(req)
+    return full, {k: v for k, v in req.headers.items() if k.lower() != "host"}
+
+
+def scenarios(url, ak, sk, work, tag):
+    """(name, URL, lua) for one endpoint."""
+    c = client(url, ak, sk)
+    uid = c.create_multipart_upload(Bucket=BUCKET, Key=f"copy-{tag}")["UploadId"]
+    plans = [
+        ("GetObject 4 KiB", "GET", f"/{BUCKET}/obj4k", "", {}, 0),
+        ("PutObject 4 KiB", "PUT", f"/{BUCKET}/put-{tag}", "", {}, 4096),
+        ("ListObjectsV2 100", "GET", f"/{BUCKET}", "list-type=2&prefix=list%2F", {}, 0),
+        ("UploadPartCopy", "PUT", f"/{BUCKET}/copy-{tag}", f"partNumber=1&uploadId={uid}",
+         {"x-amz-copy-source": f"/{BUCKET}/obj4k"}, 0),
+    ]
+    out = []
+    for name, method, path, query, extra, size in plans:
+        full, headers = signed(url, ak, sk, method, path, query, extra, b"x" * size)
+        out.append((name, full, lua(work, f"{name.split()[0]}-{tag}", method, headers, size)))
+    return out
+
+
+def big(url, ak, sk, path, work):
+    """(GET MiB/s, PUT MiB/s) of BIG_MIB through url: a presigned GET, and a header-signed PUT with its
+    CRC32 (s3s-proxy cannot pass a presigned PUT on to Garage)."""
+    c = client(url, ak, sk)
+    get = c.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "big"}, ExpiresIn=3600)
+    full, headers = signed(url, ak, sk, "PUT", f"/{BUCKET}/big-put-{free_port()}", "", {}, path.read_bytes())
+    put = ["-T", str(path), *[a for k, v in headers.items() for a in ("-H", f"{k}: {v}")], full]
+    speeds = []
+    for args in (["-o", "/dev/null", get], put):
+        out = subprocess.run(["curl", "-sS", "-f", "-o", "/dev/null", "-w", "%{speed_download} %{speed_upload}",
+                              *args], capture_output=True, text=True, timeout=600, check=True).stdout.split()
+        speeds.append(max(float(out[0]), float(out[1])) / (1 << 20))
+    return speeds
+
+
+def main():
+    if not S3S.exists():
+        sys.exit(f"s3s-proxy missing at {S3S}: bash bench/run.sh peers builds it")
+    work = Path(tempfile.mkdtemp(prefix="peers-"))
+    started = []
+    try:
+        g = Garage(work)
+        started.append(g)
+        g.bucket(BUCKET)
+        direct = client(f"http://127.0.0.1:{g.port}", g.key_id, g.secret)
+        direct.put_object(Bucket=BUCKET, Key="obj4k", Body=os.urandom(4096))
+        for i in range(100):
+            direct.put_object(Bucket=BUCKET, Key=f"list/{i:03d}", Body=b"x")
+        path = work / "big.bin"
+        with open(path, "wb") as f:
+            block = os.urandom(1 << 20)
+            for _ in range(BIG_MIB):
+                f.write(block)
+        direct.upload_file(str(path), BUCKET, "big")
+
+        dp_port, s3s_port = free_port(), free_port()
+        conf = work / "dp.toml"
+        conf.write_text(f"""
+[server]
+listen = ["127.0.0.1:{dp_port}"]
+access_log = "off"
+[[clients]]
+access_key = "{AK}"
+secret_key = "{SK}"
+[[backends]]
+name = "garage"
+dialect = "s3"
+endpoint = "http://127.0.0.1:{g.port}"
+region = "garage"
+access_key = "{g.key_id}"
+secret_key = "{g.secret}"
+[[routes]]
+bucket = "*"
+backend = "garage"
+""")
+        dp = Proc([str(BIN), "--config", str(conf)], work / "dp.log",
+                  env=dict(os.environ, DIALECT_PROXY_LOG="warn"))
+        started.append(dp)
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=g.key_id, AWS_SECRET_ACCESS_KEY=g.secret, AWS_REGION="garage",
+                   RUST_LOG="warn")
+        s3s = Proc([str(S3S), "--host", "127.0.0.1", "--port", str(s3s_port), "--endpoint-url",
+                    f"http://127.0.0.1:{g.port}"], work / "s3s.log", env=env)
+        started.append(s3s)
+        wait_until(lambda: port_open(dp_port) and port_open(s3s_port), "both proxies")
+
+        targets = {
+            "dialect-proxy": (f"http://127.0.0.1:{dp_port}", AK, SK, dp.p.pid),
+            "s3s-proxy": (f"http://127.0.0.1:{s3s_port}", g.key_id, g.secret, s3s.p.pid),
+            "garage direct": (f"http://127.0.0.1:{g.port}", g.key_id, g.secret, None),
+        }
+        plans = {name: scenarios(url, ak, sk, work, name.split()[0]) for name, (url, ak, sk, _) in targets.items()}
+        results = {}
+        for _ in range(ROUNDS):
+            for i in range(len(plans["dialect-proxy"])):
+                for name, (_, _, _, pid) in targets.items():
+                    op, url, script = plans[name][i]
+                    cpu0 = cpu_seconds(pid) if pid else 0
+                    rps, total, p50, p99 = wrk(url, script, work)
+                    cpu = (cpu_seconds(pid) - cpu0) / total * 1e6 if pid else float("nan")
+                    results.setdefault((op, name), []).append((rps, p50, p99, cpu))
+        bigs = {name: big(url, ak, sk, path, work) for name, (url, ak, sk, _) in targets.items()}
+
+        print(f"\nS3 in -> S3 out over one Garage, {ROUNDS} interleaved rounds of {SECONDS:.0f} s, wrk -t1 -c32 "
+              f"(medians; CPU is the proxy's user+system per request)\n")
+        print(f"| operation | target | requests/s | p50 ms | p99 ms | CPU µs/request | vs s3s-proxy (req/s, CPU) |")
+        print("|---|---|---|---|---|---|---|")
+        for op, *_ in plans["dialect-proxy"]:
+            med = {n: [statistics.median(x) for x in zip(*results[(op, n)])] for n in targets}
+            for n in targets:
+                rps, p50, p99, cpu = med[n]
+                ratio = ""
+                if n == "dialect-proxy":
+                    s = med["s3s-proxy"]
+                    ratio = f"{rps / s[0]:.2f}x, {cpu / s[3]:.2f}x"
+                cpu_s = "-" if cpu != cpu else f"{cpu:.0f}"
+                print(f"| {op} | {n} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu_s} | {ratio} |")
+        print(f"\n| {BIG_MIB} MiB | GET MiB/s | PUT MiB/s |\n|---|---|---|")
+        for n, (get, put) in bigs.items():
+            print(f"| {n} | {get:,.0f} | {put:,.0f} |")
+        d, s, gd = bigs["dialect-proxy"], bigs["s3s-proxy"], bigs["garage direct"]
+        print(f"\ndialect-proxy GET {d[0] / gd[0]:.2f}x Garage direct, {d[0] / s[0]:.2f}x s3s-proxy; "
+              f"PUT {d[1] / gd[1]:.2f}x Garage direct, {d[1] / s[1]:.2f}x s3s-proxy")
+        print(f"peak RSS: dialect-proxy {peak_rss_mib(dp.p.pid):.1f} MiB, s3s-proxy {peak_rss_mib(s3s.p.pid):.1f} MiB")
+    finally:
+        for s in reversed(started):
+            s.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
