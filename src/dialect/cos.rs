@@ -125,6 +125,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
         signature_field: "q-signature",
         scheme: FormScheme::Cos,
         every_field: false,
+        signing_fields: &["q-sign-algorithm", "q-key-time", "x-cos-security-token"],
     }],
     // 436/7778 (request signature: q-sign-algorithm, q-ak, q-sign-time, q-key-time, q-header-list,
     // q-url-param-list, q-signature)

@@ -120,6 +120,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
         signature_field: "signature",
         scheme: FormScheme::HmacSha1,
         every_field: false,
+        signing_fields: &["x-obs-security-token"],
     }],
     // obs_04_0011 (query authentication)
     presign_params: &["AccessKeyId", "Signature", "Expires", "x-obs-security-token"],

@@ -114,12 +114,14 @@ pub const VOCAB: Vocabulary = Vocabulary {
             signature_field: "x-oss-signature",
             scheme: FormScheme::SigV4(&oss4::PARAMS),
             every_field: false,
+            signing_fields: &["x-oss-signature-version", "x-oss-date", "x-oss-security-token"],
         },
         FormSigning {
             key_field: "ossaccesskeyid",
             signature_field: "signature",
             scheme: FormScheme::HmacSha1,
             every_field: false,
+            signing_fields: &["x-oss-security-token"],
         },
     ],
     // V1 (document_detail/31952) and V4 (add-signatures-to-urls) presigned URLs.

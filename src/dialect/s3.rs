@@ -115,12 +115,14 @@ pub const VOCAB: Vocabulary = Vocabulary {
             signature_field: "x-amz-signature",
             scheme: FormScheme::SigV4(&crate::sign::sigv4::AWS),
             every_field: true,
+            signing_fields: &["x-amz-algorithm", "x-amz-date", "x-amz-security-token"],
         },
         FormSigning {
             key_field: "awsaccesskeyid",
             signature_field: "signature",
             scheme: FormScheme::HmacSha1,
             every_field: true,
+            signing_fields: &["x-amz-security-token"],
         },
     ],
     // V2 presigned URLs carry the token lower-case (botocore HmacV1QueryAuth).

@@ -22,6 +22,8 @@ pub struct FormSigning {
     /// Every form field must be named by a policy condition (S3's rule; the others check
     /// conditions only).
     pub every_field: bool,
+    /// The other fields of its signature, which a policy need not name.
+    pub signing_fields: &'static [&'static str],
 }
 
 #[derive(Clone, Copy, Debug)]

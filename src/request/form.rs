@@ -310,21 +310,9 @@ impl Policy {
     }
 }
 
-/// Signing inputs the policy names or not, as each cloud documents (their SDKs list them).
+/// Signing inputs a policy need not name, as each cloud lists them in its vocabulary.
 fn credential_field(k: &str) -> bool {
-    signings().any(|(_, f)| f.key_field == k)
-        || matches!(
-            k,
-            "x-amz-algorithm"
-                | "x-amz-date"
-                | "x-amz-security-token"
-                | "q-sign-algorithm"
-                | "q-key-time"
-                | "x-oss-signature-version"
-                | "x-oss-date"
-                | "x-oss-security-token"
-                | "x-obs-security-token"
-        )
+    signings().any(|(_, f)| f.key_field == k || f.signing_fields.contains(&k))
 }
 
 /// The object key: the `key` field, `${filename}` replaced by the file's name.
