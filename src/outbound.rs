@@ -57,7 +57,9 @@ impl Outbound {
             None => b.credentials(),
         };
         if let Some(token) = c.session_token {
-            // Every cloud names it `<prefix>security-token` and signs its own prefix's headers.
+            // Every cloud names it `<prefix>security-token` and signs its own prefix's headers:
+            // S3 x-amz- (temporary credentials), OBS x-obs- (obs_04_0010 common headers), COS x-cos-
+            // (436/7728 common request headers), OSS x-oss- (common request headers).
             let name = [b.dialect.vocab().prefix, "security-token"].concat();
             self.set_header(name, token.to_string());
         }

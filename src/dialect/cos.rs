@@ -116,6 +116,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &["delete", "lifecycle", "cors", "tagging", "restore"],
     form_encoded_query: true,
     encoding_sdk: None,
+    // cos-python-sdk-v5 sends `cos-python-sdk-v<version>` (cos_client.py); the other SDKs alike.
     sdk_agents: &["cos-python-sdk-", "cos-nodejs-sdk-", "cos-java-sdk-", "cos-go-sdk-"],
     // GET Service entries carry BucketType, cos (436/8291).
     bucket_entry: &[("BucketType", "cos")],

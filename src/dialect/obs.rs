@@ -111,6 +111,7 @@ pub const VOCAB: Vocabulary = Vocabulary {
     ],
     form_encoded_query: false,
     encoding_sdk: Some("obs-sdk-"),
+    // esdk-obs-python sends `obs-sdk-python/<version>` (const.py), as `encoding_sdk` reads it.
     sdk_agents: &["obs-sdk-"],
     // ListBuckets entries carry BucketType, OBJECT for object buckets (obs_04_0020).
     bucket_entry: &[("BucketType", "OBJECT")],

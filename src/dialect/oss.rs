@@ -104,6 +104,8 @@ pub const VOCAB: Vocabulary = Vocabulary {
     md5_required: &["delete"],
     form_encoded_query: false,
     encoding_sdk: None,
+    // oss2 `aliyun-sdk-python/…` (http.py), ali-oss `aliyun-sdk-nodejs/…`, alibabacloud-oss-v2
+    // `alibabacloud-python-sdk-v2/…` (utils.get_default_user_agent).
     sdk_agents: &["aliyun-sdk-", "alibabacloud-"],
     // oss2 (xml_utils.parse_list_buckets) requires these in every entry (ListBuckets page).
     bucket_entry: &[("ExtranetEndpoint", ""), ("IntranetEndpoint", ""), ("StorageClass", "Standard")],
