@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
-from conftest import CACHE, Garage, Proc, free_port, port_open, wait_until  # noqa: E402
+from conftest import CACHE, Garage, Proc, free_port, port_open, standin_config, wait_until  # noqa: E402
 
 BIN = ROOT / "target" / "release" / "dialect-proxy"
 S3S = Path(os.environ.get("S3S_PROXY", CACHE / "s3s-proxy-0.14.1" / "bin" / "s3s-proxy"))
@@ -159,24 +159,9 @@ def main():
 
         dp_port, s3s_port = free_port(), free_port()
         conf = work / "dp.toml"
-        conf.write_text(f"""
-[server]
-listen = ["127.0.0.1:{dp_port}"]
-access_log = "off"
-[[clients]]
-access_key = "{AK}"
-secret_key = "{SK}"
-[[backends]]
-name = "garage"
-dialect = "s3"
-endpoint = "http://127.0.0.1:{g.port}"
-region = "garage"
-access_key = "{g.key_id}"
-secret_key = "{g.secret}"
-[[routes]]
-bucket = "*"
-backend = "garage"
-""")
+        # The e2e suite's one-client, one-Garage configuration, without access lines.
+        conf.write_text(standin_config(AK, SK, g, 'access_log = "off"').replace("@PORT@", str(dp_port)))
+
         dp = Proc([str(BIN), "--config", str(conf)], work / "dp.log",
                   env=dict(os.environ, DIALECT_PROXY_LOG="warn"))
         started.append(dp)

@@ -205,7 +205,9 @@ fn live_of(
             None => (url, "/".to_string()),
         };
         let (tls, host, sni, port) = parse_endpoint(base).map_err(|m| (field, m))?;
-        let mut e = Backend::render_only(Dialect::S3, &host, "us-east-1");
+        // STS and the credentials endpoints speak AWS's query/JSON APIs: the S3 vocabulary only
+        // names the request-id header the transport logs.
+        let mut e = Backend::render_only(Dialect::default(), &host, "us-east-1");
         e.name = format!("{}-credentials", b.name);
         (e.tls, e.sni, e.connect) = (tls, sni.clone(), format!("{sni}:{port}"));
         e.addr = sni

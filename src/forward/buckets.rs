@@ -36,7 +36,7 @@ pub async fn list(
             let doc = render(client, access_key.unwrap_or("anonymous"), &buckets);
             let x = Context {
                 op: Op::ListBuckets,
-                backend: Dialect::S3,
+                backend: Dialect::default(),
                 client,
                 request_id: rid,
                 resource: "/",
@@ -137,7 +137,10 @@ fn inverse(r: &Route, name: &str) -> Option<String> {
 fn render(client: Dialect, owner: &str, buckets: &BTreeMap<String, (String, String)>) -> String {
     let mut s = String::with_capacity(256 + buckets.len() * 160);
     s.push_str(r#"<?xml version="1.0" encoding="UTF-8"?>"#);
-    s.push_str(r#"<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">"#);
+    // The neutral form (S3's document), translated for the client like any backend's answer.
+    s.push_str("<ListAllMyBucketsResult xmlns=\"");
+    s.push_str(Dialect::default().vocab().xmlns);
+    s.push_str("\">");
     let owner = xml::escape(owner);
     s.push_str(&format!(
         "<Owner><ID>{owner}</ID><DisplayName>{owner}</DisplayName></Owner><Buckets>"

@@ -97,8 +97,11 @@ pub fn check(grant: &Grant, bucket: Option<&str>, a: Action) -> Result<(), ApiEr
 /// header of any dialect or a presigned URL's `…security-token` parameter (S3
 /// `X-Amz-Security-Token`, OBS/COS/OSS V4 `x-…-security-token`, OSS V1 `security-token`).
 pub fn session_token(inb: &Inbound, want: &crate::sign::Secret) -> Result<(), ApiError> {
-    let is_token =
-        |k: &str| k.len() >= 14 && k[k.len() - 14..].eq_ignore_ascii_case("security-token");
+    // Compared as bytes: a raw query name may hold UTF-8, where a str slice could split a char.
+    let is_token = |k: &str| {
+        let b = k.as_bytes();
+        b.len() >= 14 && b[b.len() - 14..].eq_ignore_ascii_case(b"security-token")
+    };
     let header = inb
         .headers
         .iter()

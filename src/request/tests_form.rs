@@ -59,3 +59,15 @@ fn policies_check_conditions_and_fields() {
         .is_ok());
     assert!(Policy::parse(json, 2_000_000_000).is_err(), "expired");
 }
+
+#[test]
+fn a_token_parameter_with_utf8_in_its_name_does_not_panic() {
+    let inb = crate::request::Inbound::new(
+        "GET",
+        "/b/k",
+        "\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}\u{e9}x=1",
+        vec![],
+    );
+    let want = crate::sign::Secret::new("t");
+    assert!(super::authorize::session_token(&inb, &want).is_err());
+}

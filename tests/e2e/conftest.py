@@ -288,7 +288,7 @@ def self_signed(work):
     return crt, pkey, ca_path
 
 
-def standin_config(ak, sk, garage, server_extra=""):
+def standin_config(ak, sk, garage, server_extra="", client_extra=""):
     """A proxy that verifies clients signing with (ak, sk) and forwards everything to Garage."""
     return f"""
 [server]
@@ -297,6 +297,7 @@ listen = ["127.0.0.1:@PORT@"]
 [[clients]]
 access_key = "{ak}"
 secret_key = "{sk}"
+{client_extra}
 [[backends]]
 name = "garage"
 dialect = "s3"

@@ -110,28 +110,11 @@ def test_a_reload_applies_new_grants_to_the_next_request(bed, tmp_path):
     import signal
 
     from clients import Boto3
-    from conftest import Proxy
+    from conftest import Proxy, standin_config
     g = bed["garage"]
 
     def config(access):
-        return f"""
-[server]
-listen = ["127.0.0.1:@PORT@"]
-[[clients]]
-access_key = "{TEAM_A[0]}"
-secret_key = "{TEAM_A[1]}"
-access = {access}
-[[backends]]
-name = "garage"
-dialect = "s3"
-endpoint = "http://127.0.0.1:{g.port}"
-region = "garage"
-access_key = "{g.key_id}"
-secret_key = "{g.secret}"
-[[routes]]
-bucket = "*"
-backend = "garage"
-"""
+        return standin_config(TEAM_A[0], TEAM_A[1], g, client_extra=f"access = {access}")
     p = Proxy(tmp_path, "grants-reload", config('["read"]'))
     try:
         c = Boto3(p.url, key=TEAM_A)

@@ -194,25 +194,10 @@ def test_a_one_gib_form_streams_in_bounded_memory(bed):
     bytes. The body is sent from a generator, never held whole."""
     import http.client
 
-    from conftest import Proxy
+    from conftest import Proxy, standin_config
     g = bed["garage"]
-    proxy = Proxy(bed["work"], "post-big", f"""
-[server]
-listen = ["127.0.0.1:@PORT@"]
-[[clients]]
-access_key = "{CLIENT_AK}"
-secret_key = "{CLIENT_SK}"
-[[backends]]
-name = "garage"
-dialect = "s3"
-endpoint = "http://127.0.0.1:{g.port}"
-region = "garage"
-access_key = "{g.key_id}"
-secret_key = "{g.secret}"
-[[routes]]
-bucket = "*"
-backend = "garage"
-""")
+    proxy = Proxy(bed["work"], "post-big", standin_config(CLIENT_AK, CLIENT_SK, g))
+
     try:
         key, b, boundary = "post/big.bin", BUCKETS["s3"], "----dialectproxyboundary"
         policy = {"expiration": expiry(), "conditions": [{"bucket": b}, ["eq", "$key", key],
