@@ -10,8 +10,13 @@ is left out: wrk waits for the body a HEAD answer's Content-Length announces, an
 (user + system from /proc). Then a 512 MiB GET and PUT through each (curl), against Garage direct. Peak RSS
 (VmHWM) of each proxy at the end. Garage direct stays in the table as the floor.
 
+Two backends, one after the other: first a canned nginx (the object, an ETag, a CopyPartResult, a listing
+page; no storage behind it), where the proxies themselves are the limit, then Garage, which caps every
+target's requests/s at its own (about 725 GETs/s here) and serves the 512 MiB GET and PUT.
+
 Usage: bash bench/run.sh peers   (builds s3s-proxy into the cache once)
-Environment: BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 2), BIG_MIB (default 512).
+Environment: BENCH_SECONDS (per wrk run, default 5), BENCH_ROUNDS (default 2), BIG_MIB (default 512),
+PEERS_BACKEND=canned|garage for one backend only (default both).
 """
 import os
 import re
@@ -104,10 +109,10 @@ def signed(url, ak, sk, method, path, query="", headers=None, body=b""):
     return full, {k: v for k, v in req.headers.items() if k.lower() != "host"}
 
 
-def scenarios(url, ak, sk, work, tag):
-    """(name, URL, lua) for one endpoint."""
-    c = client(url, ak, sk)
-    uid = c.create_multipart_upload(Bucket=BUCKET, Key=f"copy-{tag}")["UploadId"]
+def scenarios(url, ak, sk, work, tag, uid=None):
+    """(name, URL, lua) for one endpoint (a canned backend takes any upload id)."""
+    if uid is None:
+        uid = client(url, ak, sk).create_multipart_upload(Bucket=BUCKET, Key=f"copy-{tag}")["UploadId"]
     plans = [
         ("GetObject 4 KiB", "GET", f"/{BUCKET}/obj4k", "", {}, 0),
         ("PutObject 4 KiB", "PUT", f"/{BUCKET}/put-{tag}", "", {}, 4096),
@@ -137,79 +142,120 @@ def big(url, ak, sk, path, work):
     return speeds
 
 
+def canned(work):
+    """An nginx answering as an S3 backend with nothing behind it: the 4 KiB object, an ETag for any
+    PUT, a CopyPartResult, a 100-key ListObjectsV2 page. Returns (backend, its Proc)."""
+    from types import SimpleNamespace
+    from requests import COPY_RESULT, NGINX, nginx_conf
+    www = work / "www" / BUCKET
+    www.mkdir(parents=True)
+    (www / "obj4k").write_bytes(os.urandom(4096))
+    for d in (work, work / "www", www):
+        d.chmod(0o755)
+    (www / "obj4k").chmod(0o644)
+    keys = "".join(f"<Contents><Key>list/{i:03d}</Key><LastModified>2024-03-15T12:34:56.000Z</LastModified>"
+                   f"<ETag>&quot;{i:032x}&quot;</ETag><Size>1</Size><StorageClass>STANDARD</StorageClass></Contents>"
+                   for i in range(100))
+    listing = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+               f"<Name>{BUCKET}</Name><Prefix>list/</Prefix><KeyCount>100</KeyCount><MaxKeys>1000</MaxKeys>"
+               f"<IsTruncated>false</IsTruncated>{keys}</ListBucketResult>")
+    port = free_port()
+    body = f"""server {{
+    listen 127.0.0.1:@PORT@;
+    location = /{BUCKET}/obj4k {{ root {work}/www; }}
+    location ^~ /{BUCKET}/put- {{ add_header ETag '"0123456789abcdef0123456789abcdef"' always; return 200 ''; }}
+    location ^~ /{BUCKET}/copy- {{ default_type application/xml; return 200 '{COPY_RESULT}'; }}
+    location = /{BUCKET} {{ default_type application/xml; return 200 '{listing}'; }}
+  }}"""
+    conf = nginx_conf(work, "canned", port, body)
+    proc = Proc([NGINX, "-c", str(conf), "-e", str(work / "canned-error.log")], work / "canned.log")
+    wait_until(lambda: port_open(port), "canned nginx")
+    return SimpleNamespace(port=port, key_id="canned-key", secret="canned-secret"), proc
+
+
+def run(work, started, backend, floor, uid=None, big_path=None):
+    """Both proxies in front of `backend` (with .port, .key_id, .secret); the table of one run."""
+    dp_port, s3s_port = free_port(), free_port()
+    conf = work / f"dp-{dp_port}.toml"
+    # The e2e suite's one-client, one-Garage configuration, without access lines.
+    conf.write_text(standin_config(AK, SK, backend, 'access_log = "off"').replace("@PORT@", str(dp_port)))
+    dp = Proc([str(BIN), "--config", str(conf)], work / f"dp-{dp_port}.log",
+              env=dict(os.environ, DIALECT_PROXY_LOG="warn"))
+    started.append(dp)
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=backend.key_id, AWS_SECRET_ACCESS_KEY=backend.secret,
+               AWS_REGION="garage", RUST_LOG="warn")
+    s3s = Proc([str(S3S), "--host", "127.0.0.1", "--port", str(s3s_port), "--endpoint-url",
+                f"http://127.0.0.1:{backend.port}"], work / f"s3s-{s3s_port}.log", env=env)
+    started.append(s3s)
+    wait_until(lambda: port_open(dp_port) and port_open(s3s_port), "both proxies")
+
+    targets = {
+        "dialect-proxy": (f"http://127.0.0.1:{dp_port}", AK, SK, dp.p.pid),
+        "s3s-proxy": (f"http://127.0.0.1:{s3s_port}", backend.key_id, backend.secret, s3s.p.pid),
+        floor: (f"http://127.0.0.1:{backend.port}", backend.key_id, backend.secret, None),
+    }
+    plans = {name: scenarios(url, ak, sk, work, f"{name.split()[0]}{dp_port}", uid)
+             for name, (url, ak, sk, _) in targets.items()}
+    results = {}
+    for _ in range(ROUNDS):
+        for i in range(len(plans["dialect-proxy"])):
+            for name, (_, _, _, pid) in targets.items():
+                op, url, script = plans[name][i]
+                cpu0 = cpu_seconds(pid) if pid else 0
+                rps, total, p50, p99 = wrk(url, script, work)
+                cpu = (cpu_seconds(pid) - cpu0) / total * 1e6 if pid else float("nan")
+                results.setdefault((op, name), []).append((rps, p50, p99, cpu))
+
+    print(f"\nS3 in -> S3 out over {floor.split()[0]}, {ROUNDS} interleaved rounds of {SECONDS:.0f} s, wrk -t1 -c32 "
+          f"(medians; CPU is the proxy's user+system per request)\n")
+    print("| operation | target | requests/s | p50 ms | p99 ms | CPU µs/request | vs s3s-proxy (req/s, p99, CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    for op, *_ in plans["dialect-proxy"]:
+        med = {n: [statistics.median(x) for x in zip(*results[(op, n)])] for n in targets}
+        for n in targets:
+            rps, p50, p99, cpu = med[n]
+            ratio = ""
+            if n == "dialect-proxy":
+                o = med["s3s-proxy"]
+                ratio = f"{rps / o[0]:.2f}x, {p99 / o[2]:.2f}x, {cpu / o[3]:.2f}x"
+            cpu_s = "-" if cpu != cpu else f"{cpu:.0f}"
+            print(f"| {op} | {n} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu_s} | {ratio} |")
+    if big_path:
+        bigs = {name: big(url, ak, sk, big_path, work) for name, (url, ak, sk, _) in targets.items()}
+        print(f"\n| {BIG_MIB} MiB | GET MiB/s | PUT MiB/s |\n|---|---|---|")
+        for n, (get, put) in bigs.items():
+            print(f"| {n} | {get:,.0f} | {put:,.0f} |")
+        d, o, gd = bigs["dialect-proxy"], bigs["s3s-proxy"], bigs[floor]
+        print(f"\ndialect-proxy GET {d[0] / gd[0]:.2f}x Garage direct, {d[0] / o[0]:.2f}x s3s-proxy; "
+              f"PUT {d[1] / gd[1]:.2f}x Garage direct, {d[1] / o[1]:.2f}x s3s-proxy")
+    print(f"peak RSS: dialect-proxy {peak_rss_mib(dp.p.pid):.1f} MiB, s3s-proxy {peak_rss_mib(s3s.p.pid):.1f} MiB")
+
+
 def main():
     if not S3S.exists():
         sys.exit(f"s3s-proxy missing at {S3S}: bash bench/run.sh peers builds it")
     work = Path(tempfile.mkdtemp(prefix="peers-"))
     started = []
     try:
-        g = Garage(work)
-        started.append(g)
-        g.bucket(BUCKET)
-        direct = client(f"http://127.0.0.1:{g.port}", g.key_id, g.secret)
-        direct.put_object(Bucket=BUCKET, Key="obj4k", Body=os.urandom(4096))
-        for i in range(100):
-            direct.put_object(Bucket=BUCKET, Key=f"list/{i:03d}", Body=b"x")
-        path = work / "big.bin"
-        with open(path, "wb") as f:
-            block = os.urandom(1 << 20)
-            for _ in range(BIG_MIB):
-                f.write(block)
-        direct.upload_file(str(path), BUCKET, "big")
-
-        dp_port, s3s_port = free_port(), free_port()
-        conf = work / "dp.toml"
-        # The e2e suite's one-client, one-Garage configuration, without access lines.
-        conf.write_text(standin_config(AK, SK, g, 'access_log = "off"').replace("@PORT@", str(dp_port)))
-
-        dp = Proc([str(BIN), "--config", str(conf)], work / "dp.log",
-                  env=dict(os.environ, DIALECT_PROXY_LOG="warn"))
-        started.append(dp)
-        env = dict(os.environ, AWS_ACCESS_KEY_ID=g.key_id, AWS_SECRET_ACCESS_KEY=g.secret, AWS_REGION="garage",
-                   RUST_LOG="warn")
-        s3s = Proc([str(S3S), "--host", "127.0.0.1", "--port", str(s3s_port), "--endpoint-url",
-                    f"http://127.0.0.1:{g.port}"], work / "s3s.log", env=env)
-        started.append(s3s)
-        wait_until(lambda: port_open(dp_port) and port_open(s3s_port), "both proxies")
-
-        targets = {
-            "dialect-proxy": (f"http://127.0.0.1:{dp_port}", AK, SK, dp.p.pid),
-            "s3s-proxy": (f"http://127.0.0.1:{s3s_port}", g.key_id, g.secret, s3s.p.pid),
-            "garage direct": (f"http://127.0.0.1:{g.port}", g.key_id, g.secret, None),
-        }
-        plans = {name: scenarios(url, ak, sk, work, name.split()[0]) for name, (url, ak, sk, _) in targets.items()}
-        results = {}
-        for _ in range(ROUNDS):
-            for i in range(len(plans["dialect-proxy"])):
-                for name, (_, _, _, pid) in targets.items():
-                    op, url, script = plans[name][i]
-                    cpu0 = cpu_seconds(pid) if pid else 0
-                    rps, total, p50, p99 = wrk(url, script, work)
-                    cpu = (cpu_seconds(pid) - cpu0) / total * 1e6 if pid else float("nan")
-                    results.setdefault((op, name), []).append((rps, p50, p99, cpu))
-        bigs = {name: big(url, ak, sk, path, work) for name, (url, ak, sk, _) in targets.items()}
-
-        print(f"\nS3 in -> S3 out over one Garage, {ROUNDS} interleaved rounds of {SECONDS:.0f} s, wrk -t1 -c32 "
-              f"(medians; CPU is the proxy's user+system per request)\n")
-        print(f"| operation | target | requests/s | p50 ms | p99 ms | CPU µs/request | vs s3s-proxy (req/s, CPU) |")
-        print("|---|---|---|---|---|---|---|")
-        for op, *_ in plans["dialect-proxy"]:
-            med = {n: [statistics.median(x) for x in zip(*results[(op, n)])] for n in targets}
-            for n in targets:
-                rps, p50, p99, cpu = med[n]
-                ratio = ""
-                if n == "dialect-proxy":
-                    s = med["s3s-proxy"]
-                    ratio = f"{rps / s[0]:.2f}x, {cpu / s[3]:.2f}x"
-                cpu_s = "-" if cpu != cpu else f"{cpu:.0f}"
-                print(f"| {op} | {n} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu_s} | {ratio} |")
-        print(f"\n| {BIG_MIB} MiB | GET MiB/s | PUT MiB/s |\n|---|---|---|")
-        for n, (get, put) in bigs.items():
-            print(f"| {n} | {get:,.0f} | {put:,.0f} |")
-        d, s, gd = bigs["dialect-proxy"], bigs["s3s-proxy"], bigs["garage direct"]
-        print(f"\ndialect-proxy GET {d[0] / gd[0]:.2f}x Garage direct, {d[0] / s[0]:.2f}x s3s-proxy; "
-              f"PUT {d[1] / gd[1]:.2f}x Garage direct, {d[1] / s[1]:.2f}x s3s-proxy")
-        print(f"peak RSS: dialect-proxy {peak_rss_mib(dp.p.pid):.1f} MiB, s3s-proxy {peak_rss_mib(s3s.p.pid):.1f} MiB")
+        if os.environ.get("PEERS_BACKEND", "both") in ("both", "canned"):
+            backend, proc = canned(work)
+            started.append(proc)
+            run(work, started, backend, "canned nginx direct", uid="canned-upload")
+        if os.environ.get("PEERS_BACKEND", "both") in ("both", "garage"):
+            g = Garage(work)
+            started.append(g)
+            g.bucket(BUCKET)
+            direct = client(f"http://127.0.0.1:{g.port}", g.key_id, g.secret)
+            direct.put_object(Bucket=BUCKET, Key="obj4k", Body=os.urandom(4096))
+            for i in range(100):
+                direct.put_object(Bucket=BUCKET, Key=f"list/{i:03d}", Body=b"x")
+            path = work / "big.bin"
+            with open(path, "wb") as f:
+                block = os.urandom(1 << 20)
+                for _ in range(BIG_MIB):
+                    f.write(block)
+            direct.upload_file(str(path), BUCKET, "big")
+            run(work, started, g, "garage direct", big_path=path)
     finally:
         for s in reversed(started):
             s.stop()

@@ -5,6 +5,8 @@
 #   bench/run.sh requests     per-request cost versus nginx proxy_pass and a do-nothing pingora proxy
 #                             (requests/s, latency at half load, instructions per request; installs
 #                             nginx, wrk and valgrind from Debian when missing)
+#   bench/run.sh download     a 512 MiB GET straight from Garage and through dialect-proxy, nginx proxy_pass
+#                             and the do-nothing pingora: MiB/s, CPU per GiB, syscalls per MiB (strace)
 #   bench/run.sh peers        against s3s-proxy 0.14.1 over one Garage: requests/s, latency, CPU per
 #                             request, 512 MiB GET and PUT, peak RSS (builds s3s-proxy into the cache once)
 set -euo pipefail
@@ -16,11 +18,11 @@ case "${1:-}" in
     script=bench/copy_across_1gib.py
     shift
     ;;
-  requests)
-    script=bench/requests.py
+  requests|download)
+    script=bench/$1.py
     shift
     missing=()
-    for tool in nginx:nginx wrk:wrk valgrind:valgrind; do
+    for tool in nginx:nginx wrk:wrk valgrind:valgrind strace:strace; do
       command -v "${tool%%:*}" >/dev/null 2>&1 || [ -x "/usr/sbin/${tool%%:*}" ] || missing+=("${tool##*:}")
     done
     if [ "${#missing[@]}" -gt 0 ]; then

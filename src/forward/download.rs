@@ -94,41 +94,20 @@ pub(super) async fn download(
         x.release();
         return Ok(());
     }
-    let mut pending = match read_or_hang_up(session, &mut x, backend, rid).await? {
-        Some(c) => c,
-        None => {
-            session.write_response_body(Bytes::new(), true).await?;
-            x.release();
-            return Ok(());
-        }
-    };
     loop {
-        // Write this piece while the next is read; once the write is done, a client that hangs
-        // up while the backend is silent is noticed at once.
-        let mut next = None;
-        let mut read = std::pin::pin!(x.read());
-        {
-            let write = session.write_response_body(pending, false);
-            tokio::pin!(write);
-            loop {
-                tokio::select! {
-                    r = &mut read, if next.is_none() => next = Some(r),
-                    w = &mut write => { w?; break; }
-                }
-            }
-        }
-        if next.is_none() {
-            // The write finished first: the read goes on, raced with a hang-up.
-            next = Some(tokio::select! {
-                biased;
-                r = &mut read => r,
-                _ = client_gone(session) => return Err(hung_up()),
-            });
-        }
-        match next.unwrap_or(Ok(None)) {
-            Ok(Some(c)) => pending = c,
-            Ok(None) => break,
-            Err(e) => return Err(cut(backend, rid, &e)),
+        // Each piece goes from the backend connection's buffer to the client as it lies (no copy,
+        // no allocation); the sockets' own buffers keep both sides moving meanwhile. A client that
+        // hangs up while the backend is silent is noticed at once.
+        let piece = tokio::select! {
+            biased;
+            r = x.read_ref() => r.map_err(|e| cut(backend, rid, &e))?,
+            _ = client_gone(session) => return Err(hung_up()),
+        };
+        match piece {
+            // An empty piece to a chunked answer would be its last chunk.
+            Some([]) => {}
+            Some(p) => write_piece(session, p).await?,
+            None => break,
         }
     }
     session.write_response_body(Bytes::new(), true).await?;
@@ -136,16 +115,15 @@ pub(super) async fn download(
     Ok(())
 }
 
-async fn read_or_hang_up(
-    session: &mut Session,
-    x: &mut crate::upstream::Exchange<'_>,
-    backend: &Backend,
-    rid: &str,
-) -> Result<Option<Bytes>> {
-    tokio::select! {
-        biased;
-        r = x.read() => r.map_err(|e| cut(backend, rid, &e)),
-        _ = client_gone(session) => Err(hung_up()),
+/// One piece of a download's body to the client: an HTTP/1 session takes it borrowed.
+async fn write_piece(session: &mut Session, piece: &[u8]) -> Result<()> {
+    match session {
+        Session::H1(s) => s.write_body(piece).await.map(drop),
+        other => {
+            other
+                .write_response_body(Bytes::copy_from_slice(piece), false)
+                .await
+        }
     }
 }
 

@@ -132,6 +132,15 @@ impl<'a> Exchange<'a> {
             .map_err(|e| Failure::from_pingora(&e, "read"))
     }
 
+    /// The next piece of the answer's body, borrowed from the connection's read buffer (a download
+    /// writes it on without a copy); as `read` otherwise.
+    pub async fn read_ref(&mut self) -> Result<Option<&[u8]>, Failure> {
+        self.session
+            .read_body_ref()
+            .await
+            .map_err(|e| Failure::from_pingora(&e, "read"))
+    }
+
     /// The rest of the answer's body, whole, up to `cap` bytes (an error answer: `RESULT_CAP`).
     /// Longer is an error, never a truncation; a stated length over the cap is refused before a
     /// byte is read. Memory follows what arrived: pieces are joined once, at the end.
