@@ -159,13 +159,16 @@ def canned(work):
     listing = ('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
                f"<Name>{BUCKET}</Name><Prefix>list/</Prefix><KeyCount>100</KeyCount><MaxKeys>1000</MaxKeys>"
                f"<IsTruncated>false</IsTruncated>{keys}</ListBucketResult>")
+    # Over nginx's length for one parameter: served as a file.
+    (work / "www" / "list.xml").write_text(listing)
+    (work / "www" / "list.xml").chmod(0o644)
     port = free_port()
     body = f"""server {{
     listen 127.0.0.1:@PORT@;
     location = /{BUCKET}/obj4k {{ root {work}/www; }}
     location ^~ /{BUCKET}/put- {{ add_header ETag '"0123456789abcdef0123456789abcdef"' always; return 200 ''; }}
     location ^~ /{BUCKET}/copy- {{ default_type application/xml; return 200 '{COPY_RESULT}'; }}
-    location = /{BUCKET} {{ default_type application/xml; return 200 '{listing}'; }}
+    location ~ ^/{BUCKET}/?$ {{ default_type application/xml; root {work}/www; try_files /list.xml =404; }}
   }}"""
     conf = nginx_conf(work, "canned", port, body)
     proc = Proc([NGINX, "-c", str(conf), "-e", str(work / "canned-error.log")], work / "canned.log")

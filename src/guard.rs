@@ -17,10 +17,15 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+mod held;
+mod scan;
+use held::HeldHead;
+use scan::{HeadScan, Seen};
 
 /// Gives memory freed by closed connections back to the system: the allocator keeps freed pages
 /// for reuse, so RSS stayed near its high-water mark after a burst of connections closed.
@@ -117,73 +122,6 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
     }
 }
 
-/// Where a connection is between request heads, from the bytes read and written.
-#[derive(Debug, Default)]
-struct HeadScan {
-    /// Between a head's first byte and its blank line.
-    in_head: bool,
-    /// Past a head and its answer: the next bytes read begin a new head.
-    answered: bool,
-    /// The head's last bytes so far, for a blank line split across reads.
-    tail: [u8; 3],
-}
-
-#[derive(Debug, PartialEq, Eq)]
-enum Seen {
-    HeadBegins,
-    HeadEnds,
-    Nothing,
-}
-
-impl HeadScan {
-    fn new() -> Self {
-        HeadScan {
-            in_head: true,
-            ..Default::default()
-        }
-    }
-
-    fn read(&mut self, data: &[u8]) -> Seen {
-        if data.is_empty() {
-            return Seen::Nothing;
-        }
-        if self.answered {
-            (self.answered, self.in_head, self.tail) = (false, true, [0; 3]);
-        }
-        if !self.in_head {
-            return Seen::Nothing;
-        }
-        let k = data.len().min(3);
-        let mut joint = [0u8; 6];
-        joint[..3].copy_from_slice(&self.tail);
-        joint[3..3 + k].copy_from_slice(&data[..k]);
-        // Only line ends can end a blank line: found with memchr, not tried at every byte.
-        let blank = |b: &[u8]| {
-            memchr::memchr_iter(b'\n', b).any(|i| i >= 3 && &b[i - 3..=i] == b"\r\n\r\n")
-        };
-        if blank(&joint[..3 + k]) || blank(data) {
-            self.in_head = false;
-            return Seen::HeadEnds;
-        }
-        let n = data.len();
-        if n >= 3 {
-            self.tail.copy_from_slice(&data[n - 3..]);
-        } else {
-            self.tail.rotate_left(n);
-            self.tail[3 - n..].copy_from_slice(data);
-        }
-        Seen::HeadBegins
-    }
-
-    /// Bytes written: an answer (not an informational one, which the body follows) ends the cycle.
-    fn wrote(&mut self, first: &[u8]) {
-        let informational = first.len() > 9 && first.starts_with(b"HTTP/1.") && first[9] == b'1';
-        if !self.in_head && !first.is_empty() && !informational {
-            self.answered = true;
-        }
-    }
-}
-
 /// A connection whose request heads must arrive whole within a deadline.
 pub struct HeadDeadline {
     inner: Stream,
@@ -192,6 +130,8 @@ pub struct HeadDeadline {
     deadline: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
     /// What the wait for the next request read (served before the socket; see `try_peek`).
     peeked: Vec<u8>,
+    /// An answer head waiting for its body's first bytes.
+    held: HeldHead,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -203,6 +143,7 @@ impl HeadDeadline {
             scan: HeadScan::new(),
             deadline: None,
             peeked: Vec::new(),
+            held: HeldHead::default(),
             _permit: permit,
         }
     }
@@ -278,16 +219,25 @@ impl AsyncWrite for HeadDeadline {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.scan.wrote(data);
-        Pin::new(&mut self.inner).poll_write(cx, data)
+        let this = &mut *self;
+        let first = !this.scan.in_head && !this.scan.answered;
+        this.scan.wrote(data);
+        if this.held.take(first, data) {
+            return Poll::Ready(Ok(data.len()));
+        }
+        this.held.poll_write(&mut this.inner, cx, data)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_flush(cx)
+        let this = &mut *self;
+        ready!(this.held.poll_drain(&mut this.inner, cx))?;
+        Pin::new(&mut this.inner).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.inner).poll_shutdown(cx)
+        let this = &mut *self;
+        ready!(this.held.poll_drain(&mut this.inner, cx))?;
+        Pin::new(&mut this.inner).poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -295,10 +245,12 @@ impl AsyncWrite for HeadDeadline {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        ready!(this.held.poll_drain(&mut this.inner, cx))?;
         if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
-            self.scan.wrote(first);
+            this.scan.wrote(first);
         }
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
