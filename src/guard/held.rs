@@ -1,9 +1,12 @@
-//! A small answer leaves in one write. pingora writes an answer's head and then its body, each
-//! straight to the socket (its write buffer is off), which costs a small answer a second system
-//! call and a second segment to the client. A head that announces a short body is held here and
-//! goes out with the body's first bytes in one vectored write. Anything else (a long or unknown
-//! length, an informational answer) passes as it comes; a flush or shutdown sends what is held.
+//! A short answer leaves in one write. pingora writes an answer's head and then its body; the
+//! listener's write buffer (`DEFAULT_L4_WRITE_BUFFER_SIZE`, 1460 bytes) joins them only when both
+//! fit, so a 4 KiB object cost a system call and a segment for its head alone. A head that
+//! announces a body of up to 64 KiB, too long to join in that buffer, is held here and goes out
+//! with the body's first bytes in one vectored write. Anything else (a long or unknown length, an
+//! informational answer, an answer the buffer joins) passes as it comes; a flush or shutdown
+//! sends what is held.
 
+use pingora::listeners::DEFAULT_L4_WRITE_BUFFER_SIZE;
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
@@ -21,32 +24,40 @@ pub(super) struct HeldHead {
     bytes: Vec<u8>,
 }
 
-/// The Content-Length an answer head announces.
+/// The Content-Length an answer head announces, as pingora writes it (title case; a head
+/// written otherwise is simply not held). A head is searched once, without a UTF-8 pass.
 fn announced_length(head: &[u8]) -> Option<u64> {
-    memchr::memchr_iter(b'\n', head).find_map(|i| {
-        let line = &head[i + 1..];
-        let name = b"content-length:";
-        if line.len() <= name.len() || !line[..name.len()].eq_ignore_ascii_case(name) {
-            return None;
-        }
-        let rest = &line[name.len()..];
-        let end = memchr::memchr(b'\r', rest).unwrap_or(rest.len());
-        std::str::from_utf8(&rest[..end]).ok()?.trim().parse().ok()
-    })
+    static NAME: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\nContent-Length: "));
+    let at = NAME.find(head)? + NAME.needle().len();
+    let digits = &head[at..];
+    let end = digits.iter().position(|b| !b.is_ascii_digit())?;
+    if end == 0 || end > 19 || digits[end] != b'\r' {
+        return None;
+    }
+    Some(
+        digits[..end]
+            .iter()
+            .fold(0, |n, d| n * 10 + u64::from(d - b'0')),
+    )
 }
 
 impl HeldHead {
     /// Hold `data` if it is a whole answer head (the first write of an answer) that announces a
-    /// short, non-empty body.
+    /// body of up to `SHORT_BODY` bytes which the listener's buffer cannot join to it.
     pub fn take(&mut self, first_of_answer: bool, data: &[u8]) -> bool {
-        let hold = first_of_answer
+        let head = first_of_answer
             && self.bytes.is_empty()
             && data.len() > 9
             && data.len() <= HEAD_CAP
-            && data.starts_with(b"HTTP/1.")
             && data[9] != b'1'
-            && data.ends_with(b"\r\n\r\n")
-            && matches!(announced_length(data), Some(1..=SHORT_BODY));
+            && data.starts_with(b"HTTP/1.")
+            && data.ends_with(b"\r\n\r\n");
+        // The length is looked for only in a head, the cheap tests first.
+        let hold = head
+            && announced_length(data).is_some_and(|n| {
+                n <= SHORT_BODY && data.len() as u64 + n > DEFAULT_L4_WRITE_BUFFER_SIZE as u64
+            });
         if hold {
             self.bytes.extend_from_slice(data);
         }
@@ -142,7 +153,7 @@ mod tests {
         }
     }
 
-    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nETag: \"x\"\r\n\r\n";
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\nETag: \"x\"\r\n\r\n";
 
     /// Writes `data` whole through `held`, as write_all does; returns the bytes on the wire.
     fn write_all(held: &mut HeldHead, wire: &mut Wire, mut data: &[u8]) {
@@ -171,11 +182,15 @@ mod tests {
     #[test]
     fn only_heads_of_short_bodies_are_held_and_a_flush_sends_them() {
         let mut held = HeldHead::default();
-        let long = b"HTTP/1.1 200 OK\r\ncontent-length: 1048576\r\n\r\n";
+        let long = b"HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n";
+        let other_case = b"HTTP/1.1 200 OK\r\ncontent-length: 4096\r\n\r\n";
+        let odd = b"HTTP/1.1 200 OK\r\nContent-Length: 40x6\r\n\r\n";
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
         let empty = b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
-        let cont = b"HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n";
-        for head in [&long[..], chunked, empty, cont] {
+        let cont = b"HTTP/1.1 100 Continue\r\nContent-Length: 4096\r\n\r\n";
+        // Head and body fit the listener's own write buffer, which joins them.
+        let joined = b"HTTP/1.1 200 OK\r\nContent-Length: 150\r\n\r\n";
+        for head in [&long[..], other_case, odd, chunked, empty, cont, joined] {
             assert!(!held.take(true, head), "{}", String::from_utf8_lossy(head));
         }
         assert!(!held.take(false, HEAD), "a body piece is never held");
