@@ -82,7 +82,8 @@ impl HeldHead {
                 continue;
             }
             let past = n - self.bytes.len();
-            self.bytes.clear();
+            // Freed, not kept: an idle connection holds no memory for the next answer.
+            self.bytes = Vec::new();
             if past > 0 {
                 return Poll::Ready(Ok(past));
             }
@@ -103,6 +104,7 @@ impl HeldHead {
             }
             self.bytes.drain(..n);
         }
+        self.bytes = Vec::new();
         Poll::Ready(Ok(()))
     }
 }
