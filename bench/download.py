@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 sys.path.insert(0, str(ROOT / "bench"))
 from conftest import Garage, Proc, free_port, port_open, standin_config, wait_until  # noqa: E402
-from peers import client, cpu_seconds  # noqa: E402
+from peers import big_object, client, cpu_seconds  # noqa: E402
 from requests import NGINX, NULL, nginx_conf  # noqa: E402
 
 BIN = ROOT / "target" / "release" / "dialect-proxy"
@@ -111,13 +111,7 @@ def main():
         started.append(g)
         g.bucket(BUCKET)
         direct = client(f"http://127.0.0.1:{g.port}", g.key_id, g.secret)
-        path = work / "big.bin"
-        with open(path, "wb") as f:
-            block = os.urandom(1 << 20)
-            for _ in range(BIG_MIB):
-                f.write(block)
-        direct.upload_file(str(path), BUCKET, "big")
-        path.unlink()
+        big_object(direct, BUCKET, work / "big.bin", BIG_MIB).unlink()
         garage_host = f"127.0.0.1:{g.port}"
 
         # BEFORE=<an earlier dialect-proxy binary>: measured beside this one, same run.

@@ -142,6 +142,16 @@ def big(url, ak, sk, path, work):
     return speeds
 
 
+def big_object(c, bucket, path, mib):
+    """A file of `mib` MiB of random blocks, stored as `big` in bucket through client c; its path."""
+    with open(path, "wb") as f:
+        block = os.urandom(1 << 20)
+        for _ in range(mib):
+            f.write(block)
+    c.upload_file(str(path), bucket, "big")
+    return path
+
+
 def canned(work):
     """An nginx answering as an S3 backend with nothing behind it: the 4 KiB object, an ETag for any
     PUT, a CopyPartResult, a 100-key ListObjectsV2 page. Returns (backend, its Proc)."""
@@ -252,12 +262,7 @@ def main():
             direct.put_object(Bucket=BUCKET, Key="obj4k", Body=os.urandom(4096))
             for i in range(100):
                 direct.put_object(Bucket=BUCKET, Key=f"list/{i:03d}", Body=b"x")
-            path = work / "big.bin"
-            with open(path, "wb") as f:
-                block = os.urandom(1 << 20)
-                for _ in range(BIG_MIB):
-                    f.write(block)
-            direct.upload_file(str(path), BUCKET, "big")
+            path = big_object(direct, BUCKET, work / "big.bin", BIG_MIB)
             run(work, started, g, "garage direct", big_path=path)
     finally:
         for s in reversed(started):
