@@ -4,11 +4,12 @@ proxy over aws-sdk-s3), both S3 in -> S3 out in front of the same Garage, measur
 
 Per operation (SigV4 header-signed as the SDKs send them, with the payload's hash; wrk replays each
 signed request while its date is within the clock skew): GetObject 4 KiB, PutObject 4 KiB (with its
-CRC32 header, as boto3 sends it), ListObjectsV2 (100 keys), UploadPartCopy (4 KiB source). HeadObject
-is left out: wrk waits for the body a HEAD answer's Content-Length announces, and never completes one: requests/s at saturation
+CRC32 header, as boto3 sends it), ListObjectsV2 (100 keys), UploadPartCopy (4 KiB source): requests/s at saturation
 (wrk -t1 -c32) with its p50/p99 from wrk's latency distribution, and each proxy's CPU time per request
 (user + system from /proc). Then a 512 MiB GET and PUT through each (curl), against Garage direct. Peak RSS
-(VmHWM) of each proxy at the end. Garage direct stays in the table as the floor.
+(VmHWM) of each proxy at the end. Garage direct stays in the table as the floor. HeadObject runs at a fixed
+rate with bench/bin/loadgen.rs instead (p50/p99 and CPU per request): wrk waits for the body a HEAD answer's
+Content-Length announces, and never completes one.
 
 Two backends, one after the other: first a canned nginx (the object, an ETag, a CopyPartResult, a listing
 page; no storage behind it), where the proxies themselves are the limit, then Garage, which caps every
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from conftest import CACHE, Garage, Proc, free_port, port_open, standin_config, wait_until  # noqa: E402
 
 BIN = ROOT / "target" / "release" / "dialect-proxy"
+LOADGEN = ROOT / "target" / "release" / "examples" / "loadgen"
 S3S = Path(os.environ.get("S3S_PROXY", CACHE / "s3s-proxy-0.14.1" / "bin" / "s3s-proxy"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
@@ -142,6 +144,33 @@ def big(url, ak, sk, path, work):
     return speeds
 
 
+def head_rounds(targets, work, rate):
+    """HeadObject at a fixed `rate` (bench/bin/loadgen.rs, open loop, 16 connections; wrk cannot complete
+    a HEAD): {target: [(p50 ms, p99 ms, CPU us per request)]}, ROUNDS interleaved."""
+    from urllib.parse import urlsplit
+    reqs = {}
+    for name, (url, ak, sk, _) in targets.items():
+        full, headers = signed(url, ak, sk, "HEAD", f"/{BUCKET}/obj4k")
+        u = urlsplit(full)
+        raw = f"HEAD {u.path} HTTP/1.1\r\nHost: {u.netloc}\r\n" + "".join(
+            f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        reqs[name] = (u.netloc, work / f"head-{u.port}.req")
+        reqs[name][1].write_bytes(raw.encode())
+    out = {}
+    for _ in range(ROUNDS):
+        for name, (_, _, _, pid) in targets.items():
+            addr, req = reqs[name]
+            cpu0 = cpu_seconds(pid) if pid else 0
+            r = subprocess.run([str(LOADGEN), addr, str(rate), str(SECONDS), "16", str(req)], capture_output=True,
+                               text=True, timeout=SECONDS * 4 + 30).stdout
+            m = dict(kv.split("=") for kv in r.split())
+            if int(m["errors"]) or int(m["sent"]) == 0:
+                raise RuntimeError(f"loadgen HEAD against {addr}: {r}")
+            cpu = (cpu_seconds(pid) - cpu0) / int(m["sent"]) * 1e6 if pid else float("nan")
+            out.setdefault(name, []).append((int(m["p50_us"]) / 1000, int(m["p99_us"]) / 1000, cpu))
+    return out
+
+
 def big_object(c, bucket, path, mib):
     """A file of `mib` MiB of random blocks, stored as `big` in bucket through client c; its path."""
     with open(path, "wb") as f:
@@ -186,7 +215,7 @@ def canned(work):
     return SimpleNamespace(port=port, key_id="canned-key", secret="canned-secret"), proc
 
 
-def run(work, started, backend, floor, uid=None, big_path=None):
+def run(work, started, backend, floor, head_rate, uid=None, big_path=None):
     """Both proxies in front of `backend` (with .port, .key_id, .secret); the table of one run."""
     dp_port, s3s_port = free_port(), free_port()
     conf = work / f"dp-{dp_port}.toml"
@@ -233,6 +262,15 @@ def run(work, started, backend, floor, uid=None, big_path=None):
                 ratio = f"{rps / o[0]:.2f}x, {p99 / o[2]:.2f}x, {cpu / o[3]:.2f}x"
             cpu_s = "-" if cpu != cpu else f"{cpu:.0f}"
             print(f"| {op} | {n} | {rps:,.0f} | {p50:.2f} | {p99:.2f} | {cpu_s} | {ratio} |")
+    heads = head_rounds(targets, work, head_rate)
+    print(f"\nHeadObject at {head_rate}/s (loadgen, open loop, 16 connections; medians)\n")
+    print("| target | p50 ms | p99 ms | CPU µs/request | vs s3s-proxy (p99, CPU) |\n|---|---|---|---|---|")
+    med = {n: [statistics.median(x) for x in zip(*v)] for n, v in heads.items()}
+    for n, (p50, p99, cpu) in med.items():
+        o = med["s3s-proxy"]
+        ratio = f"{p99 / o[1]:.2f}x, {cpu / o[2]:.2f}x" if n == "dialect-proxy" else ""
+        cpu_s = "-" if cpu != cpu else f"{cpu:.0f}"
+        print(f"| {n} | {p50:.2f} | {p99:.2f} | {cpu_s} | {ratio} |")
     if big_path:
         bigs = {name: big(url, ak, sk, big_path, work) for name, (url, ak, sk, _) in targets.items()}
         print(f"\n| {BIG_MIB} MiB | GET MiB/s | PUT MiB/s |\n|---|---|---|")
@@ -253,7 +291,7 @@ def main():
         if os.environ.get("PEERS_BACKEND", "both") in ("both", "canned"):
             backend, proc = canned(work)
             started.append(proc)
-            run(work, started, backend, "canned nginx direct", uid="canned-upload")
+            run(work, started, backend, "canned nginx direct", 4000, uid="canned-upload")
         if os.environ.get("PEERS_BACKEND", "both") in ("both", "garage"):
             g = Garage(work)
             started.append(g)
@@ -263,7 +301,7 @@ def main():
             for i in range(100):
                 direct.put_object(Bucket=BUCKET, Key=f"list/{i:03d}", Body=b"x")
             path = big_object(direct, BUCKET, work / "big.bin", BIG_MIB)
-            run(work, started, g, "garage direct", big_path=path)
+            run(work, started, g, "garage direct", 300, big_path=path)
     finally:
         for s in reversed(started):
             s.stop()

@@ -48,6 +48,7 @@ case "${1:-}" in
       echo "bench: building s3s-proxy 0.14.1 (several minutes, once)" >&2
       cargo install s3s-proxy --version 0.14.1 --locked --root "$CACHE/s3s-proxy-0.14.1" >&2
     fi
+    cargo build --release --examples
     ;;
 esac
 cargo build --release
