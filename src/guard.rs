@@ -220,7 +220,7 @@ impl AsyncWrite for HeadDeadline {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
-        let first = !this.scan.in_head && !this.scan.answered;
+        let first = this.scan.answer_starts();
         this.scan.wrote(data);
         if this.held.take(first, data) {
             return Poll::Ready(Ok(data.len()));

@@ -50,8 +50,8 @@ impl HeldHead {
             && self.bytes.is_empty()
             && data.len() > 9
             && data.len() <= HEAD_CAP
-            && data[9] != b'1'
             && data.starts_with(b"HTTP/1.")
+            && !super::scan::informational(data)
             && data.ends_with(b"\r\n\r\n");
         // The length is looked for only in a head, the cheap tests first.
         let hold = head

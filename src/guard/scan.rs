@@ -4,9 +4,9 @@
 #[derive(Debug, Default)]
 pub(super) struct HeadScan {
     /// Between a head's first byte and its blank line.
-    pub in_head: bool,
+    in_head: bool,
     /// Past a head and its answer: the next bytes read begin a new head.
-    pub answered: bool,
+    answered: bool,
     /// The head's last bytes so far, for a blank line split across reads.
     tail: [u8; 3],
 }
@@ -58,11 +58,21 @@ impl HeadScan {
         Seen::HeadBegins
     }
 
+    /// Whether the next write begins an answer: a request head has ended and nothing of its
+    /// answer (other than an informational one) was written yet.
+    pub fn answer_starts(&self) -> bool {
+        !self.in_head && !self.answered
+    }
+
     /// Bytes written: an answer (not an informational one, which the body follows) ends the cycle.
     pub fn wrote(&mut self, first: &[u8]) {
-        let informational = first.len() > 9 && first.starts_with(b"HTTP/1.") && first[9] == b'1';
-        if !self.in_head && !first.is_empty() && !informational {
+        if !self.in_head && !first.is_empty() && !informational(first) {
             self.answered = true;
         }
     }
+}
+
+/// Whether bytes written begin an informational (1xx) answer head.
+pub(super) fn informational(head: &[u8]) -> bool {
+    head.len() > 9 && head.starts_with(b"HTTP/1.") && head[9] == b'1'
 }
