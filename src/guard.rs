@@ -4,14 +4,12 @@
 //! starts again with the first byte read after an answer was written (the next request on a
 //! kept-alive connection). Idle waits between requests are `client_keepalive`'s business.
 
+use crate::held::HeldHead;
 use crate::metrics;
 use async_trait::async_trait;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora::protocols::http::ServerSession;
-use pingora::protocols::{
-    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, Ssl, UniqueID,
-};
-use pingora::protocols::{Stream, UniqueIDType, ALPN};
+use pingora::protocols::{Peek, Stream};
 use pingora::server::ShutdownWatch;
 use std::future::Future;
 use std::io;
@@ -24,7 +22,6 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 mod held;
 mod scan;
-use held::HeldHead;
 use scan::{HeadScan, Seen};
 
 /// Gives memory freed by closed connections back to the system: the allocator keeps freed pages
@@ -222,7 +219,8 @@ impl AsyncWrite for HeadDeadline {
         let this = &mut *self;
         let first = this.scan.answer_starts();
         this.scan.wrote(data);
-        if this.held.take(first, data) {
+        if this.held.is_empty() && held::holds(first, data) {
+            this.held.hold(data);
             return Poll::Ready(Ok(data.len()));
         }
         this.held.poll_write(&mut this.inner, cx, data)
@@ -258,60 +256,7 @@ impl AsyncWrite for HeadDeadline {
     }
 }
 
-#[async_trait]
-impl Shutdown for HeadDeadline {
-    async fn shutdown(&mut self) {
-        self.inner.shutdown().await
-    }
-}
-
-impl UniqueID for HeadDeadline {
-    fn id(&self) -> UniqueIDType {
-        self.inner.id()
-    }
-}
-
-impl Ssl for HeadDeadline {
-    fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
-        self.inner.get_ssl()
-    }
-    fn get_ssl_digest(&self) -> Option<Arc<pingora::protocols::tls::SslDigest>> {
-        self.inner.get_ssl_digest()
-    }
-    fn selected_alpn_proto(&self) -> Option<ALPN> {
-        self.inner.selected_alpn_proto()
-    }
-}
-
-impl GetTimingDigest for HeadDeadline {
-    fn get_timing_digest(&self) -> Vec<Option<pingora::protocols::TimingDigest>> {
-        self.inner.get_timing_digest()
-    }
-    fn get_read_pending_time(&self) -> Duration {
-        self.inner.get_read_pending_time()
-    }
-    fn get_write_pending_time(&self) -> Duration {
-        self.inner.get_write_pending_time()
-    }
-}
-
-impl GetProxyDigest for HeadDeadline {
-    fn get_proxy_digest(&self) -> Option<Arc<pingora::protocols::raw_connect::ProxyDigest>> {
-        self.inner.get_proxy_digest()
-    }
-    fn set_proxy_digest(&mut self, digest: pingora::protocols::raw_connect::ProxyDigest) {
-        self.inner.set_proxy_digest(digest)
-    }
-}
-
-impl GetSocketDigest for HeadDeadline {
-    fn get_socket_digest(&self) -> Option<Arc<pingora::protocols::SocketDigest>> {
-        self.inner.get_socket_digest()
-    }
-    fn set_socket_digest(&mut self, digest: pingora::protocols::SocketDigest) {
-        self.inner.set_socket_digest(digest)
-    }
-}
+crate::delegate_connection!(HeadDeadline);
 
 /// Waits for the next request's first bytes and reads what has arrived (up to 4 KiB) in one go:
 /// a one-byte peek would cost a second read of the socket for every request.

@@ -16,6 +16,7 @@ pub mod encoding;
 pub mod error;
 pub mod forward;
 pub mod guard;
+pub mod held;
 pub mod lifecycle;
 pub mod listing;
 pub mod metrics;

@@ -13,9 +13,13 @@ use crate::response::{self, BackendAnswer, Context};
 use crate::response::{client_gone, hung_up, respond, respond_error};
 use crate::sign::sigv4::EMPTY_SHA256;
 use crate::upstream::Upstream;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession as Session;
+
+/// A body up to this length is gathered and sent whole once proven: one write (with the head)
+/// instead of one per piece, and the backend never sees a byte of it unproven.
+const GATHERED: u64 = 64 << 10;
 
 /// An upload: the request body streams to the backend as it arrives, one piece in flight,
 /// verified on the way (the last byte is held back until the proof is complete).
@@ -75,6 +79,12 @@ pub(super) async fn upload(
         }
     };
     let mut pending: Option<Bytes> = None;
+    let gather = f
+        .out
+        .header("content-length")
+        .and_then(|n| n.parse::<u64>().ok())
+        .is_some_and(|n| n <= GATHERED);
+    let mut gathered = BytesMut::new();
     let mut done = proven_empty;
     let mut backend_failed = None;
     while !done {
@@ -101,6 +111,7 @@ pub(super) async fn upload(
         };
         done = chunk.is_none() || session.is_body_done();
         match check.push(chunk, done) {
+            Ok(data) if gather => pending = join(&mut gathered, data, done),
             Ok(data) => pending = data,
             Err(e) => {
                 tracing::info!(request_id = %rid, code = %e.code, "request body refused");
@@ -157,6 +168,16 @@ pub(super) async fn upload(
     );
     check.answer_with_proof(out.status, f.client, &mut out.headers);
     respond(session, out.status, out.headers, out.body, false).await
+}
+
+/// Gather `data` into `acc`; the whole body once `done` (without a copy when it came in one piece).
+fn join(acc: &mut BytesMut, data: Option<Bytes>, done: bool) -> Option<Bytes> {
+    match data {
+        Some(d) if done && acc.is_empty() => return Some(d),
+        Some(d) => acc.extend_from_slice(&d),
+        None => {}
+    }
+    (done && !acc.is_empty()).then(|| acc.split().freeze())
 }
 
 /// Read and prove a body whose payload is empty (its framing and checksums only).

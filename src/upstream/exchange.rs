@@ -68,6 +68,8 @@ pub struct Exchange<'a> {
     /// (one sent early, while the body was still coming, say) what is left of it may still wait
     /// in the connection, so it is not reused.
     pub(super) sent_body: bool,
+    /// The head waits to leave with the first body write: that write failing is the head failing.
+    pub(super) head_with_body: bool,
     pub status: u16,
     pub headers: Headers,
     /// When the request went out, and the header naming the backend's request id (access log).
@@ -79,11 +81,15 @@ impl<'a> Exchange<'a> {
     /// Send a piece of the request body (the idle deadline bounds each write).
     pub async fn write(&mut self, data: Bytes) -> Result<(), Failure> {
         self.sent_body |= !data.is_empty();
+        let stage = match std::mem::take(&mut self.head_with_body) {
+            true => "head",
+            false => "write",
+        };
         self.session
             .write_body(&data)
             .await
             .map(drop)
-            .map_err(|e| Failure::from_pingora(&e, "write"))
+            .map_err(|e| Failure::from_pingora(&e, stage))
     }
 
     /// End the request body and read the answer's status and headers.

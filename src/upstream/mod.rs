@@ -13,9 +13,9 @@ use crate::model::LISTING_CAP;
 use crate::pool::Pool;
 use crate::wire::{Headers, Outbound, Sign};
 use bytes::Bytes;
-// HTTP/1.1 to backends (peers offer no h2): the h1 connector and session directly, whose futures
-// are smaller than the version-generic ones.
-use pingora::connectors::http::v1::Connector;
+// HTTP/1.1 to backends (peers offer no h2): the transport connector and the h1 session directly,
+// whose futures are smaller than the version-generic ones; each connection wrapped in `conn::Conn`.
+use pingora::connectors::TransportConnector;
 use pingora::prelude::HttpPeer;
 use pingora::protocols::http::v1::client::HttpSession;
 use pingora::{Error, ErrorType};
@@ -23,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod budget;
+mod conn;
 mod exchange;
 mod head;
 mod retry;
@@ -76,7 +77,7 @@ impl Failure {
             ErrorType::ConnectTimedout | ErrorType::ReadTimedout | ErrorType::WriteTimedout => {
                 Failure::Timeout(what)
             }
-            _ if stage == "connect" || stage == "status" => Failure::Unreachable(what),
+            _ if matches!(stage, "connect" | "status" | "head") => Failure::Unreachable(what),
             _ => Failure::Broken(what),
         }
     }
@@ -113,7 +114,7 @@ impl Answer {
 
 pub struct Upstream {
     /// New connections (pingora's own pool stays empty: see `pool`).
-    connector: Connector,
+    connector: TransportConnector,
     pool: Pool,
     /// What buffered answers may hold at once.
     budget: Arc<Budget>,
@@ -123,7 +124,7 @@ impl Upstream {
     /// `answer_memory`: the bytes all buffered answers may hold at once.
     pub fn new(answer_memory: usize) -> Self {
         Upstream {
-            connector: Connector::new(None),
+            connector: TransportConnector::new(None),
             pool: Pool::default(),
             budget: Budget::new(answer_memory),
         }
@@ -174,15 +175,15 @@ impl Upstream {
         let (http, key) = (&peer.0, peer.1);
         // A pooled connection first: that future is small. A new connection's future (TLS
         // states included) is over 8 KiB, boxed so that only that path pays for moving it.
-        let mut session = match self.pool.take(key) {
-            Some(stream) => HttpSession::new_with_options(stream, http),
-            None => {
-                Box::pin(self.connector.get_http_session(http))
+        let stream = match self.pool.take(key) {
+            Some(stream) => stream,
+            None => Box::new(conn::Conn::new(
+                Box::pin(self.connector.new_stream(http))
                     .await
-                    .map_err(|e| Failure::from_pingora(&e, "connect"))?
-                    .0
-            }
+                    .map_err(|e| Failure::from_pingora(&e, "connect"))?,
+            )),
         };
+        let mut session = HttpSession::new_with_options(stream, http);
         session.read_timeout = Some(b.timeouts.idle);
         session.write_timeout = Some(b.timeouts.idle);
         Ok((session, peer))
@@ -199,6 +200,14 @@ impl Upstream {
         let (mut session, peer) = self.connect(b).await?;
         sign(out);
         let header = request_header(out).map_err(|e| Failure::Broken(e.to_string()))?;
+        // A head with a body to follow leaves with the body's first bytes.
+        let head_with_body = out.header("content-length").is_some_and(|n| n != "0")
+            || out.header("transfer-encoding").is_some();
+        if head_with_body {
+            if let Some(c) = (**session.stream()).as_any().downcast_ref::<conn::Conn>() {
+                c.arm();
+            }
+        }
         session
             .write_request_header(Box::new(header))
             .await
@@ -209,6 +218,7 @@ impl Upstream {
             peer,
             sent_whole: false,
             sent_body: false,
+            head_with_body,
             status: 0,
             headers: Vec::new(),
             sent: Instant::now(),

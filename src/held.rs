@@ -1,0 +1,136 @@
+//! A head held back to leave with its body's first bytes in one vectored write, on either side of
+//! the proxy: an answer's head to a client (`guard`), a request's head to a backend
+//! (`upstream::conn`). Who holds what is decided there; the bytes keep their order here.
+//! Also the delegation every connection wrapper needs for pingora's connection traits.
+
+use std::io;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use tokio::io::AsyncWrite;
+
+/// No head longer than this is held.
+pub const HEAD_CAP: usize = 8 << 10;
+
+/// The head held back, if any.
+#[derive(Debug, Default)]
+pub struct HeldHead {
+    bytes: Vec<u8>,
+}
+
+impl HeldHead {
+    pub fn hold(&mut self, data: &[u8]) {
+        self.bytes.extend_from_slice(data);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Write `data` after what is held, in one vectored write where the socket takes both.
+    pub fn poll_write<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        inner: &mut W,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        while !self.bytes.is_empty() {
+            let bufs = [io::IoSlice::new(&self.bytes), io::IoSlice::new(data)];
+            let n = ready!(Pin::new(&mut *inner).poll_write_vectored(cx, &bufs))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            if n < self.bytes.len() {
+                self.bytes.drain(..n);
+                continue;
+            }
+            let past = n - self.bytes.len();
+            // Freed, not kept: an idle connection holds no memory for the next head.
+            self.bytes = Vec::new();
+            if past > 0 {
+                return Poll::Ready(Ok(past));
+            }
+        }
+        Pin::new(inner).poll_write(cx, data)
+    }
+
+    /// Send what is held (before a flush, a shutdown, a read or a vectored write).
+    pub fn poll_drain<W: AsyncWrite + Unpin + ?Sized>(
+        &mut self,
+        inner: &mut W,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<()>> {
+        while !self.bytes.is_empty() {
+            let n = ready!(Pin::new(&mut *inner).poll_write(cx, &self.bytes))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            self.bytes.drain(..n);
+        }
+        self.bytes = Vec::new();
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// pingora's connection traits for a wrapper whose connection is its field `inner` (a
+/// `pingora::protocols::Stream`): all but reading, writing and `Peek`, which each wrapper owns.
+#[macro_export]
+macro_rules! delegate_connection {
+    ($t:ty) => {
+        #[async_trait::async_trait]
+        impl pingora::protocols::Shutdown for $t {
+            async fn shutdown(&mut self) {
+                pingora::protocols::Shutdown::shutdown(&mut *self.inner).await
+            }
+        }
+        impl pingora::protocols::UniqueID for $t {
+            fn id(&self) -> pingora::protocols::UniqueIDType {
+                self.inner.id()
+            }
+        }
+        impl pingora::protocols::Ssl for $t {
+            fn get_ssl(&self) -> Option<&pingora::protocols::tls::TlsRef> {
+                self.inner.get_ssl()
+            }
+            fn get_ssl_digest(&self) -> Option<std::sync::Arc<pingora::protocols::tls::SslDigest>> {
+                self.inner.get_ssl_digest()
+            }
+            fn selected_alpn_proto(&self) -> Option<pingora::protocols::ALPN> {
+                self.inner.selected_alpn_proto()
+            }
+        }
+        impl pingora::protocols::GetTimingDigest for $t {
+            fn get_timing_digest(&self) -> Vec<Option<pingora::protocols::TimingDigest>> {
+                self.inner.get_timing_digest()
+            }
+            fn get_read_pending_time(&self) -> std::time::Duration {
+                self.inner.get_read_pending_time()
+            }
+            fn get_write_pending_time(&self) -> std::time::Duration {
+                self.inner.get_write_pending_time()
+            }
+        }
+        impl pingora::protocols::GetProxyDigest for $t {
+            fn get_proxy_digest(
+                &self,
+            ) -> Option<std::sync::Arc<pingora::protocols::raw_connect::ProxyDigest>> {
+                self.inner.get_proxy_digest()
+            }
+            fn set_proxy_digest(&mut self, d: pingora::protocols::raw_connect::ProxyDigest) {
+                self.inner.set_proxy_digest(d)
+            }
+        }
+        impl pingora::protocols::GetSocketDigest for $t {
+            fn get_socket_digest(
+                &self,
+            ) -> Option<std::sync::Arc<pingora::protocols::SocketDigest>> {
+                self.inner.get_socket_digest()
+            }
+            fn set_socket_digest(&mut self, d: pingora::protocols::SocketDigest) {
+                self.inner.set_socket_digest(d)
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests;
