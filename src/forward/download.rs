@@ -14,6 +14,10 @@ use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession as Session;
 
+/// A body up to this length is read whole before the head goes to the client (the length up to
+/// which the client side joins a head to its body, `guard::held`).
+const SHORT_ANSWER: u64 = 64 << 10;
+
 /// A download: the answer streams to the client with one piece in flight (a slow client slows
 /// the backend read). An error answer is read whole and re-rendered.
 pub(super) async fn download(
@@ -86,6 +90,33 @@ pub(super) async fn download(
     if !no_body && !headers.iter().any(|(k, _)| k == "content-length") {
         // Without a length the client must get chunks, or a cut would look like the end.
         headers.push(("transfer-encoding".into(), "chunked".into()));
+    }
+    // A short body is read whole first: it leaves with the head in one write, and a backend that
+    // breaks off in it is answered as an error instead of a cut after a 2xx head.
+    let short = !no_body
+        && headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .is_some_and(|n| n <= SHORT_ANSWER);
+    if short {
+        let read = tokio::select! {
+            biased;
+            r = x.read_to_end(SHORT_ANSWER as usize) => r,
+            _ = client_gone(session) => return Err(hung_up()),
+        };
+        let body = match read {
+            Ok(b) => b,
+            Err(e) => {
+                let e = failed(backend, rid, &e);
+                return respond_error(session, f.client, &e, &f.resource, rid, false).await;
+            }
+        };
+        x.release();
+        session
+            .write_response_header(Box::new(response_header(status, headers)?))
+            .await?;
+        return session.write_response_body(body, true).await;
     }
     session
         .write_response_header(Box::new(response_header(status, headers)?))

@@ -4,6 +4,10 @@
 //! through the flush that follows it and sends it with the first body write, in one vectored
 //! write. A read, a shutdown or any later flush sends it first: nothing ever waits on bytes held
 //! here.
+//!
+//! It also reads ahead: pingora reads an answer's head 4 KiB at a time, so a 4 KiB object's answer
+//! took two reads of the socket (and went to the client in two writes). A read asking less than
+//! `READ_AHEAD` takes up to that much, and the rest waits here for the next read.
 
 use crate::held::{HeldHead, HEAD_CAP};
 use async_trait::async_trait;
@@ -14,6 +18,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
+/// A read asking less than this reads this much from the socket.
+const READ_AHEAD: usize = 16 << 10;
+
 #[derive(Debug)]
 pub struct Conn {
     inner: Stream,
@@ -23,6 +30,8 @@ pub struct Conn {
     /// The flush pingora makes right after the head is not one to send it.
     skip_flush: bool,
     held: HeldHead,
+    /// Read from the socket, not yet asked for (freed once taken).
+    ahead: Vec<u8>,
 }
 
 impl Conn {
@@ -32,6 +41,7 @@ impl Conn {
             armed: AtomicBool::new(false),
             skip_flush: false,
             held: HeldHead::default(),
+            ahead: Vec::new(),
         }
     }
 
@@ -58,7 +68,29 @@ impl AsyncRead for Conn {
     ) -> Poll<io::Result<()>> {
         // An answer is awaited only after the request went out.
         ready!(self.poll_send_held(cx))?;
-        Pin::new(&mut self.inner).poll_read(cx, buf)
+        let this = &mut *self;
+        if !this.ahead.is_empty() {
+            let n = this.ahead.len().min(buf.remaining());
+            buf.put_slice(&this.ahead[..n]);
+            if n == this.ahead.len() {
+                this.ahead = Vec::new();
+            } else {
+                this.ahead.drain(..n);
+            }
+            return Poll::Ready(Ok(()));
+        }
+        if buf.remaining() >= READ_AHEAD {
+            return Pin::new(&mut this.inner).poll_read(cx, buf);
+        }
+        // On the stack of this poll, uninitialised: the socket fills what it returns.
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
+        let mut got = ReadBuf::uninit(&mut chunk);
+        ready!(Pin::new(&mut this.inner).poll_read(cx, &mut got))?;
+        let got = got.filled();
+        let n = got.len().min(buf.remaining());
+        buf.put_slice(&got[..n]);
+        this.ahead.extend_from_slice(&got[n..]);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -201,6 +233,24 @@ mod tests {
         // The next request on the connection, not armed (no body): its head goes at once.
         c.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
         assert_eq!(calls.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn short_reads_take_what_arrived_and_keep_the_rest_in_order() {
+        let (mut c, _, mut peer) = conn();
+        let answer: Vec<u8> = (0..900u32).map(|i| i as u8).collect();
+        peer.write_all(&answer).await.unwrap();
+        let mut first = [0u8; 100];
+        c.read_exact(&mut first).await.unwrap();
+        assert_eq!(
+            c.ahead.len(),
+            800,
+            "one read of the socket took all that had arrived"
+        );
+        let mut rest = vec![0u8; 800];
+        c.read_exact(&mut rest).await.unwrap();
+        assert_eq!([&first[..], &rest].concat(), answer);
+        assert!(c.ahead.is_empty() && c.ahead.capacity() == 0);
     }
 
     #[tokio::test]
