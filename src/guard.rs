@@ -4,7 +4,7 @@
 //! starts again with the first byte read after an answer was written (the next request on a
 //! kept-alive connection). Idle waits between requests are `client_keepalive`'s business.
 
-use crate::held::HeldHead;
+use crate::held::{HeldHead, ReadAhead, READ_AHEAD};
 use crate::metrics;
 use async_trait::async_trait;
 use pingora::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
@@ -126,7 +126,7 @@ pub struct HeadDeadline {
     scan: HeadScan,
     deadline: Option<Pin<Box<dyn Future<Output = ()> + Send + Sync>>>,
     /// What the wait for the next request read (served before the socket; see `try_peek`).
-    peeked: Vec<u8>,
+    peeked: ReadAhead,
     /// An answer head waiting for its body's first bytes.
     held: HeldHead,
     _permit: OwnedSemaphorePermit,
@@ -139,7 +139,7 @@ impl HeadDeadline {
             limit,
             scan: HeadScan::new(),
             deadline: None,
-            peeked: Vec::new(),
+            peeked: ReadAhead::default(),
             held: HeldHead::default(),
             _permit: permit,
         }
@@ -194,19 +194,19 @@ impl AsyncRead for HeadDeadline {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        if !self.peeked.is_empty() {
-            // Already scanned when read.
-            let n = self.peeked.len().min(buf.remaining());
-            buf.put_slice(&self.peeked[..n]);
-            if n == self.peeked.len() {
-                // Nothing is kept between requests.
-                self.peeked = Vec::new();
-            } else {
-                self.peeked.drain(..n);
-            }
+        // Already scanned when read.
+        if self.peeked.serve(buf) {
             return Poll::Ready(Ok(()));
         }
-        self.poll_socket(cx, buf)
+        if !ReadAhead::wants(buf) {
+            return self.poll_socket(cx, buf);
+        }
+        // A request of 4-16 KiB (a short upload) in one read: pingora asks 4 KiB for a head.
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
+        let mut got = ReadBuf::uninit(&mut chunk);
+        ready!(self.poll_socket(cx, &mut got))?;
+        self.peeked.keep(got.filled(), buf);
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -258,22 +258,22 @@ impl AsyncWrite for HeadDeadline {
 
 crate::delegate_connection!(HeadDeadline);
 
-/// Waits for the next request's first bytes and reads what has arrived (up to 4 KiB) in one go:
+/// Waits for the next request's first bytes and reads what has arrived (up to 16 KiB) in one go:
 /// a one-byte peek would cost a second read of the socket for every request.
 #[async_trait]
 impl Peek for HeadDeadline {
     async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
         if self.peeked.len() < buf.len() {
             // The buffer lives on the stack of each poll, not in this future: an idle
-            // connection waiting here holds no 4 KiB. Left uninitialised: zeroing it cost
+            // connection waiting here holds no buffer. Left uninitialised: zeroing it cost
             // more than the read.
             let n = std::future::poll_fn(|cx| {
-                let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); 4096];
+                let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
                 let mut rb = ReadBuf::uninit(&mut chunk);
                 let r = self.poll_socket(cx, &mut rb);
                 let n = rb.filled().len();
                 if let Poll::Ready(Ok(())) = r {
-                    self.peeked.extend_from_slice(rb.filled());
+                    self.peeked.extend(rb.filled());
                 }
                 r.map_ok(|()| n)
             })
@@ -283,7 +283,7 @@ impl Peek for HeadDeadline {
             }
         }
         let n = buf.len().min(self.peeked.len());
-        buf[..n].copy_from_slice(&self.peeked[..n]);
+        buf[..n].copy_from_slice(self.peeked.first(n));
         Ok(true)
     }
 }

@@ -1,12 +1,70 @@
 //! A head held back to leave with its body's first bytes in one vectored write, on either side of
 //! the proxy: an answer's head to a client (`guard`), a request's head to a backend
 //! (`upstream::conn`). Who holds what is decided there; the bytes keep their order here.
-//! Also the delegation every connection wrapper needs for pingora's connection traits.
+//! Also bytes read ahead of what was asked (both sides), and the delegation every connection
+//! wrapper needs for pingora's connection traits.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncWrite, ReadBuf};
+
+/// A read asking less than this takes this much from the socket: pingora reads a head 4 KiB at a
+/// time, so a request or answer of 4-16 KiB otherwise took two reads.
+pub const READ_AHEAD: usize = 16 << 10;
+
+/// Bytes read from a socket and not yet asked for, served before the socket; freed once taken
+/// (nothing is kept between requests).
+#[derive(Debug, Default)]
+pub struct ReadAhead {
+    bytes: Vec<u8>,
+}
+
+impl ReadAhead {
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Whether a read of this size should read ahead.
+    pub fn wants(buf: &ReadBuf<'_>) -> bool {
+        buf.remaining() < READ_AHEAD
+    }
+
+    /// Fill `buf` from what is kept; `false` when nothing is.
+    pub fn serve(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+        if self.bytes.is_empty() {
+            return false;
+        }
+        let n = self.bytes.len().min(buf.remaining());
+        buf.put_slice(&self.bytes[..n]);
+        if n == self.bytes.len() {
+            self.bytes = Vec::new();
+        } else {
+            self.bytes.drain(..n);
+        }
+        true
+    }
+
+    /// `got` was read from the socket: what fits goes to `buf`, the rest is kept.
+    pub fn keep(&mut self, got: &[u8], buf: &mut ReadBuf<'_>) {
+        let n = got.len().min(buf.remaining());
+        buf.put_slice(&got[..n]);
+        self.bytes.extend_from_slice(&got[n..]);
+    }
+
+    /// Keep `got` whole (a wait for the next request read it; see `guard`'s `try_peek`).
+    pub fn extend(&mut self, got: &[u8]) {
+        self.bytes.extend_from_slice(got);
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn first(&self, n: usize) -> &[u8] {
+        &self.bytes[..n.min(self.bytes.len())]
+    }
+}
 
 /// No head longer than this is held.
 pub const HEAD_CAP: usize = 8 << 10;

@@ -81,3 +81,20 @@ fn a_drain_sends_what_is_held_and_frees_it() {
     assert_eq!(wire.calls.concat(), HEAD);
     assert!(held.is_empty() && held.bytes.capacity() == 0);
 }
+
+#[test]
+fn bytes_read_ahead_are_served_in_order_and_freed_once_taken() {
+    let mut ahead = ReadAhead::default();
+    let mut small = [0u8; 4];
+    let mut buf = ReadBuf::new(&mut small);
+    assert!(ReadAhead::wants(&buf) && !ahead.serve(&mut buf));
+    ahead.keep(b"abcdefghij", &mut buf);
+    assert_eq!(buf.filled(), b"abcd");
+    let mut rest = [0u8; 16];
+    let mut buf = ReadBuf::new(&mut rest);
+    assert!(ahead.serve(&mut buf));
+    assert_eq!(buf.filled(), b"efghij");
+    assert!(ahead.is_empty() && ahead.bytes.capacity() == 0);
+    let mut big = vec![0u8; READ_AHEAD];
+    assert!(!ReadAhead::wants(&ReadBuf::new(&mut big)));
+}

@@ -5,11 +5,10 @@
 //! write. A read, a shutdown or any later flush sends it first: nothing ever waits on bytes held
 //! here.
 //!
-//! It also reads ahead: pingora reads an answer's head 4 KiB at a time, so a 4 KiB object's answer
-//! took two reads of the socket (and went to the client in two writes). A read asking less than
-//! `READ_AHEAD` takes up to that much, and the rest waits here for the next read.
+//! It also reads ahead (`held::READ_AHEAD`): a 4 KiB object's answer took two reads of the socket
+//! (and went to the client in two writes).
 
-use crate::held::{HeldHead, HEAD_CAP};
+use crate::held::{HeldHead, ReadAhead, HEAD_CAP, READ_AHEAD};
 use async_trait::async_trait;
 use pingora::protocols::{Peek, Stream};
 use std::io;
@@ -17,9 +16,6 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{ready, Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-
-/// A read asking less than this reads this much from the socket.
-const READ_AHEAD: usize = 16 << 10;
 
 #[derive(Debug)]
 pub struct Conn {
@@ -30,8 +26,7 @@ pub struct Conn {
     /// The flush pingora makes right after the head is not one to send it.
     skip_flush: bool,
     held: HeldHead,
-    /// Read from the socket, not yet asked for (freed once taken).
-    ahead: Vec<u8>,
+    ahead: ReadAhead,
 }
 
 impl Conn {
@@ -41,7 +36,7 @@ impl Conn {
             armed: AtomicBool::new(false),
             skip_flush: false,
             held: HeldHead::default(),
-            ahead: Vec::new(),
+            ahead: ReadAhead::default(),
         }
     }
 
@@ -69,27 +64,17 @@ impl AsyncRead for Conn {
         // An answer is awaited only after the request went out.
         ready!(self.poll_send_held(cx))?;
         let this = &mut *self;
-        if !this.ahead.is_empty() {
-            let n = this.ahead.len().min(buf.remaining());
-            buf.put_slice(&this.ahead[..n]);
-            if n == this.ahead.len() {
-                this.ahead = Vec::new();
-            } else {
-                this.ahead.drain(..n);
-            }
+        if this.ahead.serve(buf) {
             return Poll::Ready(Ok(()));
         }
-        if buf.remaining() >= READ_AHEAD {
+        if !ReadAhead::wants(buf) {
             return Pin::new(&mut this.inner).poll_read(cx, buf);
         }
         // On the stack of this poll, uninitialised: the socket fills what it returns.
         let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
         let mut got = ReadBuf::uninit(&mut chunk);
         ready!(Pin::new(&mut this.inner).poll_read(cx, &mut got))?;
-        let got = got.filled();
-        let n = got.len().min(buf.remaining());
-        buf.put_slice(&got[..n]);
-        this.ahead.extend_from_slice(&got[n..]);
+        this.ahead.keep(got.filled(), buf);
         Poll::Ready(Ok(()))
     }
 }
@@ -250,7 +235,7 @@ mod tests {
         let mut rest = vec![0u8; 800];
         c.read_exact(&mut rest).await.unwrap();
         assert_eq!([&first[..], &rest].concat(), answer);
-        assert!(c.ahead.is_empty() && c.ahead.capacity() == 0);
+        assert!(c.ahead.is_empty());
     }
 
     #[tokio::test]
