@@ -194,19 +194,12 @@ impl AsyncRead for HeadDeadline {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        // Already scanned when read.
-        if self.peeked.serve(buf) {
-            return Poll::Ready(Ok(()));
-        }
-        if !ReadAhead::wants(buf) {
-            return self.poll_socket(cx, buf);
-        }
-        // A request of 4-16 KiB (a short upload) in one read: pingora asks 4 KiB for a head.
-        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
-        let mut got = ReadBuf::uninit(&mut chunk);
-        ready!(self.poll_socket(cx, &mut got))?;
-        self.peeked.keep(got.filled(), buf);
-        Poll::Ready(Ok(()))
+        // What was read ahead was scanned when read. (Taken out for the read: the socket's
+        // read borrows the rest of the connection.)
+        let mut ahead = std::mem::take(&mut self.peeked);
+        let r = ahead.poll_read(cx, buf, |cx, b| self.poll_socket(cx, b));
+        self.peeked = ahead;
+        r
     }
 }
 

@@ -30,6 +30,27 @@ impl ReadAhead {
         buf.remaining() < READ_AHEAD
     }
 
+    /// A read through this: what is kept first; a short read takes `READ_AHEAD` from `socket`
+    /// (into a buffer on the stack of this poll, uninitialised: the socket fills what it returns).
+    pub fn poll_read(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+        mut socket: impl FnMut(&mut Context<'_>, &mut ReadBuf<'_>) -> Poll<io::Result<()>>,
+    ) -> Poll<io::Result<()>> {
+        if self.serve(buf) {
+            return Poll::Ready(Ok(()));
+        }
+        if !Self::wants(buf) {
+            return socket(cx, buf);
+        }
+        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
+        let mut got = ReadBuf::uninit(&mut chunk);
+        ready!(socket(cx, &mut got))?;
+        self.keep(got.filled(), buf);
+        Poll::Ready(Ok(()))
+    }
+
     /// Fill `buf` from what is kept; `false` when nothing is.
     pub fn serve(&mut self, buf: &mut ReadBuf<'_>) -> bool {
         if self.bytes.is_empty() {

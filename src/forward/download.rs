@@ -9,7 +9,7 @@ use crate::request::Forward;
 use crate::response::{
     self, client_gone, hung_up, respond, respond_error, response_header, BackendAnswer, Context,
 };
-use crate::upstream::{Failure, Upstream};
+use crate::upstream::{Exchange, Failure, Upstream};
 use bytes::Bytes;
 use pingora::prelude::*;
 use pingora::protocols::http::ServerSession as Session;
@@ -53,12 +53,7 @@ pub(super) async fn download(
     };
     let status = x.status;
     if status >= 300 && status != 304 {
-        let read = tokio::select! {
-            biased;
-            r = x.read_to_end(RESULT_CAP) => r,
-            _ = client_gone(session) => return Err(hung_up()),
-        };
-        let buf = match read {
+        let buf = match read_whole(&mut x, session, RESULT_CAP).await? {
             Ok(b) => b,
             Err(e) => {
                 let e = failed(backend, rid, &e);
@@ -100,12 +95,7 @@ pub(super) async fn download(
             .and_then(|(_, v)| v.parse::<u64>().ok())
             .is_some_and(|n| n <= SHORT_ANSWER);
     if short {
-        let read = tokio::select! {
-            biased;
-            r = x.read_to_end(SHORT_ANSWER as usize) => r,
-            _ = client_gone(session) => return Err(hung_up()),
-        };
-        let body = match read {
+        let body = match read_whole(&mut x, session, SHORT_ANSWER as usize).await? {
             Ok(b) => b,
             Err(e) => {
                 let e = failed(backend, rid, &e);
@@ -144,6 +134,19 @@ pub(super) async fn download(
     session.write_response_body(Bytes::new(), true).await?;
     x.release();
     Ok(())
+}
+
+/// The rest of the answer, whole (up to `cap`); a client that hangs up meanwhile ends the wait.
+async fn read_whole(
+    x: &mut Exchange<'_>,
+    session: &mut Session,
+    cap: usize,
+) -> Result<std::result::Result<Bytes, Failure>> {
+    tokio::select! {
+        biased;
+        r = x.read_to_end(cap) => Ok(r),
+        _ = client_gone(session) => Err(hung_up()),
+    }
 }
 
 /// One piece of a download's body to the client: an HTTP/1 session takes it borrowed.

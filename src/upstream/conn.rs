@@ -8,7 +8,7 @@
 //! It also reads ahead (`held::READ_AHEAD`): a 4 KiB object's answer took two reads of the socket
 //! (and went to the client in two writes).
 
-use crate::held::{HeldHead, ReadAhead, HEAD_CAP, READ_AHEAD};
+use crate::held::{HeldHead, ReadAhead, HEAD_CAP};
 use async_trait::async_trait;
 use pingora::protocols::{Peek, Stream};
 use std::io;
@@ -64,18 +64,9 @@ impl AsyncRead for Conn {
         // An answer is awaited only after the request went out.
         ready!(self.poll_send_held(cx))?;
         let this = &mut *self;
-        if this.ahead.serve(buf) {
-            return Poll::Ready(Ok(()));
-        }
-        if !ReadAhead::wants(buf) {
-            return Pin::new(&mut this.inner).poll_read(cx, buf);
-        }
-        // On the stack of this poll, uninitialised: the socket fills what it returns.
-        let mut chunk = [std::mem::MaybeUninit::<u8>::uninit(); READ_AHEAD];
-        let mut got = ReadBuf::uninit(&mut chunk);
-        ready!(Pin::new(&mut this.inner).poll_read(cx, &mut got))?;
-        this.ahead.keep(got.filled(), buf);
-        Poll::Ready(Ok(()))
+        let inner = &mut this.inner;
+        this.ahead
+            .poll_read(cx, buf, |cx, b| Pin::new(&mut *inner).poll_read(cx, b))
     }
 }
 
