@@ -26,7 +26,7 @@ impl ReadAhead {
     }
 
     /// Whether a read of this size should read ahead.
-    pub fn wants(buf: &ReadBuf<'_>) -> bool {
+    fn wants(buf: &ReadBuf<'_>) -> bool {
         buf.remaining() < READ_AHEAD
     }
 
@@ -52,7 +52,7 @@ impl ReadAhead {
     }
 
     /// Fill `buf` from what is kept; `false` when nothing is.
-    pub fn serve(&mut self, buf: &mut ReadBuf<'_>) -> bool {
+    fn serve(&mut self, buf: &mut ReadBuf<'_>) -> bool {
         if self.bytes.is_empty() {
             return false;
         }
@@ -67,7 +67,7 @@ impl ReadAhead {
     }
 
     /// `got` was read from the socket: what fits goes to `buf`, the rest is kept.
-    pub fn keep(&mut self, got: &[u8], buf: &mut ReadBuf<'_>) {
+    fn keep(&mut self, got: &[u8], buf: &mut ReadBuf<'_>) {
         let n = got.len().min(buf.remaining());
         buf.put_slice(&got[..n]);
         self.bytes.extend_from_slice(&got[n..]);

@@ -118,12 +118,9 @@ impl AsyncWrite for Conn {
 
 crate::delegate_connection!(Conn);
 
+/// No peeking (pingora's default): a peek at the socket would skip what was read ahead.
 #[async_trait]
-impl Peek for Conn {
-    async fn try_peek(&mut self, buf: &mut [u8]) -> io::Result<bool> {
-        self.inner.try_peek(buf).await
-    }
-}
+impl Peek for Conn {}
 
 #[cfg(test)]
 mod tests {
