@@ -119,6 +119,15 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Guarded<A> {
     }
 }
 
+/// Who writes a body: pingora (off), a splicer, or nobody after a splice failed (nothing
+/// pingora writes then may reach the client: its bytes are placeholders).
+#[derive(Debug)]
+enum Splicing {
+    Off,
+    Moving(Box<crate::splice::Splicer>),
+    Failed,
+}
+
 /// A connection whose request heads must arrive whole within a deadline.
 pub struct HeadDeadline {
     inner: Stream,
@@ -129,6 +138,9 @@ pub struct HeadDeadline {
     peeked: ReadAhead,
     /// An answer head waiting for its body's first bytes.
     held: HeldHead,
+    /// A download body moving socket to socket: pingora's body writes are carried out by it
+    /// (set through a shared reference: pingora's session lends its connection only so).
+    splice: std::sync::Mutex<Splicing>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -141,8 +153,42 @@ impl HeadDeadline {
             deadline: None,
             peeked: ReadAhead::default(),
             held: HeldHead::default(),
+            splice: std::sync::Mutex::new(Splicing::Off),
             _permit: permit,
         }
+    }
+
+    /// The client's socket, when the connection is plain TCP (a splice's destination).
+    pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        use std::os::fd::AsRawFd;
+        let l4 = (*self.inner).as_any();
+        l4.downcast_ref::<pingora::protocols::l4::stream::Stream>()
+            .map(AsRawFd::as_raw_fd)
+    }
+
+    /// The next body writes, as many bytes as `s` is to move, are made by `s`.
+    pub fn splice(&self, s: crate::splice::Splicer) {
+        *self.splice.lock().unwrap_or_else(|e| e.into_inner()) = Splicing::Moving(Box::new(s));
+    }
+
+    /// A body write carried out by the splicer: what pingora buffered goes first.
+    fn poll_splice(&mut self, cx: &mut Context<'_>, want: usize) -> Poll<io::Result<usize>> {
+        ready!(self.held.poll_drain(&mut self.inner, cx))?;
+        ready!(Pin::new(&mut self.inner).poll_flush(cx))?;
+        let slot = self.splice.get_mut().unwrap_or_else(|e| e.into_inner());
+        let Splicing::Moving(s) = slot else {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the spliced body broke off",
+            )));
+        };
+        let moved = s.poll_move(cx, want);
+        match &moved {
+            Poll::Ready(Err(_)) => *slot = Splicing::Failed,
+            _ if s.done() => *slot = Splicing::Off,
+            _ => {}
+        }
+        moved
     }
 }
 
@@ -210,6 +256,9 @@ impl AsyncWrite for HeadDeadline {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if !matches!(this.splice.get_mut().as_deref(), Ok(Splicing::Off)) {
+            return this.poll_splice(cx, data.len());
+        }
         let first = this.scan.answer_starts();
         this.scan.wrote(data);
         if this.held.is_empty() && held::holds(first, data) {
@@ -237,6 +286,11 @@ impl AsyncWrite for HeadDeadline {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
+        if !matches!(this.splice.get_mut().as_deref(), Ok(Splicing::Off)) {
+            // Placeholders too: only their length counts.
+            let want = bufs.iter().find(|b| !b.is_empty()).map_or(0, |b| b.len());
+            return this.poll_splice(cx, want);
+        }
         ready!(this.held.poll_drain(&mut this.inner, cx))?;
         if let Some(first) = bufs.iter().find(|b| !b.is_empty()) {
             this.scan.wrote(first);

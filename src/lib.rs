@@ -29,6 +29,7 @@ pub mod request;
 pub mod resolve;
 pub mod response;
 pub mod sign;
+pub mod splice;
 pub mod upstream;
 pub mod wire;
 pub mod xml;

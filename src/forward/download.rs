@@ -1,5 +1,6 @@
-//! Downloads: the backend's answer streams to the client, one piece in flight; a backend that
-//! breaks off after the 2xx header cuts the client connection.
+//! Downloads: the backend's answer streams to the client, one piece in flight (or socket to
+//! socket, `crate::splice`); a backend that breaks off after the 2xx header cuts the client
+//! connection.
 
 use super::{failed, read_small_body};
 use crate::config::Backend;
@@ -88,12 +89,12 @@ pub(super) async fn download(
     }
     // A short body is read whole first: it leaves with the head in one write, and a backend that
     // breaks off in it is answered as an error instead of a cut after a 2xx head.
-    let short = !no_body
-        && headers
-            .iter()
-            .find(|(k, _)| k == "content-length")
-            .and_then(|(_, v)| v.parse::<u64>().ok())
-            .is_some_and(|n| n <= SHORT_ANSWER);
+    // What the body owes, when its length is known.
+    let mut left = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<u64>().ok());
+    let short = !no_body && left.is_some_and(|n| n <= SHORT_ANSWER);
     if short {
         let body = match read_whole(&mut x, session, SHORT_ANSWER as usize).await? {
             Ok(b) => b,
@@ -127,13 +128,63 @@ pub(super) async fn download(
         match piece {
             // An empty piece to a chunked answer would be its last chunk.
             Some([]) => {}
-            Some(p) => write_piece(session, p).await?,
+            Some(p) => {
+                write_piece(session, p).await?;
+                left = left.map(|n| n.saturating_sub(p.len() as u64));
+            }
             None => break,
+        }
+        if let Some(n) = left.filter(|n| *n >= crate::splice::MIN_BODY) {
+            if splice(&x, session, n, backend) {
+                // The backend connection goes with `x`: its reader did not see the body.
+                return spliced(session, n).await;
+            }
         }
     }
     session.write_response_body(Bytes::new(), true).await?;
     x.release();
     Ok(())
+}
+
+/// Hand the rest of the body (`left` bytes) to a splicer on the client's connection, when both
+/// sides are plain TCP and nothing of the body is buffered here.
+fn splice(x: &Exchange<'_>, session: &Session, left: u64, backend: &Backend) -> bool {
+    let Some(from) = x.splice_fd() else {
+        return false;
+    };
+    let Some(client) = session
+        .stream()
+        .and_then(|s| (**s).as_any().downcast_ref::<crate::guard::HeadDeadline>())
+    else {
+        return false;
+    };
+    let Some(to) = client.raw_fd() else {
+        return false;
+    };
+    match crate::splice::Splicer::new(from, to, left, backend.timeouts.idle) {
+        Ok(s) => {
+            client.splice(s);
+            true
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "no splice; the body is copied");
+            false
+        }
+    }
+}
+
+/// The body's last `left` bytes, moved by the splicer: pingora is told of them as written
+/// (placeholders the splicer never sends), so its framing and keep-alive stay whole.
+async fn spliced(session: &mut Session, body: u64) -> Result<()> {
+    static PLACEHOLDER: [u8; 1 << 20] = [0; 1 << 20];
+    let mut left = body;
+    while left > 0 {
+        let n = left.min(PLACEHOLDER.len() as u64) as usize;
+        write_piece(session, &PLACEHOLDER[..n]).await?;
+        left -= n as u64;
+    }
+    crate::metrics::spliced(body);
+    session.write_response_body(Bytes::new(), true).await
 }
 
 /// The rest of the answer, whole (up to `cap`); a client that hangs up meanwhile ends the wait.

@@ -111,6 +111,17 @@ static COPY_ACROSS_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
     .expect("metric registers once")
 });
 
+static SPLICED: LazyLock<IntCounter> = LazyLock::new(|| {
+    register_int_counter!(
+        "dialect_proxy_spliced_bytes_total",
+        "Download body bytes moved from the backend's socket to the client's without entering the process"
+    )
+    .expect("metric registers once")
+});
+pub fn spliced(bytes: u64) {
+    SPLICED.inc_by(bytes);
+}
+
 static KEEPALIVE: LazyLock<IntCounter> = LazyLock::new(|| {
     register_int_counter!(
         "dialect_proxy_keepalive_answers_total",

@@ -198,6 +198,16 @@ impl<'a> Exchange<'a> {
         Ok(Lease::attach_to(lease, all.freeze()))
     }
 
+    /// The backend's socket, for a splice of the rest of the body: only a plain TCP connection
+    /// with nothing of the body buffered in this process (pingora's reader returned what it
+    /// held with the head on the first read). The connection is not reused afterwards.
+    pub fn splice_fd(&self) -> Option<std::os::fd::RawFd> {
+        let c = (**self.session.stream())
+            .as_any()
+            .downcast_ref::<super::conn::Conn>()?;
+        c.splice_fd()
+    }
+
     /// Return the connection to the pool (only after the request was sent whole and the answer
     /// read to its end; otherwise it is closed). Not async: putting a connection back never waits, and a close that would
     /// wait is finished by dropping the socket. (An awaited release would make every future

@@ -540,3 +540,23 @@ def no_cloud_rule_broken(request):
     yield
     broken = [v for layer, n in zip(layers, before) for v in layer.violations[n:]]
     assert not broken, f"the gateway sent requests the cloud's rules refuse: {broken[:5]}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing test that used the bed reports the gateways' last warnings: which hop failed and why
+    (the logs themselves go with the bed's work directory)."""
+    outcome = yield
+    rep = outcome.get_result()
+    bed = item.funcargs.get("bed") if hasattr(item, "funcargs") else None
+    if rep.when != "call" or not rep.failed or not isinstance(bed, dict):
+        return
+    for name in ("front", "obs", "cos", "oss"):
+        path = getattr(bed.get(name), "log_path", None)
+        if path is None or not path.exists():
+            continue
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - (1 << 20)))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+        warned = [line for line in lines if " WARN " in line or " ERROR " in line]
+        rep.sections.append((f"{name} gateway: last warnings", "\n".join(warned[-25:]) or "(none)"))

@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit, parse_qs
 
 DATA = bytes((i * 7 + i // 251) % 256 for i in range(200 * 1024))
 DATA_ETAG = hashlib.md5(DATA).hexdigest()
+# A body long enough to be moved socket to socket by the proxy (src/splice.rs: 1 MiB and more).
+BIG = bytes((i * 13 + i // 509) % 256 for i in range(3 * 1024 * 1024 + 5))
 PARTS = [(1, "p1", 6 * 1024 * 1024), (2, "p2", 10)]
 COMPLETE_ETAG = "c-2"
 COPY_ETAG = "cp1"
@@ -224,7 +226,9 @@ class FaultBackend:
             self.received.add((key, op))
             self.bodies[key] = body
             self.cond.notify_all()
-        if op == "get":
+        if op == "get" and fault in ("bigcut", "bigstall", "bignone"):
+            status, doc, extra = 200, BIG, [("Content-Type", "application/octet-stream")]
+        elif op == "get":
             status, doc, extra = 200, DATA, [("ETag", f'"{DATA_ETAG}"'), ("Content-Type", "application/octet-stream")]
         elif op == "head":
             status, doc, extra = 200, b"", [("ETag", f'"{DATA_ETAG}"'), ("Content-Length", str(len(DATA)))]
@@ -285,10 +289,10 @@ class FaultBackend:
             conn.sendall(self._head(status, extra))
             return True
         out = self._head(status, extra + [("Content-Length", str(len(doc)))])
-        if fault in ("cuthalf", "cut64", "stallbody") or (fault == "cuthalf1" and hit == 1):
+        if fault in ("cuthalf", "cut64", "stallbody", "bigcut", "bigstall") or (fault == "cuthalf1" and hit == 1):
             cut = len(doc) - 64 if fault == "cut64" else len(doc) // 2
             conn.sendall(out + doc[:cut])
-            if fault == "stallbody":
+            if fault in ("stallbody", "bigstall"):
                 self._stall(conn, key)
             else:
                 self._reset(conn)
