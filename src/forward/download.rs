@@ -73,6 +73,9 @@ pub(super) async fn download(
         );
         return respond(session, out.status, out.headers, out.body, false).await;
     }
+    // Only a body framed by its length may move socket to socket (chunked framing is pingora's to
+    // undo, whatever length a backend also states).
+    let framed_by_length = !x.headers.iter().any(|(k, _)| k == "transfer-encoding");
     let out = response::translate(
         &ex,
         BackendAnswer {
@@ -134,7 +137,7 @@ pub(super) async fn download(
             }
             None => break,
         }
-        if let Some(n) = left.filter(|n| *n >= crate::splice::MIN_BODY) {
+        if let Some(n) = left.filter(|n| framed_by_length && *n >= crate::splice::MIN_BODY) {
             if splice(&x, session, n, backend) {
                 // The backend connection goes with `x`: its reader did not see the body.
                 return spliced(session, n).await;
