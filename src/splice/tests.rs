@@ -94,3 +94,42 @@ async fn a_silent_backend_meets_its_idle_deadline() {
     let e = move_all(&mut s, 1000, 1000).await.unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::TimedOut);
 }
+
+#[tokio::test]
+async fn a_client_that_hangs_up_while_the_backend_is_silent_ends_the_wait() {
+    let (_backend, from) = pair().await;
+    let (to, client) = pair().await;
+    let mut s = Splicer::new(
+        from.as_raw_fd(),
+        to.as_raw_fd(),
+        1000,
+        Duration::from_secs(30),
+    )
+    .unwrap();
+    drop(client);
+    let started = std::time::Instant::now();
+    let e = move_all(&mut s, 1000, 1000).await.unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_next_request_from_the_client_is_not_a_hang_up() {
+    let (mut backend, from) = pair().await;
+    let (to, mut client) = pair().await;
+    let mut s = Splicer::new(from.as_raw_fd(), to.as_raw_fd(), 4, Duration::from_secs(5)).unwrap();
+    client.write_all(b"GET /next HTTP/1.1\r\n").await.unwrap();
+    let moving = tokio::spawn(async move { move_all(&mut s, 4, 4).await.map(|()| s) });
+    // (The mover may first wait on the silent backend with the client's bytes already there.)
+    tokio::task::yield_now().await;
+    backend.write_all(b"body").await.unwrap();
+    moving.await.unwrap().unwrap();
+    let mut got = [0u8; 4];
+    client.read_exact(&mut got).await.unwrap();
+    assert_eq!(&got, b"body");
+    // The next request's bytes are still the connection's to read.
+    let mut to = to;
+    let mut next = [0u8; 20];
+    to.read_exact(&mut next).await.unwrap();
+    assert_eq!(&next, b"GET /next HTTP/1.1\r\n");
+}
