@@ -11,6 +11,10 @@ async fn pair() -> (TcpStream, TcpStream) {
     (a, b)
 }
 
+fn splicer(from: &TcpStream, to: &TcpStream, left: u64, idle: Duration) -> Splicer {
+    Splicer::new(from.as_raw_fd(), to.as_raw_fd(), left, idle).unwrap()
+}
+
 /// Move `total` bytes in pieces of at most `piece`, as pingora's body writes ask for them.
 async fn move_all(s: &mut Splicer, mut total: u64, piece: usize) -> io::Result<()> {
     while total > 0 {
@@ -31,13 +35,7 @@ async fn the_bytes_go_socket_to_socket_in_order_and_the_pipe_ends_empty() {
     let (mut backend, from) = pair().await;
     let (to, mut client) = pair().await;
     let body: Vec<u8> = (0..3_000_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-    let mut s = Splicer::new(
-        from.as_raw_fd(),
-        to.as_raw_fd(),
-        body.len() as u64,
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let mut s = splicer(&from, &to, body.len() as u64, Duration::from_secs(5));
     let sent = body.clone();
     let writer = tokio::spawn(async move {
         backend.write_all(&sent).await.unwrap();
@@ -67,13 +65,7 @@ async fn the_bytes_go_socket_to_socket_in_order_and_the_pipe_ends_empty() {
 async fn a_backend_that_ends_early_is_an_error_not_a_short_success() {
     let (mut backend, from) = pair().await;
     let (to, _client) = pair().await;
-    let mut s = Splicer::new(
-        from.as_raw_fd(),
-        to.as_raw_fd(),
-        1000,
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let mut s = splicer(&from, &to, 1000, Duration::from_secs(5));
     backend.write_all(&[1u8; 300]).await.unwrap();
     drop(backend);
     let e = move_all(&mut s, 1000, 1000).await.unwrap_err();
@@ -84,13 +76,7 @@ async fn a_backend_that_ends_early_is_an_error_not_a_short_success() {
 async fn a_silent_backend_meets_its_idle_deadline() {
     let (_backend, from) = pair().await;
     let (to, _client) = pair().await;
-    let mut s = Splicer::new(
-        from.as_raw_fd(),
-        to.as_raw_fd(),
-        1000,
-        Duration::from_millis(50),
-    )
-    .unwrap();
+    let mut s = splicer(&from, &to, 1000, Duration::from_millis(50));
     let e = move_all(&mut s, 1000, 1000).await.unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::TimedOut);
 }
@@ -99,13 +85,7 @@ async fn a_silent_backend_meets_its_idle_deadline() {
 async fn a_client_that_hangs_up_while_the_backend_is_silent_ends_the_wait() {
     let (_backend, from) = pair().await;
     let (to, client) = pair().await;
-    let mut s = Splicer::new(
-        from.as_raw_fd(),
-        to.as_raw_fd(),
-        1000,
-        Duration::from_secs(30),
-    )
-    .unwrap();
+    let mut s = splicer(&from, &to, 1000, Duration::from_secs(30));
     drop(client);
     let started = std::time::Instant::now();
     let e = move_all(&mut s, 1000, 1000).await.unwrap_err();
@@ -117,7 +97,7 @@ async fn a_client_that_hangs_up_while_the_backend_is_silent_ends_the_wait() {
 async fn a_next_request_from_the_client_is_not_a_hang_up() {
     let (mut backend, from) = pair().await;
     let (to, mut client) = pair().await;
-    let mut s = Splicer::new(from.as_raw_fd(), to.as_raw_fd(), 4, Duration::from_secs(5)).unwrap();
+    let mut s = splicer(&from, &to, 4, Duration::from_secs(5));
     client.write_all(b"GET /next HTTP/1.1\r\n").await.unwrap();
     let moving = tokio::spawn(async move { move_all(&mut s, 4, 4).await.map(|()| s) });
     // (The mover may first wait on the silent backend with the client's bytes already there.)
