@@ -160,10 +160,7 @@ impl HeadDeadline {
 
     /// The client's socket, when the connection is plain TCP (a splice's destination).
     pub fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
-        let l4 = (*self.inner).as_any();
-        l4.downcast_ref::<pingora::protocols::l4::stream::Stream>()
-            .map(AsRawFd::as_raw_fd)
+        crate::splice::plain_socket(&self.inner)
     }
 
     /// The next body writes, as many bytes as `s` is to move, are made by `s`.

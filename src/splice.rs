@@ -28,6 +28,14 @@ const PIPE_MIN: usize = 64 << 10;
 /// A body smaller than this is not worth the set-up (two descriptors registered, a pipe).
 pub const MIN_BODY: u64 = 1 << 20;
 
+/// The socket under a connection, when it is plain TCP (or a Unix socket): a TLS connection's
+/// bytes must pass through the process.
+pub fn plain_socket(stream: &pingora::protocols::Stream) -> Option<RawFd> {
+    let l4 = (**stream).as_any();
+    l4.downcast_ref::<pingora::protocols::l4::stream::Stream>()
+        .map(AsRawFd::as_raw_fd)
+}
+
 /// Moves `left` bytes from one socket to another.
 pub struct Splicer {
     from: AsyncFd<OwnedFd>,

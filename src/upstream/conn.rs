@@ -48,13 +48,10 @@ impl Conn {
     /// The socket, when plain TCP and nothing of it is kept here: a splice may then read it
     /// directly.
     pub fn splice_fd(&self) -> Option<std::os::fd::RawFd> {
-        use std::os::fd::AsRawFd;
         if !self.ahead.is_empty() || !self.held.is_empty() {
             return None;
         }
-        let l4 = (*self.inner).as_any();
-        l4.downcast_ref::<pingora::protocols::l4::stream::Stream>()
-            .map(AsRawFd::as_raw_fd)
+        crate::splice::plain_socket(&self.inner)
     }
 
     fn poll_send_held(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
