@@ -31,7 +31,8 @@ from conftest import Garage, Proc, free_port, port_open, standin_config, wait_un
 from peers import big_object, client, cpu_seconds  # noqa: E402
 from requests import NGINX, NULL, nginx_conf  # noqa: E402
 
-BIN = ROOT / "target" / "release" / "dialect-proxy"
+# The build measured: plain release, or scripts/build-release.sh's (BENCH_BUILD=pgo in run.sh).
+BIN = Path(os.environ.get("DIALECT_PROXY_BIN", ROOT / "target" / "release" / "dialect-proxy"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 BIG_MIB = int(os.environ.get("BIG_MIB", "512"))
 AK, SK = "AKBENCHDOWN", "bench-download-secret"

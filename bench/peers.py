@@ -33,7 +33,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 from conftest import CACHE, Garage, Proc, free_port, port_open, standin_config, wait_until  # noqa: E402
 
-BIN = ROOT / "target" / "release" / "dialect-proxy"
+# The build measured: plain release, or scripts/build-release.sh's (BENCH_BUILD=pgo in run.sh).
+BIN = Path(os.environ.get("DIALECT_PROXY_BIN", ROOT / "target" / "release" / "dialect-proxy"))
 LOADGEN = ROOT / "target" / "release" / "examples" / "loadgen"
 S3S = Path(os.environ.get("S3S_PROXY", CACHE / "s3s-proxy-0.14.1" / "bin" / "s3s-proxy"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))

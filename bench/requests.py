@@ -40,7 +40,8 @@ sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 import sigs  # noqa: E402
 from conftest import free_port  # noqa: E402  (the e2e suite's: never the same port twice)
 
-BIN = ROOT / "target" / "release" / "dialect-proxy"
+# The build measured: plain release, or scripts/build-release.sh's (BENCH_BUILD=pgo in run.sh).
+BIN = Path(os.environ.get("DIALECT_PROXY_BIN", ROOT / "target" / "release" / "dialect-proxy"))
 NULL = ROOT / "target" / "release" / "examples" / "null_proxy"
 NULL_MI = ROOT / "target" / "release" / "examples" / "null_proxy_mimalloc"
 LOADGEN = ROOT / "target" / "release" / "examples" / "loadgen"

@@ -9,6 +9,8 @@
 #                             and the do-nothing pingora: MiB/s, CPU per GiB, syscalls per MiB (strace)
 #   bench/run.sh peers        against s3s-proxy 0.14.1 over one Garage: requests/s, latency, CPU per
 #                             request, 512 MiB GET and PUT, peak RSS (builds s3s-proxy into the cache once)
+# BENCH_BUILD=pgo measures the release artefact of scripts/build-release.sh (profile-guided, as the
+# container image ships it) instead of a plain `cargo build --release`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 eval "$(bash scripts/setup-test-env.sh | grep '^CACHE=')"
@@ -52,4 +54,8 @@ case "${1:-}" in
     ;;
 esac
 cargo build --release
+if [ "${BENCH_BUILD:-}" = pgo ]; then
+  bash scripts/build-release.sh target/pgo/dialect-proxy
+  export DIALECT_PROXY_BIN="$PWD/target/pgo/dialect-proxy"
+fi
 DIALECT_PROXY_CACHE="$CACHE" "$CACHE/venv/bin/python" "$script" "$@"
