@@ -23,7 +23,7 @@ pub struct Secret {
     /// The last COS SignKey and its key time (a window that usually serves many requests).
     cos_key: arc_swap::ArcSwapOption<(String, String)>,
     /// The secret as an HMAC-SHA1 key (OBS and V2 signatures), its pads hashed once.
-    sha1_key: std::sync::OnceLock<ring::hmac::Key>,
+    sha1_key: std::sync::OnceLock<hmac::Hmac<sha1::Sha1>>,
 }
 
 /// A SigV4 signing key, the scope it was derived for, and a MAC already keyed with it.
@@ -47,14 +47,18 @@ impl Secret {
 
     /// The base64 HMAC-SHA1 of `string_to_sign` under this secret (OBS and V2 signatures).
     pub fn v2_signature(&self, string_to_sign: &str) -> String {
+        use hmac::Mac;
         let key = self.sha1_key.get_or_init(|| {
-            ring::hmac::Key::new(
-                ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
-                self.value.as_bytes(),
-            )
+            // Any key length is valid for HMAC: this cannot fail.
+            hmac::Hmac::<sha1::Sha1>::new_from_slice(self.value.as_bytes())
+                .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"))
         });
-        let tag = ring::hmac::sign(key, string_to_sign.as_bytes());
-        base64::Engine::encode(&base64::engine::general_purpose::STANDARD, tag)
+        let mut mac = key.clone();
+        mac.update(string_to_sign.as_bytes());
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            mac.finalize().into_bytes(),
+        )
     }
     pub fn expose(&self) -> &str {
         &self.value
