@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The release artefact, built with profile-guided optimisation: an instrumented build serves
 # bench/bin/pgo_train.rs's workload (every client dialect's common operations over a canned S3
-# backend), and the final build is laid out by that profile (OBS->S3 copy-part: 16 % fewer
+# backend), and the final build is laid out by that profile (OBS->S3 copy-part: 13 % fewer
 # instructions per request, bench/RESULTS.md). Needs only the Rust toolchain and its
 # llvm-tools component (added here); without them, a plain release build, said on stderr.
 # Thin LTO as in Cargo.toml: fat LTO on top of the profile saved 0.9 % more (110,190 against
