@@ -79,7 +79,11 @@ fn read_message(r: &mut BufReader<TcpStream>, bodiless: bool) -> std::io::Result
     Ok(Some(m))
 }
 
-/// The canned backend's answer to one request (S3 on the wire, as the proxy sends it).
+/// The canned backend's answer to one request (S3 on the wire, as the proxy sends it). Shapes from
+/// the S3 API reference: ListObjectsV2 (API_ListObjectsV2.html, ListBucketResult),
+/// CreateMultipartUpload (API_CreateMultipartUpload.html, InitiateMultipartUploadResult),
+/// UploadPartCopy (API_UploadPartCopy.html: `x-amz-copy-source`, CopyPartResult) and the common
+/// response headers (RESTCommonResponseHeaders.html: ETag, `x-amz-request-id`).
 fn canned_answer(req: &Message) -> Vec<u8> {
     let line = req.head.lines().next().unwrap_or("");
     let mut parts = line.split(' ');
